@@ -1,0 +1,47 @@
+# The two commands promised in the README:
+#   make repro   set up the virtual environment (if missing) and rebuild every report with DVC
+#   make test    set up the virtual environment (if missing) and run the whole test suite
+# Set-up needs only Python 3.11, pip, git and make: uv is bootstrapped from PyPI into the
+# virtual environment (about 6 s for the stack, against 70-120 s for pip); pip is the fallback.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup repro test test-fast validate bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@( $(BIN)/python -m pip install -q "uv==$(UV_VERSION)" \
+	   && $(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock \
+	   && $(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . ) \
+	 || ( echo "uv set-up failed: falling back to pip" \
+	   && $(BIN)/python -m pip install -q -r requirements.lock \
+	   && $(BIN)/python -m pip install -q --no-deps -e . )
+	@touch $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration"
+
+validate: $(STAMP)
+	$(BIN)/python -m pipeline validate
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

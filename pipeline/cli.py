@@ -1,0 +1,105 @@
+"""Command line: ``python -m pipeline <command>``, the thin layer the DVC stages call.
+
+Each command reads params through :mod:`pipeline.config` and calls one function elsewhere.
+Errors meant for a person (bad params, bad extracts) are printed without a traceback and exit
+with status 2; nothing already written is changed when a command fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline import config
+
+
+def _simulate(args) -> None:
+    from pipeline.data.simulate import simulate
+
+    root = config.project_root()
+    seed = config.load_seed(root)
+    for key in args.keys or config.intervention_keys(root):
+        cfg = config.load_intervention(key, root)
+        simulate(
+            key,
+            config.paths(root).synthetic(key),
+            seed=seed,
+            window=(f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
+            phases=cfg.its_spec(cfg.outcomes[0])["phases"],
+            unit_starts=cfg.its_spec(cfg.outcomes[0])["unit_starts"],
+            comparator_units=list(cfg.comparator_units) if cfg.comparator_units else None,
+        )
+        print(f"simulate: wrote {config.paths(root).synthetic(key)}")
+
+
+def _extract_arguments(cfg: config.Intervention) -> dict:
+    return {
+        "outcomes": cfg.outcome_columns(),
+        "dimensions": list(cfg.equity),
+        "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
+    }
+
+
+def _prepare(args) -> None:
+    from pipeline.data.prepare import prepare
+
+    cfg = config.load_intervention(args.key)
+    out = config.paths().processed(args.key)
+    prepare(cfg.extract, out, **_extract_arguments(cfg))
+    print(f"prepare: wrote {out / 'series.parquet'}")
+
+
+def _validate(args) -> None:
+    from pipeline.data.schema import validate_extract
+
+    root = config.project_root()
+    for key in args.keys or config.intervention_keys(root):
+        cfg = config.load_intervention(key, root)
+        validate_extract(cfg.extract, **_extract_arguments(cfg))
+        print(f"validate: {cfg.extract.relative_to(root)} is a valid extract for {key}")
+
+
+def _evaluate(args) -> None:
+    from pipeline.report.build import build_report
+
+    out = build_report(args.key)
+    print(f"evaluate: wrote {out}")
+
+
+def _index(args) -> None:
+    from pipeline.report.index import write_index
+
+    out = write_index()
+    print(f"index: wrote {out}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("simulate", help="write synthetic extracts with known effects")
+    s.add_argument("keys", nargs="*", help="interventions (default: all in params.yaml)")
+    s.set_defaults(run=_simulate)
+    s = sub.add_parser("validate", help="check extracts against their schema, run nothing else")
+    s.add_argument("keys", nargs="*", help="interventions (default: all in params.yaml)")
+    s.set_defaults(run=_validate)
+    s = sub.add_parser("prepare", help="validate one extract and aggregate it to monthly series")
+    s.add_argument("key")
+    s.set_defaults(run=_prepare)
+    s = sub.add_parser("evaluate", help="run the evaluation notebook and write the report")
+    s.add_argument("key")
+    s.set_defaults(run=_evaluate)
+    s = sub.add_parser("index", help="write reports/index.html")
+    s.set_defaults(run=_index)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from pipeline.data.errors import ExtractError
+
+    try:
+        args.run(args)
+    except (config.ConfigError, ExtractError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

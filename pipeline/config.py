@@ -1,0 +1,416 @@
+"""Read and validate ``params.yaml`` into typed objects.
+
+This is the one place that reads parameters and derives paths from the project root
+(DESIGN.md section 3). The evaluation notebook is handed only an intervention's key and calls
+:func:`load_intervention`, so papermill never parses a parameter value (DESIGN.md section 9:
+papermill reads ``false`` as a truthy string and YAML 1.1 dates differently from DVC).
+Unknown keys and wrong types are errors that name the key and the fix, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+ROOT_ENV = "PIPELINE_ROOT"
+EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
+FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
+ERRORS = ("independent", "hac")
+SEASONALITY = ("none", "fourier", "month")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ConfigError(ValueError):
+    """A problem in params.yaml; the message names the key and how to fix it."""
+
+
+def project_root() -> Path:
+    """The project root: ``$PIPELINE_ROOT`` if set, else the nearest folder holding dvc.yaml.
+
+    Searching upwards from the working directory (not from this file) lets a copy of the
+    project, as the integration tests make, use its own params and data.
+    """
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").exists() and (folder / "params.yaml").exists():
+            return folder
+    raise ConfigError(
+        f"No project root found from {here}: no folder above holds dvc.yaml and params.yaml. "
+        f"Fix: run from inside the project, or set {ROOT_ENV}."
+    )
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    label: str
+    numerator: str
+    denominator: str | None
+    family: str
+    headline: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    before_months: int
+    after_months: int
+    washout_months: int
+
+
+@dataclass(frozen=True)
+class ITSOptions:
+    errors: str = "hac"
+    hac_lags: int | None = 3
+    seasonality: str = "none"
+    harmonics: int = 2
+    horizons: tuple[int, ...] = (3, 6, 12)
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    suppress_at_or_below: int = 7
+    round_to: int = 5
+    rule_version: str = "sdc-1"
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """One intervention's validated section of params.yaml."""
+
+    key: str
+    title: str
+    question: str
+    extract: Path
+    unit_label: str
+    window: Window
+    phases: tuple[Phase, ...]
+    outcomes: tuple[Outcome, ...]
+    equity: tuple[str, ...]
+    before_after: BeforeAfter
+    its: ITSOptions
+    unit_starts: dict[str, pd.Timestamp] | None = None
+    comparator_units: tuple[str, ...] | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def design(self) -> str:
+        """``staggered``, ``controlled`` or ``single``: which ITS design the data call for."""
+        if self.unit_starts:
+            return "staggered"
+        if self.comparator_units:
+            return "controlled"
+        return "single"
+
+    @property
+    def headline(self) -> Outcome:
+        marked = [o for o in self.outcomes if o.headline]
+        return marked[0] if marked else self.outcomes[0]
+
+    def its_spec(self, outcome: Outcome) -> dict:
+        """The ITS specification dict of docs/architecture.md for one outcome."""
+        return {
+            "family": outcome.family,
+            "errors": self.its.errors,
+            "hac_lags": self.its.hac_lags,
+            "seasonality": self.its.seasonality,
+            "harmonics": self.its.harmonics,
+            "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")} for p in self.phases],
+            "unit_starts": (
+                {u: s.strftime("%Y-%m") for u, s in self.unit_starts.items()}
+                if self.unit_starts
+                else None
+            ),
+            "comparator_units": list(self.comparator_units) if self.comparator_units else None,
+            "washout_months": self.before_after.washout_months,
+            "horizons": list(self.its.horizons),
+            "alpha": self.its.alpha,
+        }
+
+    def outcome_columns(self) -> dict[str, tuple[str, str | None]]:
+        return {o.key: (o.numerator, o.denominator) for o in self.outcomes}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing helpers: each names the key path in its message.
+
+
+def _require(section: dict, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in section:
+        raise ConfigError(f"params.yaml: {where}.{key} is missing. Fix: add it (see README).")
+    value = section[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
+        raise ConfigError(
+            f"params.yaml: {where}.{key} = {value!r} should be {_kind_name(kind)}."
+        )
+    return value
+
+
+def _as_tuple(kind) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind) -> str:
+    return " or ".join(k.__name__ for k in _as_tuple(kind))
+
+
+def _check_keys(section: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"params.yaml: unknown key(s) {unknown} in {where}. "
+            f"Fix: remove or rename them; allowed keys are {sorted(allowed)}."
+        )
+
+
+def _month(value: Any, where: str) -> pd.Timestamp:
+    if not isinstance(value, str) or not _MONTH.match(value):
+        raise ConfigError(
+            f'params.yaml: {where} = {value!r} is not a month. Fix: write it as a quoted "YYYY-MM".'
+        )
+    return pd.Timestamp(value + "-01")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"params.yaml: {where} = {value!r}; allowed values are {list(allowed)}.")
+    return value
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"params.yaml: {where} = {value!r} should be a whole number >= {minimum}.")
+    return value
+
+
+def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
+    _check_keys(raw, {"label", "numerator", "denominator", "family", "headline"}, where)
+    denominator = raw.get("denominator")
+    if denominator is not None and not isinstance(denominator, str):
+        raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
+    headline = raw.get("headline", False)
+    if not isinstance(headline, bool):
+        raise ConfigError(f"params.yaml: {where}.headline = {headline!r} should be true or false.")
+    return Outcome(
+        key=key,
+        label=_require(raw, "label", where, str),
+        numerator=_require(raw, "numerator", where, str),
+        denominator=denominator,
+        family=_choice(raw.get("family", "quasibinomial"), FAMILIES, f"{where}.family"),
+        headline=headline,
+    )
+
+
+def _parse_its(raw: dict, where: str) -> ITSOptions:
+    _check_keys(raw, {"errors", "hac_lags", "seasonality", "harmonics", "horizons", "alpha"}, where)
+    defaults = ITSOptions()
+    lags = raw.get("hac_lags", defaults.hac_lags)
+    alpha = raw.get("alpha", defaults.alpha)
+    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
+        raise ConfigError(f"params.yaml: {where}.alpha = {alpha!r} should be a number like 0.05.")
+    horizons = raw.get("horizons", list(defaults.horizons))
+    if not isinstance(horizons, list):
+        raise ConfigError(f"params.yaml: {where}.horizons should be a list of months, e.g. [3, 6, 12].")
+    return ITSOptions(
+        errors=_choice(raw.get("errors", defaults.errors), ERRORS, f"{where}.errors"),
+        hac_lags=None if lags is None else _int(lags, f"{where}.hac_lags"),
+        seasonality=_choice(
+            raw.get("seasonality", defaults.seasonality), SEASONALITY, f"{where}.seasonality"
+        ),
+        harmonics=_int(raw.get("harmonics", defaults.harmonics), f"{where}.harmonics", 1),
+        horizons=tuple(_int(h, f"{where}.horizons", 1) for h in horizons),
+        alpha=alpha,
+    )
+
+
+_INTERVENTION_KEYS = {
+    "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
+    "comparator_units", "before_after", "outcomes", "equity", "its",
+}
+
+
+def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
+    """Validate one ``interventions.<key>`` section into an :class:`Intervention`."""
+    where = f"interventions.{key}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params.yaml: {where} should be a mapping of settings.")
+    _check_keys(raw, _INTERVENTION_KEYS, where)
+
+    window_raw = _require(raw, "window", where, dict)
+    _check_keys(window_raw, {"start", "end"}, f"{where}.window")
+    window = Window(
+        _month(window_raw.get("start"), f"{where}.window.start"),
+        _month(window_raw.get("end"), f"{where}.window.end"),
+    )
+    if window.end <= window.start:
+        raise ConfigError(f"params.yaml: {where}.window ends before it starts.")
+
+    phases = []
+    for i, p in enumerate(_require(raw, "phases", where, list)):
+        pwhere = f"{where}.phases[{i}]"
+        if not isinstance(p, dict):
+            raise ConfigError(f"params.yaml: {pwhere} should be {{name: ..., start: \"YYYY-MM\"}}.")
+        _check_keys(p, {"name", "start"}, pwhere)
+        phase = Phase(_require(p, "name", pwhere, str), _month(p.get("start"), f"{pwhere}.start"))
+        if not window.start < phase.start <= window.end:
+            raise ConfigError(
+                f"params.yaml: {pwhere}.start {phase.start:%Y-%m} is outside the window "
+                f"{window.start:%Y-%m}..{window.end:%Y-%m}. Fix: move the phase or widen the window."
+            )
+        phases.append(phase)
+    if not phases:
+        raise ConfigError(f"params.yaml: {where}.phases is empty. Fix: give at least one phase.")
+    if [p.start for p in phases] != sorted({p.start for p in phases}):
+        raise ConfigError(f"params.yaml: {where}.phases should start in order, one month each.")
+
+    unit_starts = raw.get("unit_starts")
+    if unit_starts is not None:
+        if not isinstance(unit_starts, dict) or not unit_starts:
+            raise ConfigError(f"params.yaml: {where}.unit_starts should map unit to \"YYYY-MM\".")
+        unit_starts = {
+            str(u): _month(s, f"{where}.unit_starts.{u}") for u, s in unit_starts.items()
+        }
+    comparators = raw.get("comparator_units")
+    if comparators is not None:
+        if not isinstance(comparators, list) or not comparators:
+            raise ConfigError(f"params.yaml: {where}.comparator_units should be a list of units.")
+        comparators = tuple(str(u) for u in comparators)
+    if unit_starts and comparators:
+        raise ConfigError(
+            f"params.yaml: {where} has both unit_starts and comparator_units. "
+            "Fix: choose a staggered or a controlled design."
+        )
+
+    ba_raw = raw.get("before_after", {})
+    _check_keys(ba_raw, {"before_months", "after_months", "washout_months"}, f"{where}.before_after")
+    before_after = BeforeAfter(
+        _int(ba_raw.get("before_months", 12), f"{where}.before_after.before_months", 1),
+        _int(ba_raw.get("after_months", 12), f"{where}.before_after.after_months", 1),
+        _int(ba_raw.get("washout_months", 0), f"{where}.before_after.washout_months"),
+    )
+
+    outcomes_raw = _require(raw, "outcomes", where, dict)
+    if not outcomes_raw:
+        raise ConfigError(f"params.yaml: {where}.outcomes is empty.")
+    outcomes = tuple(
+        _parse_outcome(k, v if isinstance(v, dict) else {}, f"{where}.outcomes.{k}")
+        for k, v in outcomes_raw.items()
+    )
+    if sum(o.headline for o in outcomes) > 1:
+        raise ConfigError(f"params.yaml: {where}: mark at most one outcome as headline: true.")
+
+    equity = raw.get("equity", list(EQUITY_DIMENSIONS))
+    if not isinstance(equity, list) or any(not isinstance(d, str) for d in equity):
+        raise ConfigError(f"params.yaml: {where}.equity should be a list of column names.")
+
+    return Intervention(
+        key=key,
+        title=_require(raw, "title", where, str),
+        question=str(raw.get("question", "")).strip(),
+        extract=root / _require(raw, "extract", where, str),
+        unit_label=str(raw.get("unit_label", "unit")),
+        window=window,
+        phases=tuple(phases),
+        outcomes=outcomes,
+        equity=tuple(equity),
+        before_after=before_after,
+        its=_parse_its(raw.get("its", {}), f"{where}.its"),
+        unit_starts=unit_starts,
+        comparator_units=comparators,
+        raw=raw,
+    )
+
+
+def load_params(root: Path | None = None) -> dict:
+    root = root or project_root()
+    path = root / "params.yaml"
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist. Fix: run from the project root.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(params, dict) or not isinstance(params.get("interventions"), dict):
+        raise ConfigError(f"{path}: an 'interventions' mapping is required.")
+    return params
+
+
+def intervention_keys(root: Path | None = None) -> list[str]:
+    return list(load_params(root)["interventions"])
+
+
+def load_intervention(key: str, root: Path | None = None) -> Intervention:
+    """Load and validate ``interventions.<key>`` from the project's params.yaml."""
+    root = root or project_root()
+    interventions = load_params(root)["interventions"]
+    if key not in interventions:
+        raise ConfigError(
+            f"params.yaml has no intervention {key!r}; it has {sorted(interventions)}."
+        )
+    return parse_intervention(key, interventions[key], root)
+
+
+def load_disclosure(root: Path | None = None) -> Disclosure:
+    raw = load_params(root).get("disclosure", {})
+    _check_keys(raw, {"suppress_at_or_below", "round_to", "rule_version"}, "disclosure")
+    return Disclosure(
+        suppress_at_or_below=_int(raw.get("suppress_at_or_below", 7), "disclosure.suppress_at_or_below"),
+        round_to=_int(raw.get("round_to", 5), "disclosure.round_to", 1),
+        rule_version=str(raw.get("rule_version", "sdc-1")),
+    )
+
+
+def load_seed(root: Path | None = None) -> int:
+    raw = load_params(root).get("simulation", {})
+    return _int(raw.get("seed", 0), "simulation.seed")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every path the pipeline writes, derived from the project root (DESIGN.md section 3)."""
+
+    root: Path
+
+    def synthetic(self, key: str) -> Path:
+        return self.root / "data" / "synthetic" / key
+
+    def processed(self, key: str) -> Path:
+        return self.root / "data" / "processed" / key
+
+    def series(self, key: str) -> Path:
+        return self.processed(key) / "series.parquet"
+
+    def report(self, key: str) -> Path:
+        return self.root / "reports" / key
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def notebook(self) -> Path:
+        return self.root / "notebooks" / "evaluate.ipynb"
+
+
+def paths(root: Path | None = None) -> Paths:
+    return Paths(root or project_root())

@@ -1,0 +1,119 @@
+"""One intervention's evaluation: the statistics the report shows, from its monthly series.
+
+Ties an :class:`~pipeline.config.Intervention` to the pure functions of :mod:`pipeline.stats`:
+before/after comparisons over the windows in params, a segmented regression per outcome in the
+design the params describe (single series with phases, staggered roll-out or controlled), and
+the headline outcome by IMD quintile. Everything here returns tidy tables (DESIGN.md sec. 4);
+nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline.config import Intervention, Outcome
+from pipeline.stats.before_after import compare_proportions
+from pipeline.stats.its import ITSResult, fit_its
+
+OVERALL = ("all", "all")
+
+
+@dataclass
+class Evaluation:
+    cfg: Intervention
+    series: pd.DataFrame
+    before_after: pd.DataFrame
+    its: dict[str, ITSResult]
+    imd: dict[str, ITSResult] = field(default_factory=dict)
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """Every ITS estimate: one row per outcome x stratum x estimand (DESIGN.md sec. 4)."""
+        frames = [r.effects.assign(outcome=k, dimension="all", stratum="all")
+                  for k, r in self.its.items()]
+        frames += [r.effects.assign(outcome=self.cfg.headline.key, dimension="imd_quintile",
+                                    stratum=q) for q, r in self.imd.items()]
+        table = pd.concat(frames, ignore_index=True)
+        first = ["outcome", "dimension", "stratum"]
+        return table[first + [c for c in table.columns if c not in first]]
+
+
+def load_series(path) -> pd.DataFrame:
+    series = pd.read_parquet(path)
+    series["stratum"] = series["stratum"].astype(str)
+    return series
+
+
+def select(series: pd.DataFrame, outcome: str, dimension: str = "all",
+           stratum: str = "all") -> pd.DataFrame:
+    """The monthly series of one outcome in one stratum, by unit."""
+    rows = series[(series["outcome"] == outcome) & (series["dimension"] == dimension)
+                  & (series["stratum"] == stratum)]
+    return rows[["month", "unit", "numerator", "denominator"]].reset_index(drop=True)
+
+
+def treated_units(cfg: Intervention, units) -> list[str]:
+    """Units that received the intervention: all but the comparators."""
+    comparators = set(cfg.comparator_units or ())
+    return sorted(u for u in units if u not in comparators)
+
+
+def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Rows in the before and after windows, relative to each unit's own start.
+
+    Before: the ``before_months`` months up to the start; after: ``after_months`` months
+    from the start plus any washout (the washout months themselves are excluded).
+    """
+    start = frame["unit"].map(cfg.unit_starts).fillna(cfg.phases[0].start) \
+        if cfg.unit_starts else pd.Series(cfg.phases[0].start, index=frame.index)
+    start = pd.to_datetime(start)
+    offset = ((frame["month"].dt.year - start.dt.year) * 12
+              + frame["month"].dt.month - start.dt.month)
+    ba = cfg.before_after
+    before = (offset >= -ba.before_months) & (offset < 0)
+    after = (offset >= ba.washout_months) & (offset < ba.washout_months + ba.after_months)
+    return before, after
+
+
+def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
+    """Before/after proportions (Wilson) and their difference (Newcombe) per outcome x stratum."""
+    units = treated_units(cfg, series["unit"].unique())
+    frame = series[series["unit"].isin(units)]
+    before, after = window_masks(cfg, frame)
+    keys = ["outcome", "dimension", "stratum"]
+    sums = {
+        "before": frame[before].groupby(keys)[["numerator", "denominator"]].sum(),
+        "after": frame[after].groupby(keys)[["numerator", "denominator"]].sum(),
+    }
+    joined = sums["before"].join(sums["after"], lsuffix="_before", rsuffix="_after")
+    rows = []
+    for (outcome, dimension, stratum), r in joined.iterrows():
+        stats = compare_proportions(
+            int(r["numerator_after"]), int(r["denominator_after"]),
+            int(r["numerator_before"]), int(r["denominator_before"]),
+            alpha=cfg.its.alpha,
+        )
+        rows.append({"outcome": outcome, "dimension": dimension, "stratum": stratum,
+                     "numerator_before": int(r["numerator_before"]),
+                     "denominator_before": int(r["denominator_before"]),
+                     "numerator_after": int(r["numerator_after"]),
+                     "denominator_after": int(r["denominator_after"]), **stats})
+    return pd.DataFrame(rows)
+
+
+def fit_outcome(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
+                dimension: str = "all", stratum: str = "all") -> ITSResult:
+    return fit_its(select(series, outcome.key, dimension, stratum), cfg.its_spec(outcome))
+
+
+def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
+    """Every statistic of one intervention's report."""
+    its = {o.key: fit_outcome(cfg, o, series) for o in cfg.outcomes}
+    imd = {}
+    if "imd_quintile" in cfg.equity:
+        strata = sorted(series.loc[series["dimension"] == "imd_quintile", "stratum"].unique())
+        imd = {q: fit_outcome(cfg, cfg.headline, series, "imd_quintile", q) for q in strata}
+    return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
+                      its=its, imd=imd)

@@ -1,0 +1,63 @@
+"""``reports/index.html``: every intervention side by side, with its headline and version."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from pipeline import config
+from pipeline.report.build import INDEX_ENTRIES
+from pipeline.report.render import TEMPLATES
+
+PAGE = """<!DOCTYPE html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Evaluations of interventions to reduce health inequalities</title>
+<style>
+{css}
+</style>
+</head>
+<body>
+<main class="report">
+<h1>Evaluations of interventions to reduce health inequalities</h1>
+<p>Each report is rebuilt from data by <code>dvc repro</code>. The version is a hash of the code,
+parameters and data that made the report: the same version means the same report.</p>
+<table>
+<thead><tr><th>Intervention</th><th>Headline finding</th><th>Version</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</main>
+</body>
+</html>
+"""
+
+ROW = (
+    '<tr><td><a href="{key}/report.html">{title}</a></td>'
+    "<td>{headline}</td><td><code>{version}</code></td></tr>"
+)
+
+
+def write_index(root: Path | None = None) -> Path:
+    """Write the index from the entries that the evaluate stages left, in params order."""
+    root = root or config.project_root()
+    rows = []
+    for key in config.intervention_keys(root):
+        entry_path = root / INDEX_ENTRIES / f"{key}.json"
+        if not entry_path.exists():
+            raise config.ConfigError(
+                f"{entry_path}: no index entry for {key!r}. Fix: run `dvc repro` (or "
+                f"`python -m pipeline evaluate {key}`) before the index."
+            )
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        rows.append(ROW.format(**{k: html.escape(str(v)) for k, v in entry.items()}))
+    css = (TEMPLATES / "report" / "report.css").read_text(encoding="utf-8")
+    out = root / "reports" / "index.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(PAGE.format(css=css, rows="\n".join(rows)), encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -1,0 +1,335 @@
+"""Input checks and design matrices for segmented regression.
+
+The coding follows Lopez Bernal, Cummins & Gasparrini (2017) and Wagner et al. (2002):
+``time`` counts months from the first month of the data (1, 2, ...); for a phase starting in
+month ``s`` the level term is ``1[month >= s]`` and the slope term is ``months since s + 1``
+for ``month >= s`` (else 0), i.e. 1 in the first month of the phase, as in the Sicily example
+(``smokban * (time - 36)`` with the ban starting at ``time = 37``). With this coding the level
+change is the step relative to the pre-trend extrapolated one month beyond the last
+pre-period month and the first post month carries level + one slope unit.
+
+Designs
+-------
+single
+    all units summed by month into one series.
+staggered
+    units kept apart with unit fixed effects, a common secular trend and level/slope terms
+    relative to each unit's own start (``unit_starts``); units without a start are never
+    treated (they inform the trend and the seasonality only).
+controlled
+    treated units summed into one series and comparator units into another; model
+    ``time + group + group:time + level + slope + group:level + group:slope`` with level and
+    slope defined by the phase dates for both groups (Linden 2015; Lopez Bernal et al. 2018).
+    The effects are the ``group:`` interactions.
+
+Washout: the ``washout_months`` months starting at each phase start (the start month
+included) are kept in the output but excluded from the fit; the slope counter is not reset,
+so a phase's slope still counts from its start month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .its_spec import ITSSpec
+
+REQUIRED_COLUMNS = ("month", "unit", "numerator", "denominator")
+SINGLE_COLUMNS = ("dimension", "stratum", "outcome")
+MIN_POINTS, WARN_POINTS = 3, 8
+
+
+def month_ordinal(period: pd.Period) -> int:
+    """Months since year 0 (``year * 12 + month - 1``): integer month arithmetic."""
+    return period.year * 12 + period.month - 1
+
+
+def month_label(ordinal: int) -> str:
+    """``"YYYY-MM"`` of a month ordinal."""
+    return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
+
+
+@dataclass
+class Design:
+    """Design matrices and row bookkeeping of one ITS model.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        One row per series x month, sorted by series then month: ``key`` (``"all"``, the
+        unit, or ``"treated"``/``"comparator"``), ``m`` (month ordinal), ``numerator``,
+        ``denominator``, ``treated`` (rows the intervention effect applies to),
+        ``event_time`` (months since the row's first start + 1; <= 0 before it),
+        ``in_fit`` (False for washout months).
+    X, X_cf : ndarray
+        Design matrix for every row of ``frame`` and its counterfactual twin (effect
+        columns set to 0).
+    names : list of str
+        Column names of ``X``.
+    contrasts : list of tuple
+        ``(estimand, phase, column index)`` of the change terms.
+    trend : ndarray
+        Contrast vector of the (treated) pre-intervention trend per month.
+    segments : list of dict
+        Months per segment and series (fitted rows).
+    warnings : list of str
+    """
+
+    frame: pd.DataFrame
+    X: np.ndarray
+    X_cf: np.ndarray
+    names: list
+    contrasts: list
+    trend: np.ndarray
+    segments: list
+    warnings: list = field(default_factory=list)
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 5) -> str:
+    idx = list(frame.index[mask][:limit])
+    more = "" if mask.sum() <= limit else f" (and {int(mask.sum()) - limit} more)"
+    return f"{idx}{more}"
+
+
+def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
+    """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats).
+
+    Raises
+    ------
+    ValueError
+        Missing columns, several outcomes/strata mixed, unparseable months, missing or
+        negative counts, numerator above denominator (binomial), duplicated unit-months.
+    """
+    if not isinstance(series, pd.DataFrame):
+        raise ValueError(f"series must be a pandas DataFrame, got {type(series).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in series.columns]
+    if missing:
+        raise ValueError(
+            f"series is missing column(s) {missing}; it needs {list(REQUIRED_COLUMNS)}"
+        )
+    if series.empty:
+        raise ValueError("series has no rows")
+    for col in SINGLE_COLUMNS:
+        if col in series.columns and series[col].nunique(dropna=False) > 1:
+            raise ValueError(
+                f"series mixes several values of {col!r} ({sorted(map(str, series[col].unique()))[:5]});"
+                " filter it to one outcome and stratum before fitting"
+            )
+    try:
+        col = series["month"]
+        if isinstance(col.dtype, pd.PeriodDtype):
+            months = col.dt.asfreq("M")
+        else:
+            months = pd.to_datetime(col).dt.to_period("M")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"series['month'] has values that are not dates: {exc}") from exc
+    if months.isna().any():
+        raise ValueError(f"series['month'] is missing in rows {_rows(series, months.isna().to_numpy())}")
+    out = pd.DataFrame({
+        "unit": series["unit"].astype(str).to_numpy(),
+        "m": (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64),
+    })
+    for col in ("numerator", "denominator"):
+        try:
+            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"series[{col!r}] must be numeric: {exc}") from exc
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
+        if (values < 0).any():
+            raise ValueError(f"series[{col!r}] has negative counts in rows {_rows(series, values < 0)}")
+        out[col] = values
+    if spec.base_family == "binomial":
+        over = out["numerator"].to_numpy() > out["denominator"].to_numpy()
+        if over.any():
+            raise ValueError(
+                f"numerator exceeds denominator in rows {_rows(series, over)}: a binomial model "
+                "needs successes out of trials"
+            )
+    dup = out.duplicated(["unit", "m"]).to_numpy()
+    if dup.any():
+        raise ValueError(f"series has duplicated unit-months in rows {_rows(series, dup)}")
+    return out
+
+
+def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]:
+    """Aggregate to the modelled series (key = 'all', unit, or treated/comparator)."""
+    notes = []
+    units = set(data["unit"])
+    if spec.design == "single":
+        data = data.assign(key="all")
+    elif spec.design == "controlled":
+        absent = sorted(set(spec.comparator_units) - units)
+        if absent:
+            raise ValueError(f"comparator unit(s) {absent} are not in the series (units: {sorted(units)})")
+        is_comp = data["unit"].isin(spec.comparator_units)
+        if is_comp.all():
+            raise ValueError("every unit is a comparator: a controlled ITS needs treated units too")
+        data = data.assign(key=np.where(is_comp, "comparator", "treated"))
+    else:
+        absent = sorted(set(spec.unit_starts) - units)
+        if absent:
+            raise ValueError(f"unit(s) {absent} in spec['unit_starts'] are not in the series (units: {sorted(units)})")
+        never = sorted(units - set(spec.unit_starts))
+        if never:
+            notes.append(f"unit(s) {never} have no start in unit_starts and are treated as never exposed")
+        data = data.assign(key=data["unit"])
+    agg = (data.groupby(["key", "m"], sort=True)[["numerator", "denominator"]].sum().reset_index())
+    zero = agg["denominator"].to_numpy() <= 0
+    if zero.all():
+        raise ValueError("every month has a zero denominator: there is nothing to model")
+    if zero.any():
+        dropped = ", ".join(f"{k} {month_label(m)}" for k, m in agg.loc[zero, ["key", "m"]].itertuples(index=False))
+        notes.append(f"{int(zero.sum())} month(s) with a zero denominator dropped: {dropped}")
+        agg = agg.loc[~zero].reset_index(drop=True)
+    return agg, notes
+
+
+def _starts(agg: pd.DataFrame, spec: ITSSpec) -> np.ndarray:
+    """Start ordinal of every phase for every row (rows x phases), or -1 for never-treated."""
+    phase_starts = np.array([month_ordinal(p.start) for p in spec.phases], dtype=np.int64)
+    if spec.design == "staggered":
+        own = {u: month_ordinal(s) for u, s in spec.unit_starts.items()}
+        col = agg["key"].map(own).fillna(-1).to_numpy(dtype=np.int64)
+        return col[:, None]
+    return np.tile(phase_starts, (len(agg), 1))
+
+
+def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: list) -> list:
+    """Count fitted months per segment and series; refuse < 3, warn < 8."""
+    segments = []
+    names = ["pre-intervention"] + [p.name for p in spec.phases]
+    for key, idx in agg.groupby("key", sort=True).indices.items():
+        m = agg["m"].to_numpy()[idx]
+        fit = agg["in_fit"].to_numpy()[idx]
+        st = starts[idx[0]]
+        lo, hi = month_label(m.min()), month_label(m.max())
+        if st[0] < 0:  # never-treated unit: one segment
+            bounds = [(names[0], -np.inf, np.inf)]
+        else:
+            edges = [-np.inf, *st.tolist(), np.inf]
+            bounds = [(names[k], edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
+        for k, (name, a, b) in enumerate(bounds):
+            if key != "comparator" and k > 0 and (a > m.max() or a <= m.min()):
+                raise ValueError(
+                    f"phase {name!r} starts {month_label(int(a))}, outside the data of series "
+                    f"{key!r} ({lo} to {hi}): it needs months before and from its start"
+                )
+        for k, (name, a, b) in enumerate(bounds):
+            n = int((fit & (m >= a) & (m < b)).sum())
+            seg_months = m[fit & (m >= a) & (m < b)]
+            span = f"{month_label(seg_months.min())} to {month_label(seg_months.max())}" if n else "none"
+            if key == "comparator" and k == 0 and n == 0:
+                raise ValueError(
+                    f"the comparator units have no months before {month_label(int(st[0]))} "
+                    f"(their data run {lo} to {hi}): a controlled ITS needs a comparator pre-period"
+                )
+            if n < MIN_POINTS:
+                raise ValueError(
+                    f"segment {name!r} of series {key!r} has {n} fitted month(s) ({span}); "
+                    f"segmented regression needs at least {MIN_POINTS} per segment"
+                )
+            if n < WARN_POINTS:
+                warnings.append(
+                    f"segment {name!r} of series {key!r} has only {n} months ({span}); "
+                    f"fewer than {WARN_POINTS} points per segment give unstable estimates"
+                )
+            segments.append({"series": key, "segment": name, "months": n, "span": span})
+    return segments
+
+
+def _seasonal(m: np.ndarray, spec: ITSSpec) -> tuple[list, list]:
+    month = m % 12 + 1
+    if spec.seasonality == "fourier":
+        cols, names = [], []
+        for k in range(1, spec.harmonics + 1):
+            angle = 2 * np.pi * k * month / 12
+            cols += [np.sin(angle), np.cos(angle)]
+            names += [f"sin{k}", f"cos{k}"]
+        if spec.harmonics == 6:  # sin(pi * month) is identically 0
+            cols.pop(-2), names.pop(-2)
+        return cols, names
+    if spec.seasonality == "month":
+        present = np.unique(month)[1:]
+        return [(month == k).astype(float) for k in present], [f"month[{k}]" for k in present]
+    return [], []
+
+
+def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
+    """Validate ``series`` and build the segmented-regression design for ``spec``.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Monthly series with ``month, unit, numerator, denominator``.
+    spec : ITSSpec
+        Validated specification.
+
+    Returns
+    -------
+    Design
+    """
+    data = check_series(series, spec)
+    agg, warnings = _series_keys(data, spec)
+    starts = _starts(agg, spec)
+    m = agg["m"].to_numpy()
+    since = m[:, None] - starts  # months since each start (0 in the start month)
+    exposed = (starts >= 0) & (since >= 0)
+    washout = (exposed & (since < spec.washout_months)).any(axis=1)
+    agg["in_fit"] = ~washout
+    agg["event_time"] = np.where(starts[:, 0] >= 0, since[:, 0] + 1, np.iinfo(np.int64).min)
+    agg["treated"] = (agg["key"] != "comparator").to_numpy()
+    segments = _segments(agg, starts, spec, warnings)
+
+    t = (m - m.min() + 1).astype(float)
+    cols, names = [np.ones_like(t)], ["const"]
+    if spec.design == "staggered":
+        keys = agg["key"].to_numpy()
+        for u in sorted(set(keys))[1:]:
+            cols.append((keys == u).astype(float))
+            names.append(f"unit[{u}]")
+    cols.append(t), names.append("time")
+    group = agg["treated"].to_numpy().astype(float)
+    if spec.design == "controlled":
+        cols += [group, group * t]
+        names += ["group", "group:time"]
+    seas_cols, seas_names = _seasonal(m, spec)
+    cols += seas_cols
+    names += seas_names
+
+    effect_idx, contrasts = [], []
+    for k, phase in enumerate(spec.phases):
+        col_k = 0 if spec.design == "staggered" else k
+        terms = []
+        if phase.has_level:
+            terms.append(("level", exposed[:, col_k].astype(float)))
+        if phase.has_slope:
+            terms.append(("slope", np.where(exposed[:, col_k], since[:, col_k] + 1, 0).astype(float)))
+        for term, values in terms:
+            if spec.design == "controlled":
+                cols.append(values), names.append(f"{term}[{phase.name}]")
+                values = group * values
+                names.append(f"group:{term}[{phase.name}]")
+            else:
+                names.append(f"{term}[{phase.name}]")
+            cols.append(values)
+            effect_idx.append(len(cols) - 1)
+            contrasts.append((f"{term}_change", phase.name, len(cols) - 1))
+
+    X = np.column_stack(cols)
+    fit_rows = agg["in_fit"].to_numpy()
+    if np.linalg.matrix_rank(X[fit_rows]) < X.shape[1]:
+        raise ValueError(
+            f"the design ({', '.join(names)}) is rank-deficient on the fitted months: too few "
+            "months for the seasonality or phases requested"
+        )
+    X_cf = X.copy()
+    X_cf[:, effect_idx] = 0.0
+    trend = np.zeros(X.shape[1])
+    trend[names.index("time")] = 1.0
+    if spec.design == "controlled":
+        trend[names.index("group:time")] = 1.0
+    return Design(agg, X, X_cf, names, contrasts, trend, segments, warnings)

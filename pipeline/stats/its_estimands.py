@@ -1,0 +1,183 @@
+"""Estimands of an ITS fit: the tidy effects table and the fitted/counterfactual series.
+
+Estimands (one row each; Wald intervals ``estimate +/- z_{1-alpha/2} SE`` on the link scale,
+two-sided normal p-values, as in Lopez Bernal et al. 2017):
+
+``pre_trend`` and, per phase, ``level_change`` and ``slope_change`` (per month)
+    coefficients on the link scale (log odds, log rate, or absolute proportion for
+    Gaussian), with natural-scale twins ``*_or`` (odds ratio, binomial families) or ``*_rr``
+    (rate ratio, Poisson families) obtained by exponentiating estimate and limits. Gaussian
+    models have no twin (the link scale is already absolute). For a controlled ITS these
+    are the ``group:`` interactions (differences from the comparator) and ``pre_trend`` is
+    the treated series' own pre-trend.
+``abs_diff_h{h}`` and ``rel_diff_h{h}`` for each horizon ``h``
+    fitted minus counterfactual proportion (or rate per unit of denominator) in the ``h``-th
+    month of the post period counted from the FIRST phase start (the start month is
+    ``h = 1``; in a staggered roll-out each unit's own start, with units pooled by their
+    denominators), and the relative change ``fitted / counterfactual - 1``. The
+    counterfactual sets every change term to 0, so with several phases it is the total effect
+    of the phases started by then. Horizons past the data are skipped with a warning.
+``cumulative_excess``
+    extra events over the fitted post-period months: ``sum(denominator * (p_fitted -
+    p_counterfactual))``.
+
+Intervals for these functions of the coefficients use the delta method (Oehlert 1992) from
+the coefficient covariance: exact-form gradients, no simulation, so results are
+deterministic. The relative change is computed on the log scale and back-transformed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .its_design import Design, month_label
+from .its_fit import FAMILY_LABELS, Fit, inverse_link
+from .its_spec import ITSSpec
+
+COLUMNS = ["estimand", "phase", "estimate", "ci_low", "ci_high", "p_value", "method", "n", "scale"]
+SCALES = {  # link-scale label, natural-scale suffix, natural-scale label
+    "binomial": ("log odds ratio", "_or", "odds ratio"),
+    "poisson": ("log rate ratio", "_rr", "rate ratio"),
+    "gaussian": ("absolute difference in proportion", None, None),
+}
+DIFF_SCALE = {
+    "binomial": "difference in proportion",
+    "poisson": "difference in rate per unit of denominator",
+    "gaussian": "difference in proportion",
+}
+
+
+def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
+    """One-line description of the model, e.g. for the ``method`` column."""
+    parts = [f"Segmented {FAMILY_LABELS[spec.family]}"]
+    if spec.errors == "hac":
+        parts.append(f"Newey-West SE ({fit.hac_lags} lags)")
+    elif spec.quasi:
+        parts.append("model-based SE scaled by Pearson dispersion")
+    else:
+        parts.append("model-based SE")
+    n_series = design.frame["key"].nunique()
+    if spec.design == "staggered":
+        parts.append(f"staggered roll-out, {n_series} units with unit fixed effects")
+    elif spec.design == "controlled":
+        parts.append(f"controlled ITS against {len(spec.comparator_units)} comparator unit(s)")
+    if spec.seasonality == "fourier":
+        parts.append(f"Fourier seasonality ({spec.harmonics} harmonics)")
+    elif spec.seasonality == "month":
+        parts.append("calendar-month indicators")
+    if spec.washout_months:
+        parts.append(f"washout {spec.washout_months} month(s)")
+    return ", ".join(parts)
+
+
+def _row(estimand, phase, est, se, z, scale, transform=None) -> dict:
+    lo, hi = est - z * se, est + z * se
+    p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan")
+    if transform is not None:
+        est, lo, hi = transform(est), transform(lo), transform(hi)
+    return {"estimand": estimand, "phase": phase, "estimate": float(est), "ci_low": float(lo),
+            "ci_high": float(hi), "p_value": p, "scale": scale}
+
+
+def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, z: float) -> list:
+    link, suffix, natural = SCALES[spec.base_family]
+    items = [("pre_trend", "pre-intervention", design.trend, " per month")]
+    for estimand, phase, idx in design.contrasts:
+        vec = np.zeros(len(fit.params))
+        vec[idx] = 1.0
+        items.append((estimand, phase, vec, " per month" if estimand == "slope_change" else ""))
+    rows = []
+    for estimand, phase, vec, per in items:
+        est, se = float(vec @ fit.params), float(np.sqrt(vec @ fit.cov @ vec))
+        rows.append(_row(estimand, phase, est, se, z, link + per))
+        if suffix:
+            rows.append(_row(estimand + suffix, phase, est, se, z, natural + per, np.exp))
+    return rows
+
+
+def _contrast(design: Design, fit: Fit, family: str, mask: np.ndarray):
+    """Denominator-weighted mean fitted and counterfactual, with gradients."""
+    X, Xc = design.X[mask], design.X_cf[mask]
+    w = design.frame["denominator"].to_numpy()[mask]
+    p, dp = inverse_link(X @ fit.params, family)
+    pc, dpc = inverse_link(Xc @ fit.params, family)
+    total = w.sum()
+    mean_f, mean_c = w @ p / total, w @ pc / total
+    grad_f, grad_c = (w * dp) @ X / total, (w * dpc) @ Xc / total
+    return total, mean_f, mean_c, grad_f, grad_c
+
+
+def _se(grad: np.ndarray, cov: np.ndarray) -> float:
+    return float(np.sqrt(grad @ cov @ grad))
+
+
+def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, z: float, warnings: list) -> list:
+    family = spec.base_family
+    frame = design.frame
+    treated = frame["treated"].to_numpy()
+    event = frame["event_time"].to_numpy()
+    rows = []
+    for h in spec.horizons:
+        mask = treated & (event == h)
+        if not mask.any():
+            last = month_label(int(frame.loc[treated, "m"].max()))
+            warnings.append(f"horizon {h} month(s) is past the data (last month {last}): skipped")
+            continue
+        _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
+        rows.append(_row(f"abs_diff_h{h}", "overall", mf - mc, _se(gf - gc, fit.cov), z,
+                         DIFF_SCALE[family]))
+        if mf > 0 and mc > 0:
+            rows.append(_row(f"rel_diff_h{h}", "overall", np.log(mf / mc),
+                             _se(gf / mf - gc / mc, fit.cov), z,
+                             "relative change (fitted / counterfactual - 1)",
+                             lambda v: np.exp(v) - 1))
+        else:
+            warnings.append(f"relative change at horizon {h} undefined (non-positive proportion)")
+    post = treated & (event >= 1) & frame["in_fit"].to_numpy()
+    total, mf, mc, gf, gc = _contrast(design, fit, family, post)
+    rows.append(_row("cumulative_excess", "overall", total * (mf - mc),
+                     total * _se(gf - gc, fit.cov), z, "events (fitted minus counterfactual)"))
+    return rows
+
+
+def effects_table(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[pd.DataFrame, list]:
+    """Tidy effects table (columns :data:`COLUMNS`) and any warnings raised on the way."""
+    z = float(stats.norm.ppf(1 - spec.alpha / 2))
+    warnings: list = []
+    rows = _coefficient_rows(design, fit, spec, z) + _effect_rows(design, fit, spec, z, warnings)
+    table = pd.DataFrame(rows)
+    table["method"] = method
+    table["n"] = int(design.frame["in_fit"].sum())
+    return table[COLUMNS], warnings
+
+
+def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
+    """Observed, fitted and counterfactual (with its ``1 - alpha`` band) for every row.
+
+    The band is a Wald interval on the link scale of the counterfactual linear predictor,
+    back-transformed (so it stays inside [0, 1] for binomial models).
+    """
+    family = spec.base_family
+    frame = design.frame
+    z = float(stats.norm.ppf(1 - spec.alpha / 2))
+    eta_cf = design.X_cf @ fit.params
+    se_cf = np.sqrt(np.einsum("ij,jk,ik->i", design.X_cf, fit.cov, design.X_cf))
+    m = frame["m"].to_numpy()
+    out = pd.DataFrame({
+        "month": pd.to_datetime(pd.DataFrame({"year": m // 12, "month": m % 12 + 1, "day": 1})),
+    })
+    if spec.design == "staggered":
+        out.insert(0, "unit", frame["key"].to_numpy())
+    elif spec.design == "controlled":
+        out.insert(0, "group", frame["key"].to_numpy())
+    out["numerator"] = frame["numerator"].to_numpy()
+    out["denominator"] = frame["denominator"].to_numpy()
+    out["observed"] = out["numerator"] / out["denominator"]
+    out["fitted"] = inverse_link(design.X @ fit.params, family)[0]
+    out["counterfactual"] = inverse_link(eta_cf, family)[0]
+    out["cf_low"] = inverse_link(eta_cf - z * se_cf, family)[0]
+    out["cf_high"] = inverse_link(eta_cf + z * se_cf, family)[0]
+    out["in_fit"] = frame["in_fit"].to_numpy()
+    return out

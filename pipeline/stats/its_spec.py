@@ -1,0 +1,230 @@
+"""Validation of the interrupted-time-series specification dict.
+
+The spec is the contract of ``docs/architecture.md``: one dict holding an outcome's model
+choices plus the intervention's design. :func:`validate_spec` turns it into a frozen
+:class:`ITSSpec`, filling defaults and refusing unknown keys or values with a message that
+names the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import pandas as pd
+
+FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
+ERRORS = ("independent", "hac")
+SEASONALITY = ("none", "fourier", "month")
+CHANGES = ("level+slope", "level", "slope")
+PHASE_KEYS = ("name", "start", "change")
+
+DEFAULTS = {
+    "family": "quasibinomial",
+    "errors": "independent",
+    "hac_lags": None,
+    "seasonality": "none",
+    "harmonics": 2,
+    "phases": None,
+    "unit_starts": None,
+    "comparator_units": None,
+    "washout_months": 0,
+    "horizons": (3, 6, 12),
+    "alpha": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One interruption: a level and/or slope change starting in month ``start``."""
+
+    name: str
+    start: pd.Period
+    change: str = "level+slope"
+
+    @property
+    def has_level(self) -> bool:
+        return "level" in self.change
+
+    @property
+    def has_slope(self) -> bool:
+        return "slope" in self.change
+
+
+@dataclass(frozen=True)
+class ITSSpec:
+    """Validated ITS specification (see ``docs/architecture.md``)."""
+
+    family: str
+    errors: str
+    hac_lags: int | None
+    seasonality: str
+    harmonics: int
+    phases: tuple[Phase, ...]
+    unit_starts: dict | None
+    comparator_units: tuple[str, ...] | None
+    washout_months: int
+    horizons: tuple[int, ...]
+    alpha: float
+
+    @property
+    def design(self) -> str:
+        """``"single"``, ``"staggered"`` or ``"controlled"``."""
+        if self.unit_starts:
+            return "staggered"
+        if self.comparator_units:
+            return "controlled"
+        return "single"
+
+    @property
+    def base_family(self) -> str:
+        """Family without the ``quasi`` prefix: ``gaussian``, ``poisson`` or ``binomial``."""
+        return self.family.removeprefix("quasi")
+
+    @property
+    def quasi(self) -> bool:
+        return self.family.startswith("quasi")
+
+
+def to_month(value, key: str) -> pd.Period:
+    """Parse ``"YYYY-MM"``, a date string, a Timestamp or a Period into a monthly Period."""
+    try:
+        if isinstance(value, pd.Period):
+            return value.asfreq("M")
+        return pd.Timestamp(value).to_period("M")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"spec[{key!r}] = {value!r} is not a month; write it as 'YYYY-MM'") from exc
+
+
+def _choice(spec: dict, key: str, allowed: tuple[str, ...]) -> str:
+    value = spec[key]
+    if value not in allowed:
+        raise ValueError(
+            f"spec[{key!r}] = {value!r} is not allowed; choose one of: {', '.join(allowed)}"
+        )
+    return value
+
+
+def _int(spec: dict, key: str, minimum: int, allow_none: bool = False) -> int | None:
+    value = spec[key]
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"spec[{key!r}] = {value!r} must be an integer >= {minimum}{extra}")
+    return int(value)
+
+
+def _phases(raw) -> tuple[Phase, ...]:
+    if not isinstance(raw, (list, tuple)) or len(raw) == 0:
+        raise ValueError(
+            "spec['phases'] must be a non-empty list of {'name': ..., 'start': 'YYYY-MM'} dicts"
+        )
+    phases = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or "start" not in item:
+            raise ValueError(f"spec['phases'][{i}] must be a dict with at least a 'start' month")
+        unknown = sorted(set(item) - set(PHASE_KEYS))
+        if unknown:
+            raise ValueError(
+                f"spec['phases'][{i}] has unknown key(s) {unknown}; allowed keys: {', '.join(PHASE_KEYS)}"
+            )
+        change = item.get("change", "level+slope")
+        if change not in CHANGES:
+            raise ValueError(
+                f"spec['phases'][{i}]['change'] = {change!r} is not allowed; choose one of: "
+                f"{', '.join(CHANGES)}"
+            )
+        name = str(item.get("name") or f"phase {i + 1}")
+        phases.append(Phase(name, to_month(item["start"], f"phases[{i}].start"), change))
+    starts = [p.start for p in phases]
+    if any(b <= a for a, b in zip(starts, starts[1:])):
+        raise ValueError(
+            "spec['phases'] must have strictly increasing start months; got "
+            + ", ".join(str(s) for s in starts)
+        )
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"spec['phases'] names must be unique; got {names}")
+    return tuple(phases)
+
+
+def validate_spec(spec: dict) -> ITSSpec:
+    """Check an ITS spec dict and return it as an :class:`ITSSpec` with defaults filled.
+
+    Parameters
+    ----------
+    spec : dict
+        Keys (all optional except ``phases``): ``family`` (gaussian | poisson | quasipoisson |
+        binomial | quasibinomial), ``errors`` (independent | hac), ``hac_lags`` (int >= 0 or
+        None for the Newey-West (1994) rule), ``seasonality`` (none | fourier | month),
+        ``harmonics`` (int >= 1), ``phases`` (list of ``{"name", "start", "change"}``, where the
+        optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
+        month, staggered roll-out), ``comparator_units`` (list of units, controlled ITS),
+        ``washout_months`` (int >= 0), ``horizons`` (list of int >= 1), ``alpha`` (0 < alpha < 1).
+
+    Raises
+    ------
+    ValueError
+        On an unknown key or a bad value; the message names the key and the allowed values.
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"the ITS spec must be a dict, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown ITS spec key(s) {unknown}; allowed keys: {', '.join(DEFAULTS)}"
+        )
+    full = {**DEFAULTS, **spec}
+    if full["phases"] is None:
+        raise ValueError("spec['phases'] is required: a list of {'name': ..., 'start': 'YYYY-MM'}")
+    phases = _phases(full["phases"])
+
+    alpha = full["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ValueError(f"spec['alpha'] = {alpha!r} must be a number strictly between 0 and 1")
+
+    horizons = full["horizons"] if full["horizons"] is not None else ()
+    if not isinstance(horizons, (list, tuple)) or any(
+        isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in horizons
+    ):
+        raise ValueError(f"spec['horizons'] = {horizons!r} must be a list of integers >= 1")
+
+    unit_starts = full["unit_starts"]
+    if unit_starts is not None:
+        if not isinstance(unit_starts, dict) or not unit_starts:
+            raise ValueError("spec['unit_starts'] must be a non-empty dict of unit -> 'YYYY-MM' or None")
+        unit_starts = {str(u): to_month(m, f"unit_starts[{u!r}]") for u, m in unit_starts.items()}
+        if len(phases) != 1:
+            raise ValueError(
+                "spec['unit_starts'] (staggered roll-out) needs exactly one phase in spec['phases'];"
+                f" got {len(phases)}"
+            )
+    comparators = full["comparator_units"]
+    if comparators is not None:
+        if isinstance(comparators, str) or not isinstance(comparators, (list, tuple)) or not comparators:
+            raise ValueError("spec['comparator_units'] must be a non-empty list of unit names or None")
+        comparators = tuple(str(u) for u in comparators)
+    if unit_starts and comparators:
+        raise ValueError(
+            "spec['unit_starts'] and spec['comparator_units'] cannot both be set: choose a "
+            "staggered or a controlled design"
+        )
+
+    harmonics = _int(full, "harmonics", 1)
+    if harmonics > 6:
+        raise ValueError(f"spec['harmonics'] = {harmonics} must be at most 6 (12-month period)")
+
+    return ITSSpec(
+        family=_choice(full, "family", FAMILIES),
+        errors=_choice(full, "errors", ERRORS),
+        hac_lags=_int(full, "hac_lags", 0, allow_none=True),
+        seasonality=_choice(full, "seasonality", SEASONALITY),
+        harmonics=harmonics,
+        phases=phases,
+        unit_starts=unit_starts,
+        comparator_units=comparators,
+        washout_months=_int(full, "washout_months", 0),
+        horizons=tuple(int(h) for h in horizons),
+        alpha=float(alpha),
+    )
