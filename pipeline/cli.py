@@ -18,18 +18,23 @@ def _simulate(args) -> None:
 
     root = config.project_root()
     seed = config.load_seed(root)
-    for key in args.keys or config.intervention_keys(root):
+    for key in args.keys or config.simulated_keys(root):
         cfg = config.load_intervention(key, root)
-        simulate(
-            key,
-            config.paths(root).synthetic(key),
-            seed=seed,
-            window=(f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
-            phases=cfg.its_spec(cfg.outcomes[0])["phases"],
-            unit_starts=cfg.its_spec(cfg.outcomes[0])["unit_starts"],
-            comparator_units=list(cfg.comparator_units) if cfg.comparator_units else None,
-        )
-        print(f"simulate: wrote {config.paths(root).synthetic(key)}")
+        spec = cfg.its_spec(cfg.outcomes[0])
+        try:
+            simulate(
+                key,
+                config.paths(root).synthetic(key),
+                seed=seed,
+                window=(f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
+                phases=spec["phases"],
+                unit_starts=spec["unit_starts"],
+                comparator_units=spec["comparator_units"],
+                outcomes=cfg.outcome_columns(),
+            )
+        except (KeyError, ValueError) as exc:  # no scenario for the key, or too short a window
+            raise config.ConfigError(f"simulate {key}: {exc}") from None
+        print(f"simulate: wrote {config.paths(root).synthetic(key).relative_to(root)}")
 
 
 def _extract_arguments(cfg: config.Intervention) -> dict:
@@ -77,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="write synthetic extracts with known effects")
-    s.add_argument("keys", nargs="*", help="interventions (default: all in params.yaml)")
+    s.add_argument("keys", nargs="*", help="interventions (default: simulation.interventions)")
     s.set_defaults(run=_simulate)
     s = sub.add_parser("validate", help="check extracts against their schema, run nothing else")
     s.add_argument("keys", nargs="*", help="interventions (default: all in params.yaml)")

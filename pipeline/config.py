@@ -385,6 +385,19 @@ def load_seed(root: Path | None = None) -> int:
     return _int(raw.get("seed", 0), "simulation.seed")
 
 
+def simulated_keys(root: Path | None = None) -> list[str]:
+    """Interventions whose default extract the ``simulate`` stage writes."""
+    params = load_params(root)
+    keys = params.get("simulation", {}).get("interventions", [])
+    unknown = sorted(set(keys) - set(params["interventions"]))
+    if unknown:
+        raise ConfigError(
+            f"params.yaml: simulation.interventions lists {unknown}, which are not under "
+            "interventions. Fix: remove them or add their sections."
+        )
+    return list(keys)
+
+
 @dataclass(frozen=True)
 class Paths:
     """Every path the pipeline writes, derived from the project root (DESIGN.md section 3)."""
