@@ -87,9 +87,12 @@ def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
         "before": frame[before].groupby(keys)[["numerator", "denominator"]].sum(),
         "after": frame[after].groupby(keys)[["numerator", "denominator"]].sum(),
     }
-    joined = sums["before"].join(sums["after"], lsuffix="_before", rsuffix="_after")
+    joined = sums["before"].merge(sums["after"], left_index=True, right_index=True,
+                                  suffixes=("_before", "_after"))
     rows = []
     for (outcome, dimension, stratum), r in joined.iterrows():
+        if r["denominator_before"] == 0 or r["denominator_after"] == 0:
+            continue  # an empty stratum in one window: nothing to compare
         stats = compare_proportions(
             int(r["numerator_after"]), int(r["denominator_after"]),
             int(r["numerator_before"]), int(r["denominator_before"]),

@@ -168,7 +168,7 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     >>> res = fit_its(data, {"family": "binomial", "phases": [{"name": "launch", "start": "2021-01"}],
     ...                      "horizons": [6]})
     >>> res.effects.set_index("estimand").loc["level_change_or", "estimate"].round(2)
-    np.float64(1.46)
+    np.float64(1.42)
     """
     checked = validate_spec(spec)
     design: Design = build_design(series, checked)

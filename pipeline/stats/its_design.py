@@ -93,6 +93,22 @@ def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 5) -> str:
     return f"{idx}{more}"
 
 
+def _month_ordinals(col: pd.Series) -> np.ndarray:
+    """Month ordinals of a column of dates, Periods or "YYYY-MM" strings."""
+    if pd.api.types.is_datetime64_any_dtype(col) and not col.isna().any():
+        return col.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    try:
+        if isinstance(col.dtype, pd.PeriodDtype):
+            months = col.dt.asfreq("M")
+        else:
+            months = pd.to_datetime(col).dt.to_period("M")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"series['month'] has values that are not dates: {exc}") from exc
+    if months.isna().any():
+        raise ValueError(f"series['month'] is missing in rows {_rows(col, months.isna().to_numpy())}")
+    return (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
+
+
 def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
     """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats).
 
@@ -117,20 +133,8 @@ def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
                 f"series mixes several values of {col!r} ({sorted(map(str, series[col].unique()))[:5]});"
                 " filter it to one outcome and stratum before fitting"
             )
-    try:
-        col = series["month"]
-        if isinstance(col.dtype, pd.PeriodDtype):
-            months = col.dt.asfreq("M")
-        else:
-            months = pd.to_datetime(col).dt.to_period("M")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"series['month'] has values that are not dates: {exc}") from exc
-    if months.isna().any():
-        raise ValueError(f"series['month'] is missing in rows {_rows(series, months.isna().to_numpy())}")
-    out = pd.DataFrame({
-        "unit": series["unit"].astype(str).to_numpy(),
-        "m": (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64),
-    })
+    out = pd.DataFrame({"unit": series["unit"].astype(str).to_numpy(),
+                        "m": _month_ordinals(series["month"])})
     for col in ("numerator", "denominator"):
         try:
             values = pd.to_numeric(series[col]).to_numpy(dtype=float)
@@ -155,6 +159,20 @@ def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
     return out
 
 
+def _sum_by_key_month(data: pd.DataFrame) -> pd.DataFrame:
+    """Sum numerator and denominator by (key, month), sorted (numpy, no pandas groupby)."""
+    keys, key_code = np.unique(data["key"].to_numpy(dtype=str), return_inverse=True)
+    m = data["m"].to_numpy()
+    cell = key_code.astype(np.int64) * (m.max() + 1) + m
+    cells, inverse = np.unique(cell, return_inverse=True)
+    return pd.DataFrame({
+        "key": keys[cells // (m.max() + 1)],
+        "m": cells % (m.max() + 1),
+        "numerator": np.bincount(inverse, data["numerator"].to_numpy(), len(cells)),
+        "denominator": np.bincount(inverse, data["denominator"].to_numpy(), len(cells)),
+    })
+
+
 def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]:
     """Aggregate to the modelled series (key = 'all', unit, or treated/comparator)."""
     notes = []
@@ -177,7 +195,7 @@ def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]
         if never:
             notes.append(f"unit(s) {never} have no start in unit_starts and are treated as never exposed")
         data = data.assign(key=data["unit"])
-    agg = (data.groupby(["key", "m"], sort=True)[["numerator", "denominator"]].sum().reset_index())
+    agg = _sum_by_key_month(data)
     zero = agg["denominator"].to_numpy() <= 0
     if zero.all():
         raise ValueError("every month has a zero denominator: there is nothing to model")

@@ -165,19 +165,22 @@ def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
     eta_cf = design.X_cf @ fit.params
     se_cf = np.sqrt(np.einsum("ij,jk,ik->i", design.X_cf, fit.cov, design.X_cf))
     m = frame["m"].to_numpy()
-    out = pd.DataFrame({
-        "month": pd.to_datetime(pd.DataFrame({"year": m // 12, "month": m % 12 + 1, "day": 1})),
-    })
+    columns = {}
     if spec.design == "staggered":
-        out.insert(0, "unit", frame["key"].to_numpy())
+        columns["unit"] = frame["key"].to_numpy()
     elif spec.design == "controlled":
-        out.insert(0, "group", frame["key"].to_numpy())
-    out["numerator"] = frame["numerator"].to_numpy()
-    out["denominator"] = frame["denominator"].to_numpy()
-    out["observed"] = out["numerator"] / out["denominator"]
-    out["fitted"] = inverse_link(design.X @ fit.params, family)[0]
-    out["counterfactual"] = inverse_link(eta_cf, family)[0]
-    out["cf_low"] = inverse_link(eta_cf - z * se_cf, family)[0]
-    out["cf_high"] = inverse_link(eta_cf + z * se_cf, family)[0]
-    out["in_fit"] = frame["in_fit"].to_numpy()
+        columns["group"] = frame["key"].to_numpy()
+    num, den = frame["numerator"].to_numpy(), frame["denominator"].to_numpy()
+    columns.update({
+        "month": (m - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]"),
+        "numerator": num,
+        "denominator": den,
+        "observed": num / den,
+        "fitted": inverse_link(design.X @ fit.params, family)[0],
+        "counterfactual": inverse_link(eta_cf, family)[0],
+        "cf_low": inverse_link(eta_cf - z * se_cf, family)[0],
+        "cf_high": inverse_link(eta_cf + z * se_cf, family)[0],
+        "in_fit": frame["in_fit"].to_numpy(),
+    })
+    out = pd.DataFrame(columns)
     return out

@@ -1,0 +1,466 @@
+"""Cold ``dvc repro`` of every intervention, timed stage by stage (DESIGN.md section 7).
+
+Targets: a cold ``dvc repro`` of the three interventions in under 45 s on 2 cores, spending most
+of its time in statistics rather than kernel start-up and rendering; a no-op ``dvc repro`` in
+under 1.5 s (DVC's own floor).
+
+What it does, in a throwaway copy so the working tree is never touched:
+
+1. Copies the project: ``git clone`` of this repository, with the working tree's tracked and new
+   (not ignored) files laid over it, as the test suite does (``--head`` keeps the clone at the
+   committed HEAD instead). No new virtual environment: the project's ``.venv/bin`` is put first
+   on PATH, so ``bin/pipeline`` and the notebook kernel run the existing interpreter, and they
+   import the copy's ``pipeline`` package (the working directory wins over the editable install).
+2. Optionally (default on; ``--no-whole`` skips it) removes every output and times one whole
+   cold ``dvc repro --force``: the real total a user waits for.
+3. Removes every output again and runs each stage alone, in dependency order, with
+   ``dvc repro --single-item <stage> --force``, timing each. Each evaluate stage is then split by
+   measuring, in fresh processes in the copy:
+     - kernel start: papermill running a trivial one-cell notebook with the python3 kernel;
+     - statistics: ``Story.load(key)`` in-process (data load, every model fit, manifest);
+     - rendering: ``render.to_html`` of the executed ``reports/<key>/report.ipynb``;
+     - rest: the stage's wall time minus those three (DVC, interpreter start and imports in the
+       CLI and the kernel, figures, publishing, writing files).
+4. Times the no-op ``dvc repro`` straight after (first run and best of three).
+5. Checks that the forced rerun reproduced the copied reports byte for byte.
+
+Plain routes measured side by side in the same run (absolute times drift on shared machines):
+statistics against ``pd.read_parquet`` plus the same models (same design matrices, family,
+weights and HAC lags) fitted in a loop through statsmodels' formula API; rendering against
+nbconvert's default ``HTMLExporter`` (lab template) on the same executed notebook; the no-op
+repro against a one-stage DVC project (DVC's floor on this machine).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/cold_repro.py            # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/cold_repro.py --no-whole # skip the whole-repro run
+
+Prints a table and writes everything to ``benchmarks/out/cold_repro.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+OUT = ROOT / "benchmarks" / "out" / "cold_repro.json"
+TARGET_COLD_S = 45.0
+TARGET_NOOP_S = 1.5
+
+# Measurements that must run inside the copy, each in a fresh interpreter so that no import or
+# cache of one measurement helps another. Prints one JSON object on its last line.
+PROBE = r'''
+import json, os, sys, time
+from pathlib import Path
+
+mode, arg = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+out = {}
+tick = time.perf_counter
+
+def check_local(module):
+    here = Path.cwd().resolve()
+    if here not in Path(module.__file__).resolve().parents:
+        raise SystemExit(f"probe imported {module.__name__} from {module.__file__}, not the copy")
+
+if mode == "kernel":
+    t = tick(); import nbformat, papermill; out["import_s"] = tick() - t
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = Path(os.environ["PROBE_TMP"]) / "trivial.ipynb"
+    nbformat.write(nb, path)
+    t = tick()
+    papermill.execute_notebook(str(path), None, kernel_name="python3", cwd=os.getcwd(),
+                               progress_bar=False, log_output=False)
+    out["kernel_s"] = tick() - t
+
+elif mode == "story":
+    t = tick(); import pipeline.report.story as story_module; out["import_s"] = tick() - t
+    check_local(story_module)
+    t = tick(); story = story_module.Story.load(arg); out["story_load_s"] = tick() - t
+    results = list(story.ev.its.values()) + list(story.ev.imd.values())
+    out["n_fits"] = len(results)
+    try:  # the fits alone, warm (internal API: skipped if it changes)
+        from pipeline.evaluation import run
+        t = tick(); run(story.cfg, story.ev.series); out["run_warm_s"] = tick() - t
+    except Exception as exc:  # noqa: BLE001
+        out["run_warm_error"] = repr(exc)
+
+    # Plain route: pandas read plus the same models through statsmodels' formula API.
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+    from pipeline import config
+    jobs = []
+    for res in results:
+        model = res.model_results.model
+        X = np.asarray(model.exog)
+        cols = [f"x{i}" for i in range(X.shape[1])]
+        frame = pd.DataFrame(X, columns=cols)
+        frame["y"] = np.asarray(model.endog)
+        lags = res.spec.hac_lags if getattr(res.spec, "hac_lags", None) else 3
+        jobs.append((model, frame, "y ~ 0 + " + " + ".join(cols), lags))
+    series_path = config.paths().series(arg)
+    t = tick()
+    pd.read_parquet(series_path)
+    for model, frame, formula, lags in jobs:
+        if isinstance(model, sm.GLM):
+            kwargs = {"var_weights": model.var_weights}
+            if getattr(model, "offset", None) is not None:
+                kwargs["offset"] = model.offset
+            fit = smf.glm(formula, frame, family=type(model.family)(), **kwargs)
+        else:
+            fit = smf.ols(formula, frame)
+        fit.fit(cov_type="HAC", cov_kwds={"maxlags": lags}).conf_int()
+    out["plain_s"] = tick() - t
+
+elif mode in ("render", "render_plain"):
+    t = tick()
+    import nbformat
+    if mode == "render":
+        from pipeline import config
+        from pipeline.report import render
+        check_local(render)
+    else:
+        from nbconvert import HTMLExporter
+    out["import_s"] = tick() - t
+    nb = nbformat.read(Path("reports") / arg / "report.ipynb", as_version=4)
+    t = tick()
+    if mode == "render":
+        html = render.to_html(nb, config.load_intervention(arg).title)
+    else:
+        html, _ = HTMLExporter().from_notebook_node(nb)
+    out["render_s"] = tick() - t
+    out["html_bytes"] = len(html.encode())
+
+elif mode == "import":
+    t = tick()
+    module = __import__(arg, fromlist=["_"])
+    out["import_s"] = tick() - t
+    if arg.startswith("pipeline"):
+        check_local(module)
+
+print(json.dumps(out))
+'''
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def environment() -> dict:
+    """The project's venv first on PATH, and no PIPELINE_ROOT pointing at the real tree."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("PIPELINE_ROOT", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict, check: bool = True) -> tuple[float, str]:
+    """Run ``cmd`` and return (wall seconds, stdout); on failure print its output and stop."""
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if check and result.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} exited {result.returncode} in {cwd}\n"
+                 f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}")
+    return seconds, result.stdout + result.stderr
+
+
+def probe(copy: Path, env: dict, mode: str, arg: str | None = None) -> dict:
+    cmd = [str(VENV_BIN / "python"), "-c", PROBE, mode] + ([arg] if arg else [])
+    _, output = run(cmd, copy, env)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def dvc(copy: Path, env: dict, *args: str) -> tuple[float, str]:
+    return run([str(VENV_BIN / "dvc"), *args], copy, env)
+
+
+def git(args: list[str], cwd: Path = ROOT) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def make_copy(target: Path, head_only: bool) -> dict:
+    """Clone the repository, then (unless ``head_only``) lay the working tree's files over it."""
+    git(["clone", "-q", str(ROOT), str(target)])
+    dirty = [line[3:] for line in git(["status", "--porcelain"]).splitlines()]
+    if not head_only:
+        listed = git(["ls-files", "-co", "--exclude-standard", "-z"])
+        for name in filter(None, listed.split("\0")):
+            source = ROOT / name
+            if source.is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / name)
+        for name in filter(None, git(["ls-files", "-d", "-z"]).split("\0")):
+            (target / name).unlink(missing_ok=True)
+    return {"commit": git(["rev-parse", "HEAD"]).strip(), "source": "HEAD" if head_only
+            else "HEAD + working tree", "dirty_files": dirty}
+
+
+def stage_order(copy: Path, env: dict) -> list[str]:
+    """Every stage, dependencies first (``dvc stage list`` order among independent stages)."""
+    _, listed = dvc(copy, env, "stage", "list", "--name-only")
+    stages = [s for s in listed.split() if s]
+    _, dot = dvc(copy, env, "dag", "--dot")
+    edges = re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot)
+    needs = {s: {a for a, b in edges if b == s} for s in stages}
+    order: list[str] = []
+    while len(order) < len(stages):
+        ready = [s for s in stages if s not in order and needs[s] <= set(order)]
+        if not ready:
+            sys.exit(f"cycle or unknown stage in dvc dag: {needs}")
+        order += ready
+    return order
+
+
+def clean(copy: Path) -> None:
+    """Remove every pipeline output: data/* except data/raw, and reports/."""
+    data = copy / "data"
+    for child in (data.iterdir() if data.is_dir() else []):
+        if child.name != "raw":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    shutil.rmtree(copy / "reports", ignore_errors=True)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def dvc_floor(tmp: Path, env: dict) -> float:
+    """Best of three no-op ``dvc repro`` of a one-stage project: DVC's own floor here."""
+    project = tmp / "floor"
+    project.mkdir()
+    run([str(VENV_BIN / "dvc"), "init", "--no-scm", "-q"], project, env)
+    (project / "dvc.yaml").write_text(
+        "stages:\n  one:\n    cmd: echo hi > out.txt\n    outs:\n      - out.txt\n")
+    dvc(project, env, "repro")
+    return min(dvc(project, env, "repro")[0] for _ in range(3))
+
+
+def import_profile(copy: Path, env: dict, module: str, top: int = 8) -> list[dict]:
+    """Largest top-level imports of ``module`` (``python -X importtime``, cumulative)."""
+    cmd = [str(VENV_BIN / "python"), "-X", "importtime", "-c", f"import {module}"]
+    result = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, check=True)
+    rows = []
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", line)
+        if match:
+            rows.append((len(match.group(3)), match.group(4), int(match.group(2)) / 1e6))
+    if not rows:
+        return []
+    depth = min(r[0] for r in rows)
+    totals: dict[str, float] = {}
+    for indent, name, cumulative in rows:
+        if indent == depth:
+            root = name.split(".")[0]
+            totals[root] = totals.get(root, 0.0) + cumulative
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return [{"package": name, "cumulative_s": round(s, 3)} for name, s in ranked]
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+def benchmark(args) -> dict:
+    env = environment()
+    tmp = Path(tempfile.mkdtemp(prefix="cold_repro_"))
+    env["PROBE_TMP"] = str(tmp)
+    copy = tmp / "project"
+    try:
+        source = make_copy(copy, args.head)
+        order = stage_order(copy, env)
+        expected = snapshot(copy / "reports") if (copy / "reports").is_dir() else {}
+        result: dict = {"source": source, "stages": order}
+
+        if args.whole:
+            clean(copy)
+            print("whole cold `dvc repro --force` ...", flush=True)
+            result["whole_repro_s"] = dvc(copy, env, "repro", "--force")[0]
+
+        clean(copy)
+        timings = {}
+        for stage in order:
+            print(f"  {stage} ...", end=" ", flush=True)
+            timings[stage] = dvc(copy, env, "repro", "--single-item", stage, "--force")[0]
+            print(f"{timings[stage]:.1f} s", flush=True)
+        result["stage_s"] = timings
+        result["total_s"] = sum(timings.values())
+
+        produced = snapshot(copy / "reports")
+        differing = sorted(k for k in expected if produced.get(k) != expected[k])
+        result["reports"] = {"compared": len(expected), "differing": differing,
+                             "new": sorted(set(produced) - set(expected))}
+
+        noop = []
+        for _ in range(3):
+            seconds, output = dvc(copy, env, "repro")
+            noop.append(seconds)
+            if "Running stage" in output:
+                result.setdefault("noop_reran", []).append(output[-2000:])
+        result["noop_s"] = {"first": noop[0], "best": min(noop), "all": noop}
+        result["dvc_single_stage_noop_s"] = dvc(copy, env, "repro", "--single-item", order[-1])[0]
+        result["dvc_floor_s"] = dvc_floor(tmp, env)
+
+        print("splitting each evaluate (fresh processes in the copy) ...", flush=True)
+        split = {}
+        for stage in (s for s in order if s.startswith("evaluate@")):
+            key = stage.split("@", 1)[1]
+            kernel = probe(copy, env, "kernel")
+            story = probe(copy, env, "story", key)
+            rendered = probe(copy, env, "render", key)
+            plain_render = probe(copy, env, "render_plain", key)
+            wall = timings[stage]
+            parts = {"kernel_start_s": kernel["kernel_s"],
+                     "statistics_s": story["story_load_s"],
+                     "rendering_s": rendered["render_s"]}
+            split[key] = {"wall_s": wall, **parts, "rest_s": wall - sum(parts.values()),
+                          "n_fits": story["n_fits"], "run_warm_s": story.get("run_warm_s"),
+                          "plain_statistics_s": story["plain_s"],
+                          "plain_render_s": plain_render["render_s"],
+                          "html_bytes": rendered["html_bytes"],
+                          "plain_html_bytes": plain_render["html_bytes"]}
+        result["evaluate"] = split
+
+        print("start-up and import costs ...", flush=True)
+        python = str(VENV_BIN / "python")
+        result["startup"] = {
+            "python_-c_pass_s": min(run([python, "-c", "pass"], copy, env)[0] for _ in range(3)),
+            "python_-m_pipeline_--help_s": run([python, "-m", "pipeline", "--help"], copy, env)[0],
+            "import_pipeline.report.story_s": probe(copy, env, "import",
+                                                    "pipeline.report.story")["import_s"],
+            "import_pipeline.report.build_s": probe(copy, env, "import",
+                                                    "pipeline.report.build")["import_s"],
+            "import_pipeline.report.index_s": probe(copy, env, "import",
+                                                    "pipeline.report.index")["import_s"],
+        }
+        result["story_import_top"] = import_profile(copy, env, "pipeline.report.story")
+        return result
+    finally:
+        if args.keep:
+            print(f"kept the copy in {copy}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- report ---------------------------------------------------------------------------------------
+def verdict(value: float, target: float) -> str:
+    return f"target < {target:g} s: {'PASS' if value < target else 'FAIL'}"
+
+
+def print_report(r: dict) -> None:
+    total = r["total_s"]
+    src = r["source"]
+    print()
+    print(f"Cold dvc repro, stage by stage: copy of {src['commit'][:10]} ({src['source']}; "
+          f"{len(src['dirty_files'])} uncommitted files), {r['machine']['cpus']} cores")
+    print(f"{'stage':34} {'wall s':>8} {'share':>7}  note")
+    print("-" * 78)
+    for stage, seconds in r["stage_s"].items():
+        print(f"{stage:34} {seconds:8.2f} {seconds / total:7.1%}")
+        key = stage.split("@", 1)[1] if stage.startswith("evaluate@") else None
+        if key and key in r["evaluate"]:
+            e = r["evaluate"][key]
+            for label, field in (("kernel start (trivial notebook)", "kernel_start_s"),
+                                 ("statistics (Story.load)", "statistics_s"),
+                                 ("rendering (render.to_html)", "rendering_s"),
+                                 ("rest", "rest_s")):
+                print(f"  {label:32} {e[field]:8.2f} {e[field] / e['wall_s']:7.1%}  of evaluate")
+    print("-" * 78)
+    print(f"{'total (sum of single stages)':34} {total:8.2f} {'':7}  {verdict(total, TARGET_COLD_S)}")
+    if "whole_repro_s" in r:
+        w = r["whole_repro_s"]
+        print(f"{'whole cold `dvc repro --force`':34} {w:8.2f} {'':7}  {verdict(w, TARGET_COLD_S)}")
+    n = r["noop_s"]
+    print(f"{'no-op `dvc repro` (first run)':34} {n['first']:8.2f} {'':7}  "
+          f"{verdict(n['first'], TARGET_NOOP_S)}")
+    print(f"{'no-op `dvc repro` (best of 3)':34} {n['best']:8.2f}")
+    if r.get("noop_reran"):
+        print("WARNING: the no-op repro reran stages; see noop_reran in the JSON")
+    rep = r["reports"]
+    print(f"reports reproduced byte for byte: {rep['compared'] - len(rep['differing'])}"
+          f"/{rep['compared']} files" + (f"; differing: {', '.join(rep['differing'])}"
+                                         if rep["differing"] else ""))
+
+    print()
+    print("Shares of the evaluate stages together")
+    ev = r["evaluate"].values()
+    wall = sum(e["wall_s"] for e in ev)
+    for label, field in (("kernel start", "kernel_start_s"), ("statistics", "statistics_s"),
+                         ("rendering", "rendering_s"), ("rest", "rest_s")):
+        part = sum(e[field] for e in ev)
+        print(f"  {label:14} {part:7.2f} s  {part / wall:6.1%}")
+    print(f"  (evaluate stages are {wall / total:.0%} of the cold total)")
+
+    print()
+    print("Against the plain route, measured side by side in this run")
+    print(f"{'':18} {'ours s':>8} {'plain s':>8} {'ratio':>7}  plain route")
+    for key, e in r["evaluate"].items():
+        print(f"stats {key:12} {e['statistics_s']:8.3f} {e['plain_statistics_s']:8.3f} "
+              f"{e['statistics_s'] / e['plain_statistics_s']:7.1f}x  read_parquet + "
+              f"{e['n_fits']} smf.glm HAC fits")
+    for key, e in r["evaluate"].items():
+        print(f"render {key:11} {e['rendering_s']:8.3f} {e['plain_render_s']:8.3f} "
+              f"{e['rendering_s'] / e['plain_render_s']:7.2f}x  nbconvert HTMLExporter (lab); "
+              f"{e['html_bytes'] // 1024} KB vs {e['plain_html_bytes'] // 1024} KB")
+    floor = r["dvc_floor_s"]
+    print(f"{'no-op repro':18} {n['best']:8.3f} {floor:8.3f} {n['best'] / floor:7.2f}x  "
+          "one-stage DVC project (DVC's floor)")
+    for key, e in r["evaluate"].items():
+        if e.get("run_warm_s"):
+            print(f"  {key}: {e['n_fits']} fits; Story.load {e['statistics_s']:.2f} s first call, "
+                  f"evaluation.run warm {e['run_warm_s']:.2f} s "
+                  f"({1000 * e['run_warm_s'] / e['n_fits']:.0f} ms a fit, everything included)")
+
+    print()
+    print("Start-up and import costs (fresh processes in the copy)")
+    for label, seconds in r["startup"].items():
+        print(f"  {label:36} {seconds:6.2f} s")
+    print(f"  {'dvc repro --single-item (up to date)':36} {r['dvc_single_stage_noop_s']:6.2f} s"
+          "  (DVC's share of every stage)")
+    print("  largest imports under pipeline.report.story (-X importtime, cumulative):")
+    print("    " + ", ".join(f"{row['package']} {row['cumulative_s']:.2f} s"
+                             for row in r["story_import_top"]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--head", action="store_true",
+                        help="benchmark the committed HEAD only (default: HEAD + working tree)")
+    parser.add_argument("--no-whole", dest="whole", action="store_false",
+                        help="skip the whole cold `dvc repro --force` run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
+    args = parser.parse_args()
+    if not (VENV_BIN / "dvc").exists():
+        sys.exit(f"no {VENV_BIN / 'dvc'}: set up the venv first (make setup)")
+
+    started = time.perf_counter()
+    result = benchmark(args)
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "platform": platform.platform()}
+    result["dvc_version"] = subprocess.run([str(VENV_BIN / "dvc"), "--version"],
+                                           capture_output=True, text=True).stdout.strip()
+    result["targets"] = {"cold_total_s": TARGET_COLD_S, "noop_s": TARGET_NOOP_S}
+    result["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result["benchmark_wall_s"] = time.perf_counter() - started
+    print_report(result)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {OUT.relative_to(ROOT)} (benchmark took {result['benchmark_wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Executed notebooks are normalised and rendered to self-contained HTML (DESIGN.md sec. 3, 9)."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from pipeline.report import render
+
+from .conftest import ROOT
+
+EXTERNAL = re.compile(r"""<(script|link|img|iframe)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+
+
+def executed_like_papermill() -> nbformat.NotebookNode:
+    cell = new_code_cell("x = 1", execution_count=3,
+                         outputs=[new_output("execute_result", {"text/plain": "1"},
+                                             execution_count=3)])
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-11-23T10:00:00.000Z"}
+    cell.metadata["papermill"] = {"duration": 0.5, "start_time": "2026-11-23T10:00:00"}
+    cell["id"] = "random-3f9a"
+    nb = new_notebook(cells=[cell])
+    nb.metadata["papermill"] = {"start_time": "2026-11-23T10:00:00", "duration": 4.2}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    return nb
+
+
+def test_normalise_strips_everything_that_varies_between_runs():
+    nb = render.normalise(executed_like_papermill())
+    text = nbformat.writes(nb)
+    for volatile in ("2026-11-23", "duration", "random-3f9a", "3.11.7", '"execution_count": 3'):
+        assert volatile not in text, volatile
+    assert nb.cells[0]["id"] == "cell-000"
+    assert nb.cells[0].outputs[0]["data"]["text/plain"] == "1", "outputs themselves stay"
+
+
+def test_html_has_no_code_and_loads_nothing_from_the_internet():
+    nb = render.normalise(executed_like_papermill())
+    html = render.to_html(nb, "A title")
+    assert "<title>A title</title>" in html
+    assert "x = 1" not in html, "code must be hidden"
+    assert not EXTERNAL.search(html)
+    assert "<script" not in html
+
+
+def test_the_notebook_template_is_output_free():
+    """Saving the template with outputs would change its hash and rerun every evaluate stage."""
+    nb = nbformat.read(ROOT / "notebooks" / "evaluate.ipynb", as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert "intervention =" in tagged[0].source and "output_dir = None" in tagged[0].source
+
+
+def test_committed_reports_are_self_contained():
+    pages = sorted((ROOT / "reports").rglob("*.html"))
+    assert len(pages) >= 4, "expected three reports and the index: run `make repro`"
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL.search(html), page
