@@ -148,6 +148,30 @@ elif mode in ("render", "render_plain"):
     out["render_s"] = tick() - t
     out["html_bytes"] = len(html.encode())
 
+elif mode == "notebook":
+    # The real evaluation notebook, executed as build_report does, keeping papermill's per-cell
+    # durations (build_report strips them). Writes its tables under data/interim/bench_staging.
+    t = tick(); import papermill; from pipeline import config; out["import_s"] = tick() - t
+    staging = Path("data") / "interim" / "bench_staging" / arg
+    staging.mkdir(parents=True, exist_ok=True)
+    t = tick()
+    nb = papermill.execute_notebook(str(config.paths().notebook), None,
+                                    parameters={"intervention": arg,
+                                                "output_dir": staging.as_posix()},
+                                    kernel_name="python3", cwd=os.getcwd(),
+                                    progress_bar=False, log_output=False)
+    out["execute_s"] = tick() - t
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            source = cell.source.strip()
+            first = next((line for line in source.splitlines()
+                          if line.strip() and not line.startswith(("#", "from ", "import "))),
+                         source.splitlines()[0] if source else "")
+            cells.append({"code": first[:60], "loads_story": "Story.load" in source,
+                          "duration_s": cell.metadata.get("papermill", {}).get("duration")})
+    out["cells"] = cells
+
 elif mode == "import":
     t = tick()
     module = __import__(arg, fromlist=["_"])
@@ -155,7 +179,7 @@ elif mode == "import":
     if arg.startswith("pipeline"):
         check_local(module)
 
-print(json.dumps(out))
+print("PROBE_RESULT " + json.dumps(out))
 '''
 
 
@@ -182,7 +206,10 @@ def run(cmd: list[str], cwd: Path, env: dict, check: bool = True) -> tuple[float
 def probe(copy: Path, env: dict, mode: str, arg: str | None = None) -> dict:
     cmd = [str(VENV_BIN / "python"), "-c", PROBE, mode] + ([arg] if arg else [])
     _, output = run(cmd, copy, env)
-    return json.loads(output.strip().splitlines()[-1])
+    lines = [line for line in output.splitlines() if line.startswith("PROBE_RESULT ")]
+    if not lines:
+        sys.exit(f"probe {mode} {arg or ''} printed no result:\n{output[-4000:]}")
+    return json.loads(lines[-1].split(" ", 1)[1])
 
 
 def dvc(copy: Path, env: dict, *args: str) -> tuple[float, str]:
@@ -242,35 +269,31 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def dvc_floor(tmp: Path, env: dict) -> float:
-    """Best of three no-op ``dvc repro`` of a one-stage project: DVC's own floor here."""
+    """Best of three no-op ``dvc repro`` of a one-stage git + DVC project: DVC's own floor here."""
     project = tmp / "floor"
     project.mkdir()
-    run([str(VENV_BIN / "dvc"), "init", "--no-scm", "-q"], project, env)
+    run(["git", "init", "-q"], project, env)
+    run([str(VENV_BIN / "dvc"), "init", "-q"], project, env)
+    (project / ".dvc" / "config").write_text("[core]\n    analytics = false\n"
+                                              "    check_update = false\n")
     (project / "dvc.yaml").write_text(
         "stages:\n  one:\n    cmd: echo hi > out.txt\n    outs:\n      - out.txt\n")
     dvc(project, env, "repro")
     return min(dvc(project, env, "repro")[0] for _ in range(3))
 
 
-def import_profile(copy: Path, env: dict, module: str, top: int = 8) -> list[dict]:
-    """Largest top-level imports of ``module`` (``python -X importtime``, cumulative)."""
+def import_profile(copy: Path, env: dict, module: str, top: int = 6) -> list[dict]:
+    """Import time of ``module`` by top-level package (``python -X importtime`` self times)."""
     cmd = [str(VENV_BIN / "python"), "-X", "importtime", "-c", f"import {module}"]
     result = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, check=True)
-    rows = []
-    for line in result.stderr.splitlines():
-        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", line)
-        if match:
-            rows.append((len(match.group(3)), match.group(4), int(match.group(2)) / 1e6))
-    if not rows:
-        return []
-    depth = min(r[0] for r in rows)
     totals: dict[str, float] = {}
-    for indent, name, cumulative in rows:
-        if indent == depth:
-            root = name.split(".")[0]
-            totals[root] = totals.get(root, 0.0) + cumulative
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)", line)
+        if match:
+            root = match.group(2).split(".")[0]
+            totals[root] = totals.get(root, 0.0) + int(match.group(1)) / 1e6
     ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
-    return [{"package": name, "cumulative_s": round(s, 3)} for name, s in ranked]
+    return [{"package": name, "self_s": round(seconds, 3)} for name, seconds in ranked]
 
 
 # -- the benchmark --------------------------------------------------------------------------------
@@ -283,7 +306,7 @@ def benchmark(args) -> dict:
         source = make_copy(copy, args.head)
         order = stage_order(copy, env)
         expected = snapshot(copy / "reports") if (copy / "reports").is_dir() else {}
-        result: dict = {"source": source, "stages": order}
+        result: dict = {"source": source, "stages": order, "load_before": os.getloadavg()}
 
         if args.whole:
             clean(copy)
@@ -314,6 +337,19 @@ def benchmark(args) -> dict:
         result["dvc_single_stage_noop_s"] = dvc(copy, env, "repro", "--single-item", order[-1])[0]
         result["dvc_floor_s"] = dvc_floor(tmp, env)
 
+        print("start-up and import costs ...", flush=True)
+        python = str(VENV_BIN / "python")
+        startup = {
+            "python -c pass": min(run([python, "-c", "pass"], copy, env)[0] for _ in range(3)),
+            "python -m pipeline --help": run([python, "-m", "pipeline", "--help"], copy, env)[0],
+        }
+        for module in ("pipeline.config", "pipeline.report.story", "pipeline.report.build",
+                       "pipeline.report.index"):
+            startup[f"import {module}"] = probe(copy, env, "import", module)["import_s"]
+        result["startup_s"] = startup
+        result["import_profile"] = {m: import_profile(copy, env, m)
+                                    for m in ("pipeline.report.story", "pipeline.report.build")}
+
         print("splitting each evaluate (fresh processes in the copy) ...", flush=True)
         split = {}
         for stage in (s for s in order if s.startswith("evaluate@")):
@@ -322,31 +358,32 @@ def benchmark(args) -> dict:
             story = probe(copy, env, "story", key)
             rendered = probe(copy, env, "render", key)
             plain_render = probe(copy, env, "render_plain", key)
+            notebook = probe(copy, env, "notebook", key)
             wall = timings[stage]
             parts = {"kernel_start_s": kernel["kernel_s"],
                      "statistics_s": story["story_load_s"],
                      "rendering_s": rendered["render_s"]}
-            split[key] = {"wall_s": wall, **parts, "rest_s": wall - sum(parts.values()),
+            rest = wall - sum(parts.values())
+            # What the rest is made of, each measured on its own (approximate: no overlap is
+            # assumed, and the kernel's imports are taken from a fresh plain interpreter).
+            other_cells = sum(c["duration_s"] or 0.0 for c in notebook["cells"]
+                              if not c["loads_story"])
+            rest_parts = {
+                "dvc_per_stage_s": result["dvc_single_stage_noop_s"],
+                "cli_import_build_s": startup["import pipeline.report.build"],
+                "kernel_import_story_s": startup["import pipeline.report.story"],
+                "other_notebook_cells_s": other_cells,
+            }
+            rest_parts["unaccounted_s"] = rest - sum(rest_parts.values())
+            split[key] = {"wall_s": wall, **parts, "rest_s": rest, "rest_parts": rest_parts,
                           "n_fits": story["n_fits"], "run_warm_s": story.get("run_warm_s"),
                           "plain_statistics_s": story["plain_s"],
                           "plain_render_s": plain_render["render_s"],
                           "html_bytes": rendered["html_bytes"],
-                          "plain_html_bytes": plain_render["html_bytes"]}
+                          "plain_html_bytes": plain_render["html_bytes"],
+                          "notebook_execute_s": notebook["execute_s"],
+                          "notebook_cells": notebook["cells"]}
         result["evaluate"] = split
-
-        print("start-up and import costs ...", flush=True)
-        python = str(VENV_BIN / "python")
-        result["startup"] = {
-            "python_-c_pass_s": min(run([python, "-c", "pass"], copy, env)[0] for _ in range(3)),
-            "python_-m_pipeline_--help_s": run([python, "-m", "pipeline", "--help"], copy, env)[0],
-            "import_pipeline.report.story_s": probe(copy, env, "import",
-                                                    "pipeline.report.story")["import_s"],
-            "import_pipeline.report.build_s": probe(copy, env, "import",
-                                                    "pipeline.report.build")["import_s"],
-            "import_pipeline.report.index_s": probe(copy, env, "import",
-                                                    "pipeline.report.index")["import_s"],
-        }
-        result["story_import_top"] = import_profile(copy, env, "pipeline.report.story")
         return result
     finally:
         if args.keep:
@@ -363,13 +400,24 @@ def verdict(value: float, target: float) -> str:
 def print_report(r: dict) -> None:
     total = r["total_s"]
     src = r["source"]
+    cpus = r["machine"]["cpus"]
     print()
-    print(f"Cold dvc repro, stage by stage: copy of {src['commit'][:10]} ({src['source']}; "
-          f"{len(src['dirty_files'])} uncommitted files), {r['machine']['cpus']} cores")
-    print(f"{'stage':34} {'wall s':>8} {'share':>7}  note")
-    print("-" * 78)
+    dirty = ", ".join(src["dirty_files"][:4]) + (" ..." if len(src["dirty_files"]) > 4 else "")
+    print(f"Cold dvc repro, stage by stage: copy of {src['commit'][:10]} ({src['source']}"
+          + (f"; uncommitted: {dirty}" if dirty else "") + f"), {cpus} cores")
+    load = r["load_before"][0]
+    if load > 0.5 * cpus:
+        print(f"NOTE: load average {load:.1f} on {cpus} cores when it started: another process "
+              "was busy, so absolute times are inflated; read the ratios.")
+    print(f"{'stage':40} {'wall s':>7} {'share':>7}  note")
+    print("-" * 80)
+    rest_labels = {"dvc_per_stage_s": "DVC's own per-stage cost",
+                   "cli_import_build_s": "CLI: import pipeline.report.build",
+                   "kernel_import_story_s": "kernel: import pipeline.report.story",
+                   "other_notebook_cells_s": "notebook cells but Story.load's",
+                   "unaccounted_s": "unaccounted (papermill, writing)"}
     for stage, seconds in r["stage_s"].items():
-        print(f"{stage:34} {seconds:8.2f} {seconds / total:7.1%}")
+        print(f"{stage:40} {seconds:7.2f} {seconds / total:7.1%}")
         key = stage.split("@", 1)[1] if stage.startswith("evaluate@") else None
         if key and key in r["evaluate"]:
             e = r["evaluate"][key]
@@ -377,16 +425,19 @@ def print_report(r: dict) -> None:
                                  ("statistics (Story.load)", "statistics_s"),
                                  ("rendering (render.to_html)", "rendering_s"),
                                  ("rest", "rest_s")):
-                print(f"  {label:32} {e[field]:8.2f} {e[field] / e['wall_s']:7.1%}  of evaluate")
-    print("-" * 78)
-    print(f"{'total (sum of single stages)':34} {total:8.2f} {'':7}  {verdict(total, TARGET_COLD_S)}")
+                print(f"  {label:38} {e[field]:7.2f} {e[field] / e['wall_s']:7.1%}  of evaluate")
+            for field, label in rest_labels.items():
+                print(f"    ~ {label:34} {e['rest_parts'][field]:7.2f}")
+    print("-" * 80)
+    print(f"{'total (sum of single stages)':40} {total:7.2f} {'':7}  "
+          f"{verdict(total, TARGET_COLD_S)}")
     if "whole_repro_s" in r:
         w = r["whole_repro_s"]
-        print(f"{'whole cold `dvc repro --force`':34} {w:8.2f} {'':7}  {verdict(w, TARGET_COLD_S)}")
+        print(f"{'whole cold `dvc repro --force`':40} {w:7.2f} {'':7}  {verdict(w, TARGET_COLD_S)}")
     n = r["noop_s"]
-    print(f"{'no-op `dvc repro` (first run)':34} {n['first']:8.2f} {'':7}  "
+    print(f"{'no-op `dvc repro` (first run)':40} {n['first']:7.2f} {'':7}  "
           f"{verdict(n['first'], TARGET_NOOP_S)}")
-    print(f"{'no-op `dvc repro` (best of 3)':34} {n['best']:8.2f}")
+    print(f"{'no-op `dvc repro` (best of 3)':40} {n['best']:7.2f}")
     if r.get("noop_reran"):
         print("WARNING: the no-op repro reran stages; see noop_reran in the JSON")
     rep = r["reports"]
@@ -395,44 +446,56 @@ def print_report(r: dict) -> None:
                                          if rep["differing"] else ""))
 
     print()
-    print("Shares of the evaluate stages together")
-    ev = r["evaluate"].values()
+    print("The evaluate stages together")
+    ev = list(r["evaluate"].values())
     wall = sum(e["wall_s"] for e in ev)
     for label, field in (("kernel start", "kernel_start_s"), ("statistics", "statistics_s"),
                          ("rendering", "rendering_s"), ("rest", "rest_s")):
         part = sum(e[field] for e in ev)
-        print(f"  {label:14} {part:7.2f} s  {part / wall:6.1%}")
+        print(f"  {label:40} {part:7.2f} s {part / wall:7.1%}")
+    for field, label in rest_labels.items():
+        part = sum(e["rest_parts"][field] for e in ev)
+        print(f"    ~ {label:36} {part:7.2f} s {part / wall:7.1%}")
     print(f"  (evaluate stages are {wall / total:.0%} of the cold total)")
 
     print()
     print("Against the plain route, measured side by side in this run")
-    print(f"{'':18} {'ours s':>8} {'plain s':>8} {'ratio':>7}  plain route")
+    print(f"{'':24} {'ours s':>8} {'plain s':>8} {'ratio':>7}  plain route")
     for key, e in r["evaluate"].items():
-        print(f"stats {key:12} {e['statistics_s']:8.3f} {e['plain_statistics_s']:8.3f} "
-              f"{e['statistics_s'] / e['plain_statistics_s']:7.1f}x  read_parquet + "
-              f"{e['n_fits']} smf.glm HAC fits")
+        print(f"{'statistics ' + key:24} {e['statistics_s']:8.3f} {e['plain_statistics_s']:8.3f} "
+              f"{e['statistics_s'] / e['plain_statistics_s']:6.1f}x  read_parquet + "
+              f"{e['n_fits']} smf.glm fits, HAC")
     for key, e in r["evaluate"].items():
-        print(f"render {key:11} {e['rendering_s']:8.3f} {e['plain_render_s']:8.3f} "
-              f"{e['rendering_s'] / e['plain_render_s']:7.2f}x  nbconvert HTMLExporter (lab); "
+        print(f"{'render ' + key:24} {e['rendering_s']:8.3f} {e['plain_render_s']:8.3f} "
+              f"{e['rendering_s'] / e['plain_render_s']:6.2f}x  nbconvert HTMLExporter (lab): "
               f"{e['html_bytes'] // 1024} KB vs {e['plain_html_bytes'] // 1024} KB")
     floor = r["dvc_floor_s"]
-    print(f"{'no-op repro':18} {n['best']:8.3f} {floor:8.3f} {n['best'] / floor:7.2f}x  "
-          "one-stage DVC project (DVC's floor)")
+    print(f"{'no-op dvc repro':24} {n['best']:8.3f} {floor:8.3f} {n['best'] / floor:6.2f}x  "
+          "one-stage git+DVC project (DVC's floor)")
     for key, e in r["evaluate"].items():
         if e.get("run_warm_s"):
-            print(f"  {key}: {e['n_fits']} fits; Story.load {e['statistics_s']:.2f} s first call, "
+            print(f"  {key}: {e['n_fits']} fits; Story.load {e['statistics_s']:.2f} s first call; "
                   f"evaluation.run warm {e['run_warm_s']:.2f} s "
-                  f"({1000 * e['run_warm_s'] / e['n_fits']:.0f} ms a fit, everything included)")
+                  f"({1000 * e['run_warm_s'] / e['n_fits']:.0f} ms a fit, before/after, "
+                  "estimands and diagnostics included)")
 
     print()
-    print("Start-up and import costs (fresh processes in the copy)")
-    for label, seconds in r["startup"].items():
-        print(f"  {label:36} {seconds:6.2f} s")
-    print(f"  {'dvc repro --single-item (up to date)':36} {r['dvc_single_stage_noop_s']:6.2f} s"
+    print("Notebook cells (papermill durations of the real notebook, slowest first)")
+    for key, e in r["evaluate"].items():
+        cells = sorted((c for c in e["notebook_cells"] if c["duration_s"]),
+                       key=lambda c: -c["duration_s"])[:4]
+        print(f"  {key} (papermill total {e['notebook_execute_s']:.2f} s): "
+              + "; ".join(f"{c['code']!r} {c['duration_s']:.2f} s" for c in cells))
+
+    print()
+    print("Start-up and import costs (fresh interpreters in the copy)")
+    for label, seconds in r["startup_s"].items():
+        print(f"  {label:38} {seconds:6.2f} s")
+    print(f"  {'dvc repro --single-item (up to date)':38} {r['dvc_single_stage_noop_s']:6.2f} s"
           "  (DVC's share of every stage)")
-    print("  largest imports under pipeline.report.story (-X importtime, cumulative):")
-    print("    " + ", ".join(f"{row['package']} {row['cumulative_s']:.2f} s"
-                             for row in r["story_import_top"]))
+    for module, rows in r["import_profile"].items():
+        print(f"  import {module} by package (self time): "
+              + ", ".join(f"{row['package']} {row['self_s']:.2f}" for row in rows))
 
 
 def main() -> int:
@@ -455,6 +518,7 @@ def main() -> int:
     result["targets"] = {"cold_total_s": TARGET_COLD_S, "noop_s": TARGET_NOOP_S}
     result["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result["benchmark_wall_s"] = time.perf_counter() - started
+    result["load_after"] = os.getloadavg()
     print_report(result)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
