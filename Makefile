@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup repro test test-fast validate bench clean-venv
+.PHONY: setup repro test test-fast validate bench lock clean-venv
 
 setup: $(STAMP)
 
@@ -42,6 +42,7 @@ bench: $(STAMP)
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+	$(BIN)/python bin/environment-from-lock
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,8 +21,6 @@ import yaml
 ROOT_ENV = "PIPELINE_ROOT"
 EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
-ERRORS = ("independent", "hac")
-SEASONALITY = ("none", "fourier", "month")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -62,6 +60,9 @@ class Outcome:
     denominator: str | None
     family: str
     headline: bool = False
+    improvement: str = "increase"  # which direction is better: increase | decrease | neutral
+    events: str = "events"  # what the numerator counts, in the plural ("BBV tests")
+    its: dict = field(default_factory=dict)  # per-outcome overrides of the intervention's `its`
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,6 @@ class BeforeAfter:
     before_months: int
     after_months: int
     washout_months: int
-
-
-@dataclass(frozen=True)
-class ITSOptions:
-    errors: str = "hac"
-    hac_lags: int | None = 3
-    seasonality: str = "none"
-    harmonics: int = 2
-    horizons: tuple[int, ...] = (3, 6, 12)
-    alpha: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,9 +99,14 @@ class Intervention:
     outcomes: tuple[Outcome, ...]
     equity: tuple[str, ...]
     before_after: BeforeAfter
-    its: ITSOptions
+    its: dict  # the intervention's `its` options: keys of the ITS spec (pipeline.stats)
     unit_starts: dict[str, pd.Timestamp] | None = None
     comparator_units: tuple[str, ...] | None = None
+    plus_groups: tuple[str, ...] = ()
+    multiplicity: str = "holm"
+    # Options handed unparsed to the part that owns them, which validates them itself:
+    sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
+    data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -128,13 +124,15 @@ class Intervention:
         return marked[0] if marked else self.outcomes[0]
 
     def its_spec(self, outcome: Outcome) -> dict:
-        """The ITS specification dict of docs/architecture.md for one outcome."""
+        """The ITS specification dict of docs/architecture.md for one outcome.
+
+        Built from the intervention's design (phases, unit starts, comparators, washout), its
+        `its` options and the outcome's own `family` and `its` overrides, in that order.
+        """
         return {
+            **self.its,
+            **outcome.its,
             "family": outcome.family,
-            "errors": self.its.errors,
-            "hac_lags": self.its.hac_lags,
-            "seasonality": self.its.seasonality,
-            "harmonics": self.its.harmonics,
             "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")} for p in self.phases],
             "unit_starts": (
                 {u: s.strftime("%Y-%m") for u, s in self.unit_starts.items()}
@@ -143,9 +141,15 @@ class Intervention:
             ),
             "comparator_units": list(self.comparator_units) if self.comparator_units else None,
             "washout_months": self.before_after.washout_months,
-            "horizons": list(self.its.horizons),
-            "alpha": self.its.alpha,
         }
+
+    @property
+    def alpha(self) -> float:
+        return float(self.its.get("alpha", 0.05))
+
+    @property
+    def horizons(self) -> tuple[int, ...]:
+        return tuple(self.its.get("horizons", (3, 6, 12)))
 
     def outcome_columns(self) -> dict[str, tuple[str, str | None]]:
         return {o.key: (o.numerator, o.denominator) for o in self.outcomes}
@@ -204,7 +208,8 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
 
 
 def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
-    _check_keys(raw, {"label", "numerator", "denominator", "family", "headline"}, where)
+    _check_keys(raw, {"label", "numerator", "denominator", "family", "headline", "improvement",
+                      "events", "its"}, where)
     denominator = raw.get("denominator")
     if denominator is not None and not isinstance(denominator, str):
         raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
@@ -218,35 +223,42 @@ def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
         denominator=denominator,
         family=_choice(raw.get("family", "quasibinomial"), FAMILIES, f"{where}.family"),
         headline=headline,
+        improvement=_choice(raw.get("improvement", "increase"),
+                            ("increase", "decrease", "neutral"), f"{where}.improvement"),
+        events=str(raw.get("events", "events")),
+        its=_mapping(raw.get("its", {}), f"{where}.its"),
     )
 
 
-def _parse_its(raw: dict, where: str) -> ITSOptions:
-    _check_keys(raw, {"errors", "hac_lags", "seasonality", "harmonics", "horizons", "alpha"}, where)
-    defaults = ITSOptions()
-    lags = raw.get("hac_lags", defaults.hac_lags)
-    alpha = raw.get("alpha", defaults.alpha)
-    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
-        raise ConfigError(f"params.yaml: {where}.alpha = {alpha!r} should be a number like 0.05.")
-    horizons = raw.get("horizons", list(defaults.horizons))
-    if not isinstance(horizons, list):
-        raise ConfigError(f"params.yaml: {where}.horizons should be a list of months, e.g. [3, 6, 12].")
-    return ITSOptions(
-        errors=_choice(raw.get("errors", defaults.errors), ERRORS, f"{where}.errors"),
-        hac_lags=None if lags is None else _int(lags, f"{where}.hac_lags"),
-        seasonality=_choice(
-            raw.get("seasonality", defaults.seasonality), SEASONALITY, f"{where}.seasonality"
-        ),
-        harmonics=_int(raw.get("harmonics", defaults.harmonics), f"{where}.harmonics", 1),
-        horizons=tuple(_int(h, f"{where}.horizons", 1) for h in horizons),
-        alpha=alpha,
-    )
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"params.yaml: {where} should be a mapping of settings.")
+    return dict(value)
+
+
+def _check_its_specs(cfg: "Intervention", where: str) -> None:
+    """Validate each outcome's assembled ITS spec with the statistics' own validator.
+
+    The ITS options are the engine's spec keys (pipeline.stats.its_spec), so the engine is the
+    one place that knows them; here its message gets the params.yaml path in front.
+    """
+    from pipeline.stats.its_spec import validate_spec
+
+    for outcome in cfg.outcomes:
+        try:
+            validate_spec(cfg.its_spec(outcome))
+        except ValueError as exc:
+            raise ConfigError(
+                f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): {exc}"
+            ) from None
 
 
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
-    "comparator_units", "before_after", "outcomes", "equity", "its",
+    "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
+    "multiplicity", "sensitivity", "data",
 }
+MULTIPLICITY = ("holm", "fdr_bh", "none")
 
 
 def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
@@ -322,8 +334,14 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
     equity = raw.get("equity", list(EQUITY_DIMENSIONS))
     if not isinstance(equity, list) or any(not isinstance(d, str) for d in equity):
         raise ConfigError(f"params.yaml: {where}.equity should be a list of column names.")
+    plus_groups = raw.get("plus_groups", [])
+    if not isinstance(plus_groups, list) or any(not isinstance(d, str) for d in plus_groups):
+        raise ConfigError(
+            f"params.yaml: {where}.plus_groups should be a list of 0/1 flag columns, "
+            "e.g. [homeless]."
+        )
 
-    return Intervention(
+    cfg = Intervention(
         key=key,
         title=_require(raw, "title", where, str),
         question=str(raw.get("question", "")).strip(),
@@ -334,11 +352,18 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
         outcomes=outcomes,
         equity=tuple(equity),
         before_after=before_after,
-        its=_parse_its(raw.get("its", {}), f"{where}.its"),
+        its=_mapping(raw.get("its", {}), f"{where}.its"),
         unit_starts=unit_starts,
         comparator_units=comparators,
+        plus_groups=tuple(plus_groups),
+        multiplicity=_choice(raw.get("multiplicity", "holm"), MULTIPLICITY,
+                             f"{where}.multiplicity"),
+        sensitivity=_mapping(raw.get("sensitivity", {}), f"{where}.sensitivity"),
+        data=_mapping(raw.get("data", {}), f"{where}.data"),
         raw=raw,
     )
+    _check_its_specs(cfg, where)
+    return cfg
 
 
 def load_params(root: Path | None = None) -> dict:

@@ -68,11 +68,136 @@ def publish_table(
     return out
 
 
-def stamp(rule: Disclosure) -> str:
-    """One sentence stating the rule and its version, printed on every report."""
-    return (
+def stamp(rule: Disclosure, secondary: bool = False) -> str:
+    """One sentence stating the rule and its version, printed on every report.
+
+    ``secondary=True`` adds the secondary-suppression clause: use it once the report's tables
+    pass through :func:`protect_table` with margins.
+    """
+    text = (
         f"Disclosure control {rule.rule_version}: counts from 1 to {rule.suppress_at_or_below} are "
         f"shown as {SUPPRESSED}, other counts are rounded to the nearest {rule.round_to}, and "
-        f"any percentage resting on a suppressed count is suppressed. Estimates are computed "
-        f"from unrounded aggregate counts."
+        f"any percentage resting on a suppressed count is suppressed."
     )
+    if secondary:
+        text += (" Where a hidden count could be worked out from a total, the next smallest "
+                 "count in the same breakdown (or the total) is hidden too.")
+    return text + " Estimates are computed from unrounded aggregate counts."
+
+
+# ---------------------------------------------------------------------------------------------
+# Secondary suppression, complements and one function for tables with margins (issue 4).
+# ---------------------------------------------------------------------------------------------
+
+def is_small(value, rule: Disclosure) -> bool:
+    """True for a count the rule hides (1..suppress_at_or_below); NaN counts are hidden too."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return 0 < int(value) <= rule.suppress_at_or_below
+
+
+def primary_mask(table: pd.DataFrame, rule: Disclosure, counts: Iterable[str],
+                 complements: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Cells hidden by the primary rule (small counts).
+
+    ``complements`` maps a count column to the total it is part of (e.g. ``numerator`` ->
+    ``denominator``): the numerator is hidden too when ``total - count`` is small, because
+    the people *without* the event would otherwise be a published small number.
+    """
+    counts = list(counts)
+    mask = pd.DataFrame(False, index=table.index, columns=counts)
+    for column in counts:
+        mask[column] = table[column].map(lambda v: is_small(v, rule))
+    for column, total in (complements or {}).items():
+        rest = table[total] - table[column]
+        mask[column] |= rest.map(lambda v: is_small(v, rule) if pd.notna(v) else False)
+    return mask
+
+
+def secondary_mask(table: pd.DataFrame, hidden: pd.DataFrame, counts: Iterable[str],
+                   by: Iterable[str] = ("outcome",), dimension: str = "dimension",
+                   total: str = "all") -> pd.DataFrame:
+    """Add complementary suppressions so no hidden cell can be recovered from a total.
+
+    A *margin* is the rows of one dimension (e.g. the five IMD quintiles) within a ``by``
+    group together with that group's total row (``dimension == total``); the strata add up to
+    the total. A margin with exactly one hidden cell (a stratum, or the total alone) gives
+    that cell away by subtraction (or addition), so the smallest non-zero published stratum in
+    the margin is hidden too, or the total when no stratum is left. Repeated until every
+    margin has none or at least two hidden cells (the total row is shared by every dimension's
+    margin, so hiding it can call for more). Columns are treated independently.
+    """
+    by = [c for c in by if c in table.columns]
+    mask = hidden.copy()
+    groups = table.groupby(by, sort=False).groups if by else {(): table.index}
+    for column in counts:
+        values = pd.to_numeric(table[column], errors="coerce")
+        changed = True
+        while changed:
+            changed = False
+            for _, index in groups.items():
+                rows = table.loc[index]
+                totals = rows.index[rows[dimension] == total]
+                for dim, strata in rows[rows[dimension] != total].groupby(dimension, sort=False):
+                    cells = list(strata.index) + list(totals)
+                    n_hidden = int(mask.loc[cells, column].sum())
+                    if n_hidden != 1:
+                        continue
+                    candidates = [i for i in strata.index
+                                  if not mask.at[i, column] and values.at[i] > 0]
+                    if candidates:
+                        pick = min(candidates, key=lambda i: (values.at[i], str(i)))
+                    elif len(totals) and not mask.loc[totals, column].any():
+                        pick = totals[0]
+                    else:
+                        continue  # nothing left to hide: every other cell is 0 (nothing to learn)
+                    mask.at[pick, column] = True
+                    changed = True
+    return mask
+
+
+def protect_table(table: pd.DataFrame, rule: Disclosure, counts: Iterable[str],
+                  derived: Mapping[str, Iterable[str]] | None = None,
+                  complements: Mapping[str, str] | None = None,
+                  margins: Mapping | None = None) -> pd.DataFrame:
+    """The one function for a table on its way out: primary + secondary suppression, rounding.
+
+    Parameters
+    ----------
+    counts : columns of counts (suppressed when small, else rounded to ``rule.round_to``)
+    derived : ``{column: [count columns it rests on]}``; suppressed where any is suppressed
+        (primary or secondary)
+    complements : ``{count column: total column}``, see :func:`primary_mask`
+    margins : ``{"by": [...], "dimension": "dimension", "total": "all"}`` for tables of
+        strata and totals (see :func:`secondary_mask`); ``None`` for tables without margins
+
+    Models and estimates are computed from the unrounded table before this is called; the
+    decisions here are made on the unrounded counts too.
+    """
+    counts = list(counts)
+    hidden = primary_mask(table, rule, counts, complements)
+    if margins is not None:
+        hidden = secondary_mask(table, hidden, counts, **margins)
+    out = table.copy()
+    for column in counts:
+        published = table[column].map(lambda v: publish_count(v, rule) if pd.notna(v) else SUPPRESSED)
+        out[column] = published.astype(object).where(~hidden[column], SUPPRESSED)
+    for target, deps in (derived or {}).items():
+        deps = [d for d in deps if d in hidden.columns]
+        if deps:
+            out[target] = out[target].astype(object).where(~hidden[deps].any(axis=1), SUPPRESSED)
+    return out
+
+
+def count_text(value, rule: Disclosure) -> str:
+    """A count for a sentence or a figure label, under the same rule: '[c]' or '1,085'."""
+    published = publish_count(value, rule)
+    return published if isinstance(published, str) else f"{published:,}"
+
+
+def percent_text(numerator, denominator, rule: Disclosure, digits: int = 1) -> str:
+    """A percentage for prose or labels; '[c]' when a count it rests on is suppressed."""
+    if is_small(numerator, rule) or is_small(denominator, rule) or not denominator:
+        return SUPPRESSED
+    return f"{100 * numerator / denominator:.{digits}f}%"
+

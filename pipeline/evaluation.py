@@ -27,16 +27,20 @@ class Evaluation:
     before_after: pd.DataFrame
     its: dict[str, ITSResult]
     imd: dict[str, ITSResult] = field(default_factory=dict)
+    ols: dict[str, ITSResult] = field(default_factory=dict)
 
     @property
     def effects(self) -> pd.DataFrame:
         """Every ITS estimate: one row per outcome x stratum x estimand (DESIGN.md sec. 4)."""
-        frames = [r.effects.assign(outcome=k, dimension="all", stratum="all")
+        frames = [r.effects.assign(model="primary", outcome=k, dimension="all", stratum="all")
                   for k, r in self.its.items()]
-        frames += [r.effects.assign(outcome=self.cfg.headline.key, dimension="imd_quintile",
-                                    stratum=q) for q, r in self.imd.items()]
+        frames += [r.effects.assign(model="primary", outcome=self.cfg.headline.key,
+                                    dimension="imd_quintile", stratum=q)
+                   for q, r in self.imd.items()]
+        frames += [r.effects.assign(model="ols_newey_west", outcome=k, dimension="all",
+                                    stratum="all") for k, r in self.ols.items()]
         table = pd.concat(frames, ignore_index=True)
-        first = ["outcome", "dimension", "stratum"]
+        first = ["model", "outcome", "dimension", "stratum"]
         return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -96,7 +100,7 @@ def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
         stats = compare_proportions(
             int(r["numerator_after"]), int(r["denominator_after"]),
             int(r["numerator_before"]), int(r["denominator_before"]),
-            alpha=cfg.its.alpha,
+            alpha=cfg.alpha,
         )
         rows.append({"outcome": outcome, "dimension": dimension, "stratum": stratum,
                      "numerator_before": int(r["numerator_before"]),
@@ -107,8 +111,18 @@ def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_outcome(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
-                dimension: str = "all", stratum: str = "all") -> ITSResult:
-    return fit_its(select(series, outcome.key, dimension, stratum), cfg.its_spec(outcome))
+                dimension: str = "all", stratum: str = "all", **overrides) -> ITSResult:
+    spec = {**cfg.its_spec(outcome), **overrides}
+    return fit_its(select(series, outcome.key, dimension, stratum), spec)
+
+
+def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame) -> ITSResult:
+    """The classic alternative: OLS on the monthly proportion with Newey-West errors.
+
+    Shown beside the GLM because analysts know it from Stata's ``itsa`` (Linden 2015); its
+    intervals are too narrow in short series (docs/adr/0007), which the report says.
+    """
+    return fit_outcome(cfg, outcome, series, family="gaussian", errors="hac")
 
 
 def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
@@ -118,5 +132,6 @@ def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
     if "imd_quintile" in cfg.equity:
         strata = sorted(series.loc[series["dimension"] == "imd_quintile", "stratum"].unique())
         imd = {q: fit_outcome(cfg, cfg.headline, series, "imd_quintile", q) for q in strata}
+    ols = {o.key: fit_ols_newey_west(cfg, o, series) for o in cfg.outcomes}
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
-                      its=its, imd=imd)
+                      its=its, imd=imd, ols=ols)

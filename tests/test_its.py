@@ -95,7 +95,7 @@ def test_glm_hac_matches_statsmodels(family):
     d = _formula_frame(_data())
     ref = smf.glm(f"numerator + failures ~ {FORMULA}", d, family=sm.families.Binomial()).fit(
         cov_type="HAC", cov_kwds={"maxlags": 3})
-    res = fit_its(_data(), _spec(family=family, errors="hac", hac_lags=3))
+    res = fit_its(_data(), _spec(family=family, errors="hac", hac_lags=3, hac_small_sample=False))
     np.testing.assert_allclose(np.sqrt(np.diag(res.cov)), ref.bse.to_numpy(), rtol=REL)
     assert "Newey-West SE (3 lags)" in res.effects["method"].iloc[0]
 
@@ -104,7 +104,7 @@ def test_gaussian_hac_matches_statsmodels_ols():
     data = _data(family="gaussian", sd=0.02, ar=0.4, trend=0.001, phases=[(START, 0.05, 0.0)])
     d = _formula_frame(data)
     ref = smf.ols(f"p ~ {FORMULA}", d).fit(cov_type="HAC", cov_kwds={"maxlags": 3})
-    res = fit_its(data, _spec(family="gaussian", errors="hac", hac_lags=3))
+    res = fit_its(data, _spec(family="gaussian", errors="hac", hac_lags=3, hac_small_sample=False))
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=REL)
     np.testing.assert_allclose(np.sqrt(np.diag(res.cov)), ref.bse.to_numpy(), rtol=REL)
     assert res.diagnostics["breusch_godfrey_p"] is not None
@@ -119,7 +119,8 @@ def test_staggered_hac_matches_statsmodels_hac_panel():
     """Pooled units: lags summed within unit = statsmodels ``"hac-panel"`` without its
     small-sample correction (``use_correction=False``); patsy builds the design here."""
     data, spec = _staggered(seed=5)
-    res = fit_its(data, {**spec, "family": "binomial", "errors": "hac", "hac_lags": 2})
+    res = fit_its(data, {**spec, "family": "binomial", "errors": "hac", "hac_lags": 2,
+                         "hac_small_sample": False})
     d = data.sort_values(["unit", "month"]).reset_index(drop=True)
     period = d["month"].dt.to_period("M")
     d["time"] = (period - period.min()).map(lambda x: x.n) + 1
@@ -170,7 +171,8 @@ def test_effects_table_columns_and_names():
     assert list(res.effects["estimand"]) == [
         "pre_trend", "pre_trend_or", "level_change", "level_change_or", "slope_change",
         "slope_change_or", "abs_diff_h3", "rel_diff_h3", "abs_diff_h6", "rel_diff_h6",
-        "abs_diff_h12", "rel_diff_h12", "cumulative_excess"]
+        "abs_diff_h12", "rel_diff_h12", "cumulative_excess", "average_effect",
+        "average_rel_effect"]
     assert (res.effects["ci_low"] <= res.effects["estimate"]).all()
     assert (res.effects["estimate"] <= res.effects["ci_high"]).all()
     assert (res.effects["n"] == 48).all()
@@ -257,7 +259,7 @@ def test_overdispersion_and_autocorrelation_warnings():
 
 @pytest.mark.parametrize("change, message", [
     ({"famliy": "poisson"}, r"unknown ITS spec key\(s\) \['famliy'\]; allowed keys: family"),
-    ({"family": "negbin"}, r"spec\['family'\] = 'negbin' is not allowed; choose one of: gaussian, poisson"),
+    ({"family": "nb"}, r"spec\['family'\] = 'nb' is not allowed; choose one of: gaussian, poisson"),
     ({"errors": "ar1"}, r"spec\['errors'\] = 'ar1' is not allowed; choose one of: independent, hac"),
     ({"seasonality": "yes"}, r"spec\['seasonality'\] = 'yes' is not allowed; choose one of: none, fourier, month"),
     ({"harmonics": 0}, r"spec\['harmonics'\] = 0 must be an integer >= 1"),

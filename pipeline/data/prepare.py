@@ -1,13 +1,17 @@
 """Validate an extract and aggregate it to the monthly long series, in DuckDB.
 
-Why DuckDB SQL: 10 million rows must validate and aggregate in seconds (DESIGN.md section 7)
-and the same SQL ports to Spark. Why a complete grid: every month x unit x stratum x outcome is
-present (zeros where nothing happened) so a missing month can never be filled silently
-downstream (docs/architecture.md). Why temporary files and ``os.replace``: a failed run never
-leaves half an output, and ``data/raw`` (the input's folder) is never written.
+Why DuckDB SQL: 10 million rows must validate and aggregate in seconds, within 1 GB, and the same
+SQL ports to Spark later (DESIGN.md section 7; docs/adr/0020). Why a complete grid: every month x
+unit x stratum x outcome is present (zeros where nothing happened) so a missing month can never
+be filled silently downstream (docs/architecture.md). Why temporary files and ``os.replace``: a
+failed or killed run never leaves half an output, and ``data/raw`` (the input's folder) is never
+written (docs/data.md section 4).
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -15,93 +19,113 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ExtractError
-from .schema import flag_sql, inspect, lit, month_sql, stratum_sql, text_sql
+from .monthly import scan_monthly
+from .options import DataOptions, parse_options
+from .schema import locate, scan_records, wide_to_long_sql
+from .series import SERIES_SCHEMA, finish
 from .simulate import write_json, write_parquet
+from .source import open_source
 
-SERIES_SCHEMA = pa.schema([
-    ("month", pa.timestamp("us")), ("unit", pa.string()), ("dimension", pa.string()),
-    ("stratum", pa.string()), ("outcome", pa.string()), ("numerator", pa.int64()),
-    ("denominator", pa.int64()),
-])
+__all__ = ["SERIES_SCHEMA", "check_extract", "prepare", "validate_extract"]
 
 
-def _aggregate_sql(outcomes, dimensions, window, unit_column, month_column, types) -> str:
-    """One pass over the rows: monthly sums per unit for the overall series and each dimension
-    (GROUPING SETS, so the rows are not copied once per dimension)."""
-    lo, hi = lit(window[0] + "-01"), lit(window[1] + "-01")
-    m = month_sql(month_column, types)
-    cols = [f"{m} AS month", f"{text_sql(unit_column, types)} AS unit"]
-    cols += [f"{stratum_sql(d, types)} AS s{j}" for j, d in enumerate(dimensions)]
-    for i, (num, den) in enumerate(outcomes.values()):
-        cols += [f"{flag_sql(num, types)} AS n{i}", f"{flag_sql(den, types) if den else '1'} AS d{i}"]
-    sets = ["(month, unit)"] + [f"(month, unit, s{j})" for j in range(len(dimensions))]
-    dim_case = " ".join(f"WHEN grouping(s{j}) = 0 THEN {lit(d)}" for j, d in enumerate(dimensions))
-    stratum = f"coalesce({', '.join([f's{j}' for j in range(len(dimensions))] + [lit('all')])})"
-    sums = ", ".join(f"CAST(sum(n{i}) AS BIGINT) AS n{i}, CAST(sum(d{i}) AS BIGINT) AS d{i}"
-                     for i in range(len(outcomes)))
-    dimension = f"CASE {dim_case} ELSE 'all' END" if dimensions else "'all'"
-    return f"""
-    CREATE TEMP TABLE agg AS
-    SELECT month, unit, {dimension} AS dimension, {stratum} AS stratum, count(*) AS n_rows, {sums}
-    FROM (SELECT {', '.join(cols)} FROM src WHERE {m} BETWEEN DATE {lo} AND DATE {hi})
-    GROUP BY GROUPING SETS ({', '.join(sets)})"""
+def _options(options, outcomes, dimensions) -> DataOptions:
+    if isinstance(options, DataOptions):
+        return options
+    return parse_options(options or {}, outcomes=outcomes, dimensions=dimensions)
 
 
-def _grid_sql(outcomes, window) -> str:
-    """The complete grid month x unit x stratum x outcome, zeros where nothing happened."""
-    lo, hi = lit(window[0] + "-01"), lit(window[1] + "-01")
-    keys = list(outcomes)
-    pick_n = " ".join(f"WHEN {lit(k)} THEN a.n{i}" for i, k in enumerate(keys))
-    pick_d = " ".join(f"WHEN {lit(k)} THEN a.d{i}" for i, k in enumerate(keys))
-    outcome_rows = ", ".join(f"({lit(k)})" for k in keys)
-    return f"""
-    WITH months AS (SELECT CAST(m AS DATE) AS month
-                    FROM generate_series(DATE {lo}, DATE {hi}, INTERVAL 1 MONTH) t(m)),
-    units AS (SELECT DISTINCT unit FROM agg),
-    strata AS (SELECT DISTINCT dimension, stratum FROM agg),
-    outcomes AS (SELECT * FROM (VALUES {outcome_rows}) o(outcome))
-    SELECT CAST(g.month AS TIMESTAMP) AS month, g.unit, g.dimension, g.stratum, g.outcome,
-           coalesce(CASE g.outcome {pick_n} END, 0) AS numerator,
-           coalesce(CASE g.outcome {pick_d} END, 0) AS denominator
-    FROM (SELECT * FROM months, units, strata, outcomes) g
-    LEFT JOIN agg a ON a.month = g.month AND a.unit = g.unit AND a.dimension = g.dimension
-                   AND a.stratum = g.stratum
-    ORDER BY g.outcome, g.dimension, g.stratum, g.unit, g.month"""
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the machine's cores (at most 4) and a 1 GB memory budget."""
+    threads = max(1, min(4, os.cpu_count() or 1))
+    return duckdb.connect(config={"threads": threads, "memory_limit": "1GB"})
 
 
-def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
-            dimensions: list[str], window: tuple[str, str], unit_column: str = "unit",
-            month_column: str = "month") -> dict:
-    """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
+def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
+                  dimensions: list[str], window: tuple[str, str], options=None,
+                  keep_units=()) -> tuple[pa.Table, dict]:
+    """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
-    Raises :class:`ExtractError` (every problem of the file) before anything is written.
-    Returns the quality dictionary written to quality.json. Rows whose month is outside
-    ``window`` are excluded and counted, not an error.
+    Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
+    ``options`` is the intervention's ``data:`` mapping (or parsed :class:`DataOptions`);
+    ``keep_units`` are units the design names (staggered starts, comparators), never merged.
     """
-    src, out = Path(extract_path), Path(out_dir)
-    if out.resolve() == src.resolve().parent:
-        raise ValueError(f"refusing to write outputs next to the input {src}: choose another "
-                         f"out_dir (e.g. data/processed/<key>)")
+    src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
-    with duckdb.connect() as con:
-        found = inspect(con, src, outcomes=outcomes, dimensions=dimensions, window=window,
-                        unit_column=unit_column, month_column=month_column)
-        if found.problems:
-            raise ExtractError(found.problems)
-        con.execute(_aggregate_sql(outcomes, dimensions, window, unit_column, month_column,
-                                   found.types))
-        table = con.sql(_grid_sql(outcomes, window)).to_arrow_table().cast(SERIES_SCHEMA)
-        unit_rows = con.execute("SELECT unit, sum(n_rows) FROM agg WHERE dimension = 'all' "
-                                "GROUP BY unit ORDER BY unit").fetchall()
-        months_with_data = con.execute("SELECT count(DISTINCT month) FROM agg").fetchall()[0][0]
-    quality = _quality(src, table, found, outcomes, dimensions, window, unit_rows, months_with_data,
-                       {unit_column, month_column})
-    write_parquet(table, out / "series.parquet")
-    write_json(quality, out / "quality.json")
-    return quality
+    dimensions = list(dimensions)
+    opts = _options(options, outcomes, dimensions)
+    with connect() as con:
+        source, problems = open_source(con, src, opts)
+        if problems:
+            raise ExtractError(problems)
+        if opts.format == "monthly":
+            table, quality = scan_monthly(con, source, outcomes=outcomes, dimensions=dimensions,
+                                          window=window, options=opts, keep_units=keep_units)
+        else:
+            table, quality = _records(con, source, outcomes, dimensions, window, opts, keep_units)
+    quality["strata"] = _strata(table, dimensions)
+    quality["outcomes"] = _totals(table, outcomes)
+    quality["series_rows"] = table.num_rows
+    quality["window"] = {"start": window[0], "end": window[1],
+                         "months": len(set(table["month"].to_pylist()))}
+    return table, quality
 
 
-def _quality(src, table, found, outcomes, dimensions, window, unit_rows, months_with_data, used):
+def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units):
+    scan = scan_records(con, source, outcomes=outcomes, dimensions=dimensions, window=window,
+                        options=opts)
+    structural, table, info = [], None, {}
+    column = scan.mapping.get("month", "month")
+    if scan.complete and not scan.problems:
+        flags = list(dict.fromkeys(c for pair in outcomes.values() for c in pair if c))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE long AS SELECT *, size AS present FROM "
+                    f"({wide_to_long_sql(outcomes, flags, dimensions)})")
+        if con.execute("SELECT count(*) FROM long").fetchone()[0]:
+            structural, table, info = finish(con, name=str(source.path), column=column,
+                                             outcomes=outcomes, window=window, options=opts,
+                                             keep_units=keep_units)
+    problems = scan.problems + locate(con, source, scan.mapping, scan.checks) + structural
+    if problems:
+        raise ExtractError(problems)
+    months_with_data = con.execute(
+        f"SELECT count(DISTINCT month) FROM inwin WHERE present > 0").fetchone()[0]
+    used = set(scan.mapping.values())
+    rows_used = sum(info["unit_sizes"].values())
+    quality = {
+        "extract": source.path.name,
+        "format": "records",
+        "columns": {k: v for k, v in scan.mapping.items() if k != v},
+        "rows_read": scan.rows,
+        "blank_rows_skipped": scan.blank_rows,
+        "rows_outside_window": info["outside_window"],
+        "rows_in_incomplete_months": info["in_incomplete_months"],
+        "rows_used": rows_used,
+        "months_with_data": int(months_with_data),
+        "units": info["unit_sizes"],
+        "ignored_columns": sorted(c for c in scan.columns if c not in used),
+        **_quirk_info(info),
+    }
+    return table, quality
+
+
+def _quirk_info(info: dict) -> dict:
+    keys = ("series_window", "reporting_lag", "excluded_months", "disruption", "coding_change",
+            "missing_months", "merged_units")
+    out = {k: info[k] for k in keys if k in info}
+    out.setdefault("excluded_months", [])
+    out.setdefault("missing_months", {})
+    return out
+
+
+def _strata(table: pa.Table, dimensions) -> dict:
+    strata = {}
+    for dim in dimensions:
+        part = table.filter(pc.equal(table["dimension"], dim))
+        strata[dim] = sorted(set(part["stratum"].to_pylist()))
+    return strata
+
+
+def _totals(table: pa.Table, outcomes) -> dict:
     overall = table.filter(pc.equal(table["dimension"], "all"))
     totals = {}
     for key, (num, den) in outcomes.items():
@@ -109,22 +133,58 @@ def _quality(src, table, found, outcomes, dimensions, window, unit_rows, months_
         totals[key] = {"numerator_column": num, "denominator_column": den,
                        "numerator": int(pc.sum(part["numerator"]).as_py() or 0),
                        "denominator": int(pc.sum(part["denominator"]).as_py() or 0)}
-    strata = {}
-    for dim in dimensions:
-        part = table.filter(pc.equal(table["dimension"], dim))
-        strata[dim] = sorted(set(part["stratum"].to_pylist()))
-    needed = used | set(dimensions) | {c for pair in outcomes.values() for c in pair if c}
-    n_months = len(set(table["month"].to_pylist()))
-    return {
-        "extract": src.name,
-        "window": {"start": window[0], "end": window[1], "months": n_months},
-        "rows_read": found.rows,
-        "rows_outside_window": found.rows_outside_window,
-        "rows_used": found.rows - found.rows_outside_window,
-        "months_with_data": int(months_with_data),
-        "units": {u: int(n) for u, n in unit_rows},
-        "strata": strata,
-        "outcomes": totals,
-        "ignored_columns": sorted(c for c in found.columns if c not in needed),
-        "series_rows": table.num_rows,
-    }
+    return totals
+
+
+def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
+                     window: tuple[str, str], options=None, keep_units=()) -> dict:
+    """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
+
+    Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
+    dictionary ``prepare`` would write. ``outcomes`` maps outcome key -> (numerator column,
+    denominator column or None); ``dimensions`` are the equity columns; ``window`` is
+    ("YYYY-MM", "YYYY-MM"), inclusive.
+    """
+    return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
+                         options=options, keep_units=keep_units)[1]
+
+
+def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
+            dimensions: list[str], window: tuple[str, str], options=None,
+            keep_units=()) -> dict:
+    """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
+
+    Raises :class:`ExtractError` (every problem of the file) before anything is written; each
+    output is written to a temporary file beside it and renamed into place, so an interrupted
+    run leaves the previous outputs as they were. Returns the quality dictionary.
+    """
+    src, out = Path(extract_path), Path(out_dir)
+    if out.resolve() == src.resolve().parent:
+        raise ValueError(f"refusing to write outputs next to the input {src}: choose another "
+                         f"out_dir (e.g. data/processed/<key>)")
+    table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
+                                   options=options, keep_units=keep_units)
+    write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),
+                        "quality.json": lambda p: write_json(quality, p)})
+    return quality
+
+
+def write_outputs(out: Path, writers: dict) -> None:
+    """Write every output into a temporary folder beside ``out``, then rename each into place.
+
+    The temporary folder (``.<out>.tmp-*``) is a sibling, not inside ``out``, so a run killed
+    while writing leaves no stray file among the outputs (DVC tracks ``out`` as a folder); the
+    next run removes such leftovers. Renames are atomic, so each output is either the previous
+    or the new file, never a half-written one.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        for name, write in writers.items():
+            write(tmp / name)
+        for name in writers:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

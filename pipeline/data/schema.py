@@ -1,341 +1,350 @@
-"""The record-level extract schema and its validation, in DuckDB SQL.
+"""Record-level extracts: validate and aggregate in one DuckDB scan (docs/adr/0020).
 
-Why SQL rather than pandas: the same checks must stay fast on 10 million rows (DESIGN.md
-section 7) and be portable to Spark later; every check is a boolean SQL expression evaluated in
-one pass, and only failing checks go back for their first row numbers.
+How: one ``GROUP BY`` over the rows by their *raw* month, unit and equity values, with a
+bit mask of the per-row flag problems (blank, negative, not 0/1, numerator 1 where its
+denominator is 0) as one more key and the flag sums as aggregates. That table of "cells" is
+small (tens of thousands of rows for ten million records); every distinct value in it is then
+classified once (:mod:`pipeline.data.codes`). Only when something failed does a second scan go
+back to the file for the first row numbers and values of each problem.
 
 Why every problem at once: see :mod:`pipeline.data.errors`.
-
-Decisions (documented in docs/data.md):
-
-- Row numbers are 1-based data rows; the header is not counted.
-- Months may be ``YYYY-MM``, an ISO date ``YYYY-MM-DD`` (any day: it is normalised to the first
-  of the month), or a Parquet date/timestamp.
-- Rows whose month lies outside the window are not an error: they are excluded and counted
-  (``rows_outside_window`` in quality.json). An extract with *no* row in the window is an error.
-- Flags accept 0/1 (also 0.0/1.0 and true/false, as spreadsheets and Parquet booleans write
-  them). Extra columns (patient_id, PLUS-group flags, ...) are allowed and ignored.
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import duckdb
+from . import codes
+from .errors import MAX_ROWS_SHOWN, Problem
+from .options import DataOptions
+from .source import Source, lit, q
 
-from .errors import MAX_ROWS_SHOWN, ExtractError, Problem
-
-ETHNICITY = ("White", "Mixed", "Asian", "Black", "Other", "Not stated")
-SEX = ("Female", "Male")
-PARQUET = (".parquet", ".pq")
-CSV = (".csv", ".tsv", ".txt")
-EXCEL = (".xlsx", ".xlsm", ".xls")
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT")
+NUMERIC_TYPES = INTEGER_TYPES + ("FLOAT", "DOUBLE")
 
 COLUMN_HELP = {
     "month": "the month of the event as YYYY-MM or a date",
     "unit": "the service / ward / site as text",
     "imd_quintile": "national IMD quintile 1 (most deprived) .. 5 (least deprived)",
-    "ethnicity": "ethnic group: " + ", ".join(ETHNICITY),
-    "sex": "Female or Male",
+    "ethnicity": "ethnic group: " + ", ".join(codes.ETHNICITY),
+    "sex": "Female, Male or Not known",
     "age_band": "age band as text, e.g. 18-34",
+    "dimension": "all, or the equity column the row breaks down by (e.g. imd_quintile)",
+    "stratum": "all, or the value of the dimension (e.g. 1)",
+    "outcome": "the outcome key from params.yaml",
+    "numerator": "the count of events (whole number)",
+    "denominator": "the count eligible (whole number)",
 }
-
-
-def q(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    """Quote an SQL string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT")
-#: DuckDB type of each column of the current source; typed columns get cheaper expressions
-#: (Parquet dates and integers need no text parsing: 10 million rows in seconds).
-Types = dict[str, str]
-
-
-def _text(col: str) -> str:
-    return f"trim(CAST({q(col)} AS VARCHAR))"
-
-
-def flag_sql(col: str, types: Types | None = None) -> str:
-    """0/1 value of a flag column, NULL when it is not a valid flag."""
-    t = (types or {}).get(col, "VARCHAR")
-    if t in INTEGER_TYPES:
-        return f"(CASE WHEN {q(col)} IN (0, 1) THEN CAST({q(col)} AS INTEGER) END)"
-    if t == "BOOLEAN":
-        return f"CAST({q(col)} AS INTEGER)"
-    v = f"lower({_text(col)})"
-    return f"(CASE WHEN {v} IN ('1', '1.0', 'true') THEN 1 WHEN {v} IN ('0', '0.0', 'false') THEN 0 END)"
-
-
-def month_sql(col: str, types: Types | None = None) -> str:
-    """First-of-month DATE of a month column, NULL when it cannot be parsed."""
-    t = (types or {}).get(col, "VARCHAR")
-    if t == "DATE" or t.startswith("TIMESTAMP"):
-        return f"CAST(date_trunc('month', {q(col)}) AS DATE)"
-    v = _text(col)
-    return (f"(CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{1,2}}(-[0-9]{{1,2}}([ T].*)?)?') "
-            f"THEN CAST(try_strptime(regexp_extract({v}, '^([0-9]{{4}}-[0-9]{{1,2}})', 1) || '-01', "
-            f"'%Y-%m-%d') AS DATE) END)")
-
-
-def imd_sql(col: str, types: Types | None = None) -> str:
-    """IMD quintile as an integer 1..5, NULL when it is not one."""
-    if (types or {}).get(col) in INTEGER_TYPES:
-        return f"(CASE WHEN {q(col)} BETWEEN 1 AND 5 THEN CAST({q(col)} AS INTEGER) END)"
-    v = f"try_cast({_text(col)} AS DOUBLE)"
-    return f"(CASE WHEN {v} IN (1, 2, 3, 4, 5) THEN CAST({v} AS INTEGER) END)"
-
-
-def number_sql(col: str, types: Types | None = None) -> str:
-    """The column as a number (NULL if not numeric), to tell negative values apart."""
-    if (types or {}).get(col) in INTEGER_TYPES:
-        return q(col)
-    return f"try_cast({_text(col)} AS DOUBLE)"
-
-
-def blank_sql(col: str, types: Types | None = None) -> str:
-    if (types or {}).get(col, "VARCHAR") != "VARCHAR":
-        return f"({q(col)} IS NULL)"
-    return f"({q(col)} IS NULL OR trim({q(col)}) = '')"
-
-
-def text_sql(col: str, types: Types | None = None) -> str:
-    if (types or {}).get(col, "VARCHAR") == "VARCHAR":
-        return f"trim({q(col)})"
-    return _text(col)
-
-
-def stratum_sql(col: str, types: Types | None = None) -> str:
-    """The stratum label written to the series: text, IMD as '1'..'5'."""
-    if col == "imd_quintile":
-        return f"CAST({imd_sql(col, types)} AS VARCHAR)"
-    return text_sql(col, types)
+FLAG_STATES = {1: codes.parse_flag(None)[1], 2: codes.parse_flag("-1")[1],
+               3: codes.parse_flag("x")[1]}
 
 
 @dataclass
 class Check:
-    """One row-level rule: rows where ``bad`` is true violate it."""
+    """A failed check: ``predicate`` (SQL over our column names) finds its rows on the way back
+    to the file for row numbers; ``count`` is exact, from the cells."""
 
-    column: str
-    bad: str
-    message: str              # may contain {values}
+    column: str | None
+    message: str
     fix: str
+    count: int
+    predicate: str | None = None
+    show_values: bool = True
+    values: list = field(default_factory=list)
 
 
 @dataclass
-class Inspection:
-    """What validation learnt: problems plus counts prepare reports in quality.json."""
+class Scan:
+    """What a scan learnt; ``checks`` still need their row numbers (see :func:`locate`)."""
 
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)   # file-level, no rows
+    checks: list[Check] = field(default_factory=list)
     rows: int = 0
-    rows_outside_window: int = 0
+    blank_rows: int = 0
+    header_rows: int = 0
     columns: list[str] = field(default_factory=list)
-    types: dict[str, str] = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)     # ours -> the file's
+    complete: bool = False          # every needed column present: `clean` was built
 
 
-# --------------------------------------------------------------------------- loading
-def load_source(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
-    """Create view ``src`` (all columns plus ``__row``, the 1-based data row) over ``path``."""
-    name = str(path)
-    if not path.exists():
-        return [Problem(name, None, (), 0, "file not found",
-                        "check the extract path in params.yaml, or run the simulate stage")]
-    if not path.is_file():
-        return [Problem(name, None, (), 0, "is a folder, not a file",
-                        "point the extract path at one CSV, Parquet or Excel file")]
-    if path.stat().st_size == 0:
-        return [Problem(name, None, (), 0, "file is empty",
-                        "export the extract again, with a header row and at least one data row")]
-    suffix = path.suffix.lower()
-    try:
-        if suffix in PARQUET:
-            con.execute(f"CREATE VIEW src AS SELECT * EXCLUDE (file_row_number), "
-                        f"file_row_number + 1 AS __row FROM read_parquet({lit(path)}, file_row_number = true)")
-        elif suffix in CSV:
-            # Text in, so the checks see exactly what the file holds; a table keeps file order.
-            con.execute(f"CREATE TABLE src_t AS SELECT * FROM read_csv({lit(path)}, all_varchar = true, "
-                        f"header = true)")
-            con.execute("CREATE VIEW src AS SELECT *, rowid + 1 AS __row FROM src_t")
-        elif suffix in EXCEL:
-            if importlib.util.find_spec("openpyxl") is None:
-                return [Problem(name, None, (), 0, "Excel files need the openpyxl package, which is "
-                                "not installed", "save the sheet as CSV (UTF-8), or add openpyxl "
-                                "to the environment")]
-            import pandas as pd
-            frame = pd.read_excel(path, dtype=str)
-            frame["__row"] = range(1, len(frame) + 1)
-            con.register("src", frame)
-        else:
-            return [Problem(name, None, (), 0, f"unsupported file type '{suffix or '(none)'}'",
-                            "supply CSV (.csv), Parquet (.parquet) or Excel (.xlsx)")]
-        con.execute("SELECT count(*) FROM src").fetchall()[0]
-    except (duckdb.Error, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = "Parquet" if suffix in PARQUET else "CSV" if suffix in CSV else "Excel"
-        how = {"CSV": "a UTF-8, comma-separated CSV file with a header row",
-               "Parquet": "a Parquet file (or rename it to .csv if it is really CSV)",
-               "Excel": "an .xlsx workbook with the header in the first row"}[kind]
-        return [Problem(name, None, (), 0, f"could not be read as a {kind} table ({first})",
-                        f"export the extract again as {how}")]
-    return []
+def parser_for(column: str, options: DataOptions):
+    if column == "month":
+        return lambda v: codes.parse_month(v, options.date_format)
+    if column == "imd_quintile":
+        return codes.parse_imd
+    if column == "ethnicity":
+        return codes.parse_ethnicity
+    if column == "sex":
+        return codes.parse_sex
+    if column == "age_band":
+        return codes.age_parser(options.age_bands)
+    if column == "unit":
+        return codes.text_parser("the unit (service / ward / site)")
+    return codes.text_parser(f"the {column}")
 
 
-# --------------------------------------------------------------------------- checks
-def build_checks(types: Types, *, outcomes, dimensions, unit_column, month_column):
-    """The row-level rules for the columns present, in a stable order."""
-    checks: list[Check] = []
-    present = set(types)
-    T = types
+def recode(value: str | None, mapping: dict[str, str] | None) -> str | None:
+    if value is None or not mapping:
+        return value
+    return mapping.get(value.strip(), value)
 
-    def blank(col, what):
-        checks.append(Check(col, blank_sql(col, T), "value is blank",
-                            f"fill in {what}, or remove the row"))
 
-    if month_column in present:
-        blank(month_column, "the month (YYYY-MM)")
-        checks.append(Check(month_column, f"NOT {blank_sql(month_column, T)} AND {month_sql(month_column, T)} IS NULL",
-                            "{values} not a month",
-                            "write months as YYYY-MM (e.g. 2021-09) or as an ISO date YYYY-MM-DD"))
-    if unit_column in present:
-        blank(unit_column, "the unit (service / ward / site)")
-    for dim in dimensions:
-        if dim not in present:
+def resolve_columns(source: Source, needed: list[str], options: DataOptions, scan: Scan) -> None:
+    """Map our names to the file's; a missing or duplicated column is a file-level problem."""
+    name = str(source.path)
+    file_cols = source.columns
+    scan.columns = list(file_cols)
+    fold = {c.strip().lower().replace(" ", "_"): c for c in file_cols}
+    dup = set(source.notes.get("duplicated_columns", ()))
+    if len(file_cols) == 1 and len(needed) > 1:
+        scan.problems.append(Problem(
+            name, None, (), 0, f"does not look like a table: one column only ({file_cols[0]!r})",
+            "export it with one column per field and a header row; if the columns are split by "
+            "';' or tabs, set data: {delimiter: ...} in params.yaml"))
+        return
+    for ours in needed:
+        theirs = options.file_column(ours)
+        if theirs in file_cols:
+            scan.mapping[ours] = theirs
+            if theirs in dup:
+                scan.problems.append(Problem(
+                    name, theirs, (), 0, "the column name appears more than once in the header",
+                    "rename or remove the duplicate column so each name is used once"))
             continue
-        if dim == "ethnicity":
-            blank(dim, "the ethnic group (use 'Not stated' when unknown)")
-            allowed = ", ".join(lit(e) for e in ETHNICITY)
-            checks.append(Check(dim, f"NOT {blank_sql(dim, T)} AND {text_sql(dim, T)} NOT IN ({allowed})",
-                                "{values} not an NHS ethnic group",
-                                "recode to the top-level groups " + ", ".join(ETHNICITY)))
-        elif dim == "sex":
-            blank(dim, "sex (Female or Male)")
-            checks.append(Check(dim, f"NOT {blank_sql(dim, T)} AND {text_sql(dim, T)} NOT IN ('Female', 'Male')",
-                                "{values} not a sex code", "recode to Female or Male"))
-        elif dim == "imd_quintile":
-            blank(dim, "the IMD quintile from the patient's LSOA of residence")
-            checks.append(Check(dim, f"NOT {blank_sql(dim, T)} AND {imd_sql(dim, T)} IS NULL",
-                                "{values} not an IMD quintile (1-5)",
-                                "recode to 1 (most deprived) .. 5 (least deprived); deciles d map "
-                                "to quintile ceil(d / 2)"))
-        else:
-            blank(dim, f"the {dim}")
-    flag_cols = []
-    for num, den in outcomes.values():
-        for c in (num, den):
-            if c and c in present and c not in flag_cols:
-                flag_cols.append(c)
-    for c in flag_cols:
-        checks.append(Check(c, blank_sql(c, T), "value is blank", "write 0 (no) or 1 (yes)"))
-        neg = f"{number_sql(c, T)} < 0"
-        checks.append(Check(c, f"NOT {blank_sql(c, T)} AND {neg}", "{values} negative",
-                            "flags count one row each: write 0 (no) or 1 (yes)"))
-        checks.append(Check(c, f"NOT {blank_sql(c, T)} AND NOT coalesce({neg}, false) AND {flag_sql(c, T)} IS NULL",
-                            "{values} not a 0/1 flag", "write 0 (no) or 1 (yes)"))
-    seen = set()
-    for num, den in outcomes.values():
-        if den and num in present and den in present and (num, den) not in seen:
-            seen.add((num, den))
-            checks.append(Check(num, f"{flag_sql(num, T)} = 1 AND {flag_sql(den, T)} = 0",
-                                f"numerator is 1 where the denominator '{den}' is 0",
-                                f"a row can only count in '{num}' if it counts in '{den}': set "
-                                f"'{den}' to 1 or '{num}' to 0"))
-    return checks
+        near = fold.get(theirs.strip().lower().replace(" ", "_"))
+        mapped = f" (mapped from {ours!r} in data: columns)" if theirs != ours else ""
+        hint = (f"rename '{near}' to '{theirs}', or map it in params.yaml: data: {{columns: "
+                f"{{{ours}: \"{near}\"}}}}" if near else
+                f"add a column '{theirs}' ({COLUMN_HELP.get(ours, 'a 0/1 flag')}), or map the "
+                f"file's name for it in params.yaml: data: {{columns: {{{ours}: \"...\"}}}}")
+        shown = ", ".join(file_cols[:20]) + (", ..." if len(file_cols) > 20 else "")
+        scan.problems.append(Problem(
+            name, theirs, (), 0, f"required column is missing{mapped} (the file has: {shown})",
+            hint))
 
 
-def _values_text(values: list) -> str:
-    """'value 6 is' / "values 'M', 'F' are": numbers bare, text quoted, as the user typed them."""
-    def show(v: str) -> str:
-        try:
-            float(v)
-            return v
-        except ValueError:
-            return repr(v)
-    shown = [show(str(v)) for v in values]
-    return f"value {shown[0]} is" if len(shown) == 1 else "values " + ", ".join(shown) + " are"
+# --------------------------------------------------------------------------- flags in SQL
+def _flag_text(col: str, options: DataOptions) -> str:
+    """The flag as trimmed text, after any ``values:`` recoding."""
+    expr = f"CAST({q(col)} AS VARCHAR)"
+    mapping = options.values.get(col)
+    if mapping:
+        cases = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
+        expr = f"(CASE trim({expr}) {cases} ELSE {expr} END)"
+    return expr
 
 
-def inspect(con, path: Path, *, outcomes, dimensions, window, unit_column="unit",
-            month_column="month") -> Inspection:
-    """Load ``path`` into view ``src`` and run every check; never raises for bad data."""
-    result = Inspection()
-    name = str(path)
-    result.problems = load_source(con, path)
-    if result.problems:
-        return result
-    described = con.execute("DESCRIBE src").fetchall()
-    result.types = {r[0]: str(r[1]) for r in described if r[0] != "__row"}
-    result.columns = list(result.types)
-    required = [month_column, unit_column, *dimensions]
-    for num, den in outcomes.values():
-        required += [c for c in (num, den) if c]
-    required = list(dict.fromkeys(required))
-    lower = {c.lower(): c for c in result.columns}
-    for col in required:
-        if col not in result.columns:
-            near = lower.get(col.lower())
-            hint = f"rename '{near}' to '{col}'" if near else \
-                f"add a column '{col}' ({COLUMN_HELP.get(col, 'a 0/1 flag')})"
-            result.problems.append(Problem(
-                name, col, (), 0,
-                f"required column is missing (the file has: {', '.join(result.columns)})",
-                f"{hint}; required columns are {', '.join(required)}"))
-    result.rows = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
-    if result.rows == 0:
-        result.problems.append(Problem(name, None, (), 0, "the file has a header but no data rows",
-                                       "export the extract again with its rows"))
-        return result
-    checks = build_checks(result.types, outcomes=outcomes, dimensions=dimensions,
-                          unit_column=unit_column, month_column=month_column)
-    window_sql = None
-    if month_column in result.columns:
-        m = month_sql(month_column, result.types)
-        window_sql = (f"{m} IS NOT NULL AND ({m} < DATE {lit(window[0] + '-01')} OR "
-                      f"{m} > DATE {lit(window[1] + '-01')})")
-    exprs = [f"count(*) FILTER (WHERE {c.bad})" for c in checks]
-    if month_column in result.columns:
-        m = month_sql(month_column, result.types)
-        lo, hi = f"DATE {lit(window[0] + '-01')}", f"DATE {lit(window[1] + '-01')}"
-        exprs += [f"count(*) FILTER (WHERE {m} < {lo} OR {m} > {hi})",
-                  f"count(*) FILTER (WHERE {m} BETWEEN {lo} AND {hi})"]
-    else:
-        exprs += ["0", "0"]
-    counts = con.execute(f"SELECT {', '.join(exprs)} FROM src").fetchall()[0]
-    result.rows_outside_window, inside = int(counts[-2]), int(counts[-1])
-    for check, count in zip(checks, counts[:-2]):
-        if not count:
-            continue
-        hits = con.execute(f"SELECT __row, CAST({q(check.column)} AS VARCHAR) FROM src "
-                           f"WHERE {check.bad} ORDER BY __row LIMIT {MAX_ROWS_SHOWN}").fetchall()
-        values = list(dict.fromkeys(v for _, v in hits))[:3]
-        message = check.message.format(values=_values_text(values))
-        result.problems.append(Problem(name, check.column, tuple(int(r) for r, _ in hits),
-                                       int(count), message, check.fix))
-    if (month_column in result.columns and inside == 0
-            and not any(p.column == month_column for p in result.problems)):
-        result.problems.append(Problem(
-            name, month_column, (), 0, f"no row falls in the window {window[0]}..{window[1]}",
-            "check the window in params.yaml matches the extract's months"))
-    return result
+def flag_value_sql(col: str, t: str, options: DataOptions) -> str:
+    """0/1 of a flag, NULL when it is not a valid flag (cheap path first for typed columns)."""
+    if col not in options.values:
+        if t in NUMERIC_TYPES:
+            return f"(CASE WHEN {q(col)} IN (0, 1) THEN CAST({q(col)} AS INTEGER) END)"
+        if t == "BOOLEAN":
+            return f"CAST({q(col)} AS INTEGER)"
+    v = _flag_text(col, options)
+    slow = (f"(CASE WHEN lower(trim({v})) IN ('1', '1.0', 'true') THEN 1 "
+            f"WHEN lower(trim({v})) IN ('0', '0.0', 'false') THEN 0 END)")
+    return f"(CASE {v} WHEN '1' THEN 1 WHEN '0' THEN 0 ELSE {slow} END)"
 
 
-def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
-                     window: tuple[str, str], unit_column: str = "unit",
-                     month_column: str = "month") -> None:
-    """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
+def flag_state_sql(col: str, t: str, options: DataOptions) -> str:
+    """0 good, 1 blank, 2 negative, 3 not 0/1 (the keys of FLAG_STATES)."""
+    if col not in options.values:
+        if t in NUMERIC_TYPES:
+            return (f"(CASE WHEN {q(col)} IN (0, 1) THEN 0 WHEN {q(col)} IS NULL THEN 1 "
+                    f"WHEN {q(col)} < 0 THEN 2 ELSE 3 END)")
+        if t == "BOOLEAN":
+            return f"(CASE WHEN {q(col)} IS NULL THEN 1 ELSE 0 END)"
+    v = _flag_text(col, options)
+    return (f"(CASE WHEN {v} IN ('0', '1') THEN 0 WHEN {v} IS NULL OR trim({v}) = '' THEN 1 "
+            f"WHEN lower(trim({v})) IN ('1.0', 'true', '0.0', 'false') THEN 0 "
+            f"WHEN try_cast(trim({v}) AS DOUBLE) < 0 THEN 2 ELSE 3 END)")
 
-    ``outcomes`` maps outcome key -> (numerator column, denominator column or None);
-    ``dimensions`` are the equity columns (e.g. imd_quintile, ethnicity, sex, age_band);
-    ``window`` is ("YYYY-MM", "YYYY-MM"), inclusive. Rows outside the window are not an error.
-    """
-    with duckdb.connect() as con:
-        found = inspect(con, Path(path), outcomes=outcomes, dimensions=dimensions, window=window,
-                        unit_column=unit_column, month_column=month_column)
-    if found.problems:
-        raise ExtractError(found.problems)
+
+def _blank_sql(col: str, t: str) -> str:
+    if t == "VARCHAR":
+        return f"({q(col)} IS NULL OR trim({q(col)}) = '')"
+    return f"({q(col)} IS NULL)"
+
+
+# --------------------------------------------------------------------------- the scan
+def scan_records(con, source: Source, *, outcomes, dimensions, window,
+                 options: DataOptions) -> Scan:
+    """Validate the record-level ``source``; on success leave table ``clean`` in ``con``:
+    ``month DATE, unit, s0.. (normalised strata), n_rows, f0.. (flag sums)``, all months."""
+    scan = Scan()
+    name = str(source.path)
+    flags = list(dict.fromkeys(c for pair in outcomes.values() for c in pair if c))
+    keys = ["month", "unit", *dimensions]
+    resolve_columns(source, keys + flags, options, scan)
+    if scan.problems and not scan.mapping:
+        return scan
+    present_keys = [k for k in keys if k in scan.mapping]
+    present_flags = [f for f in flags if f in scan.mapping]
+    types = {ours: source.types[theirs] for ours, theirs in scan.mapping.items()}
+    src = source.select(scan.mapping)
+
+    states = [flag_state_sql(f, types[f], options) for f in present_flags]
+    mask_parts = [f"({s} << {2 * i})" for i, s in enumerate(states)]
+    pairs = []
+    for num, den in dict.fromkeys(outcomes.values()):
+        if den and num in present_flags and den in present_flags:
+            pairs.append((num, den))
+            bit = 2 * len(present_flags) + len(pairs) - 1
+            mask_parts.append(f"(CASE WHEN {flag_value_sql(num, types[num], options)} = 1 AND "
+                              f"{flag_value_sql(den, types[den], options)} = 0 "
+                              f"THEN {1 << bit} ELSE 0 END)")
+    mask = " | ".join(mask_parts) or "0"
+    select = [f"{q(k)} AS k{i}" for i, k in enumerate(present_keys)]
+    select += [f"{flag_value_sql(f, types[f], options)} AS v{i}" for i, f in enumerate(present_flags)]
+    sums = [f"CAST(sum(v{i}) AS BIGINT) AS f{i}" for i in range(len(present_flags))]
+    group = [f"k{i}" for i in range(len(present_keys))] + ["mask"]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cells AS
+        SELECT {', '.join(group)}, count(*) AS n_rows {''.join(', ' + s for s in sums)}
+        FROM (SELECT {', '.join(select + [f'({mask}) AS mask'])} FROM {src})
+        GROUP BY {', '.join(group)}""")
+    scan.rows = con.execute("SELECT coalesce(sum(n_rows), 0) FROM cells").fetchone()[0]
+    if scan.rows == 0:
+        scan.problems.append(Problem(name, None, (), 0, "the file has a header but no data rows",
+                                     "export the extract again with its rows"))
+        return scan
+
+    # Rows to leave out of every check: wholly blank rows (spreadsheets leave them) and the
+    # header repeated inside the file (two exports pasted together).
+    all_blank_mask = sum(1 << (2 * i) for i in range(len(present_flags)))
+    blank_cell = " AND ".join([f"(CAST(k{i} AS VARCHAR) IS NULL OR trim(CAST(k{i} AS VARCHAR)) = '')"
+                               for i in range(len(present_keys))] + [f"mask = {all_blank_mask}"])
+    header_cell = " AND ".join(f"CAST(k{i} AS VARCHAR) = {lit(scan.mapping[k])}"
+                               for i, k in enumerate(present_keys)) or "false"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cells_v AS
+        SELECT *, ({blank_cell}) AS is_blank, ({header_cell}) AS is_header FROM cells""")
+    scan.blank_rows, scan.header_rows = (int(x or 0) for x in con.execute(
+        "SELECT sum(n_rows) FILTER (WHERE is_blank), sum(n_rows) FILTER (WHERE is_header) "
+        "FROM cells_v").fetchone())
+    blank_row = " AND ".join([_blank_sql(k, types[k]) for k in present_keys]
+                             + [f"({s}) = 1" for s in states]) or "false"
+    header_row = " AND ".join(f"CAST({q(k)} AS VARCHAR) = {lit(scan.mapping[k])}"
+                              for k in present_keys) or "false"
+    skip = f"NOT ({blank_row}) AND NOT coalesce({header_row}, false)"
+    if scan.header_rows:
+        scan.checks.append(Check(None, "the header row is repeated inside the file "
+                                       "(files pasted together?)",
+                                 "delete the repeated header rows", scan.header_rows,
+                                 f"coalesce({header_row}, false)", show_values=False))
+
+    # Distinct raw values of each key, classified once.
+    maps: dict[str, dict[str, object]] = {}
+    for i, k in enumerate(present_keys):
+        parse = parser_for(k, options)
+        rows = con.execute(f"SELECT CAST(k{i} AS VARCHAR) AS v, sum(n_rows) FROM cells_v "
+                           f"WHERE NOT is_blank AND NOT is_header GROUP BY 1").fetchall()
+        good, bad = {}, {}
+        for raw, n in rows:
+            value, reason = parse(recode(raw, options.values.get(k)))
+            if reason is None:
+                good[raw] = value
+            else:
+                entry = bad.setdefault(reason.key, [reason, 0, []])
+                entry[1] += int(n)
+                entry[2].append(raw)
+        maps[k] = good
+        for reason, n, raws in bad.values():
+            in_list = ", ".join(lit(r) for r in raws[:1000] if r is not None)
+            preds = []
+            if in_list:
+                preds.append(f"CAST({q(k)} AS VARCHAR) IN ({in_list})")
+            if any(r is None for r in raws):
+                preds.append(f"{q(k)} IS NULL")
+            scan.checks.append(Check(scan.mapping[k], reason.message, reason.fix, n,
+                                     f"({' OR '.join(preds)}) AND {skip}",
+                                     show_values=reason.key != codes.BLANK))
+
+    # Flag problems and numerator-above-denominator, from the mask.
+    for i, f in enumerate(present_flags):
+        for state, reason in FLAG_STATES.items():
+            n = con.execute(f"SELECT coalesce(sum(n_rows), 0) FROM cells_v WHERE NOT is_blank "
+                            f"AND NOT is_header AND (mask >> {2 * i}) & 3 = {state}").fetchone()[0]
+            if n:
+                scan.checks.append(Check(scan.mapping[f], reason.message, reason.fix, int(n),
+                                         f"({states[i]}) = {state} AND {skip}",
+                                         show_values=state != 1))
+    for j, (num, den) in enumerate(pairs):
+        bit = 1 << (2 * len(present_flags) + j)
+        n = con.execute(f"SELECT coalesce(sum(n_rows), 0) FROM cells_v "
+                        f"WHERE mask & {bit} <> 0").fetchone()[0]
+        if n:
+            pred = (f"{flag_value_sql(num, types[num], options)} = 1 AND "
+                    f"{flag_value_sql(den, types[den], options)} = 0")
+            scan.checks.append(Check(
+                scan.mapping[num], f"numerator is 1 where the denominator '{scan.mapping[den]}' is 0",
+                f"a row can only count in '{scan.mapping[num]}' if it counts in "
+                f"'{scan.mapping[den]}': set '{scan.mapping[den]}' to 1 or '{scan.mapping[num]}' "
+                f"to 0", int(n), pred, show_values=False))
+
+    if len(present_keys) < len(keys) or len(present_flags) < len(flags):
+        return scan
+    # The clean, normalised cells: joined to the good values, bad cells left out.
+    joins, cols = [], []
+    for i, k in enumerate(present_keys):
+        kind = "DATE" if k == "month" else "VARCHAR"
+        values = ", ".join(f"({lit(raw)}, CAST({lit(v)} AS {kind}))" for raw, v in maps[k].items())
+        if not values:
+            return scan
+        con.execute(f"CREATE OR REPLACE TEMP TABLE map{i} AS SELECT * FROM (VALUES {values}) t(raw, v)")
+        joins.append(f"JOIN map{i} m{i} ON m{i}.raw = CAST(c.k{i} AS VARCHAR)")
+        cols.append(f"m{i}.v AS {'month' if k == 'month' else 'unit' if k == 'unit' else f's{i - 2}'}")
+    sums = [f"CAST(sum(f{i}) AS BIGINT) AS f{i}" for i in range(len(present_flags))]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE clean AS
+        SELECT {', '.join(cols)}, CAST(sum(n_rows) AS BIGINT) AS n_rows{''.join(', ' + s for s in sums)}
+        FROM cells_v c {' '.join(joins)}
+        WHERE c.mask = 0 AND NOT c.is_blank AND NOT c.is_header
+        GROUP BY ALL""")
+    scan.complete = True
+    return scan
+
+
+def wide_to_long_sql(outcomes, flags: list[str], dimensions) -> str:
+    """``clean`` -> long monthly rows for the overall series and each dimension (GROUPING SETS
+    over the small ``clean`` table), one row per outcome; ``size`` counts the records."""
+    sets = ["(month, unit)"] + [f"(month, unit, s{j})" for j in range(len(dimensions))]
+    dim_case = " ".join(f"WHEN grouping(s{j}) = 0 THEN {lit(d)}" for j, d in enumerate(dimensions))
+    dimension = f"CASE {dim_case} ELSE 'all' END" if dimensions else "'all'"
+    stratum = f"coalesce({', '.join([f's{j}' for j in range(len(dimensions))] + [lit('all')])})"
+    sums = "".join(f", sum(f{i}) AS f{i}" for i in range(len(flags)))
+    wide = (f"SELECT month, unit, {dimension} AS dimension, {stratum} AS stratum, "
+            f"sum(n_rows) AS n_rows{sums} FROM clean GROUP BY GROUPING SETS ({', '.join(sets)})")
+    parts = []
+    for key, (num, den) in outcomes.items():
+        d = f"f{flags.index(den)}" if den else "n_rows"
+        parts.append(f"SELECT month, unit, dimension, stratum, {lit(key)} AS outcome, "
+                     f"CAST(f{flags.index(num)} AS BIGINT) AS numerator, "
+                     f"CAST({d} AS BIGINT) AS denominator, CAST(n_rows AS BIGINT) AS size FROM w")
+    return f"WITH w AS ({wide}) {' UNION ALL '.join(parts)}"
+
+
+def locate(con, source: Source, mapping: dict[str, str], checks: list[Check]) -> list[Problem]:
+    """One more scan, with row numbers, for the first rows and values of each failed check."""
+    if not checks:
+        return []
+    src = source.select(mapping, numbered=True)
+    exprs = []
+    for c in checks:
+        value = f"CAST({q(_ours(mapping, c.column))} AS VARCHAR)" if c.column and c.show_values else "NULL"
+        exprs += [f"min(__row, {MAX_ROWS_SHOWN}) FILTER (WHERE {c.predicate})",
+                  f"min_by({value}, __row, {MAX_ROWS_SHOWN}) FILTER (WHERE {c.predicate})"]
+    found = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone()
+    problems = []
+    for i, c in enumerate(checks):
+        rows, values = found[2 * i] or [], found[2 * i + 1] or []
+        shown = list(dict.fromkeys(values))[:3]
+        message = c.message.format(values=codes.values_text(shown or c.values or ["?"]))
+        problems.append(Problem(str(source.path), c.column, tuple(int(r) for r in rows),
+                                max(c.count, len(rows)), message, c.fix))
+    return problems
+
+
+def _ours(mapping: dict[str, str], theirs: str) -> str:
+    for ours, t in mapping.items():
+        if t == theirs:
+            return ours
+    return theirs

@@ -1,12 +1,18 @@
 """Figures of a report, drawn from result objects and already disclosure-controlled.
 
 Colours come from the Okabe-Ito palette (safe for the common colour-vision deficiencies); axes
-are labelled with units; observed points resting on a suppressed count are not drawn.
+are labelled with units; observed points resting on a suppressed count are not drawn. Every
+figure is shown through :func:`show`, which embeds it as a PNG with alt text and a caption.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -21,8 +27,25 @@ GROUP_COLOURS = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"],
 
 plt.rcParams.update({
     "figure.dpi": 96, "savefig.dpi": 96, "font.size": 10, "axes.spines.top": False,
-    "axes.spines.right": False, "svg.hashsalt": "pipeline",
+    "axes.spines.right": False,
 })
+
+
+def show(fig: Figure, alt: str, caption: str = "") -> None:
+    """Display ``fig`` as an embedded PNG with alt text (and close it).
+
+    PNGs are written without the matplotlib version tag so the bytes depend only on the
+    picture; they are embedded as data URIs so the HTML report travels as one file.
+    """
+    from IPython.display import HTML, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    display(HTML(f'<figure><img alt="{html.escape(alt)}" '
+                 f'src="data:image/png;base64,{data}">{caption_html}</figure>'))
 
 
 def _publishable(series: pd.DataFrame, rule: Disclosure) -> pd.Series:
@@ -31,36 +54,128 @@ def _publishable(series: pd.DataFrame, rule: Disclosure) -> pd.Series:
     return series["numerator"].map(lambda v: publish_count(v, rule) != SUPPRESSED)
 
 
+def treated_series(result: ITSResult, cfg: Intervention) -> pd.DataFrame:
+    """One monthly series of the units with the intervention, for the impact panels.
+
+    Controlled designs keep the treated group; staggered designs pool units by denominator
+    (each unit's counterfactual and band weighted by its share of the month's denominator).
+    """
+    series = result.series.copy()
+    series["month"] = pd.to_datetime(series["month"])
+    if "group" in series.columns:
+        comparators = set(cfg.comparator_units or ())
+        series = series[~series["group"].isin(comparators | {"comparator", "comparators"})]
+    if "unit" in series.columns or "group" in series.columns:
+        weights = series["denominator"] / series.groupby("month")["denominator"].transform("sum")
+        weighted = series[["fitted", "counterfactual", "cf_low", "cf_high"]].mul(weights, axis=0)
+        weighted[["month", "numerator", "denominator"]] = series[["month", "numerator",
+                                                                   "denominator"]]
+        series = weighted.groupby("month", as_index=False).sum()
+        series["observed"] = series["numerator"] / series["denominator"]
+    return series.sort_values("month").reset_index(drop=True)
+
+
+def _starts(cfg: Intervention) -> list:
+    return sorted(set(cfg.unit_starts.values() if cfg.unit_starts
+                      else [p.start for p in cfg.phases]))
+
+
+def _draw_series(ax, series: pd.DataFrame, rule: Disclosure, colour: str, suffix: str = ""):
+    shown = series[_publishable(series, rule)]
+    ax.plot(shown["month"], shown["observed"] * 100, "o", ms=3.5, color=colour, alpha=0.6,
+            label=f"Observed{suffix}")
+    ax.plot(series["month"], series["fitted"] * 100, "-", color=colour, lw=2,
+            label=f"Fitted{suffix}")
+    post = series[~np.isclose(series["fitted"], series["counterfactual"])]
+    if len(post):
+        ax.plot(post["month"], post["counterfactual"] * 100, "--", color=colour, lw=1.5,
+                label=f"Counterfactual{suffix}")
+        ax.fill_between(post["month"], post["cf_low"] * 100, post["cf_high"] * 100,
+                        color=colour, alpha=0.15, lw=0, label=f"95% band{suffix}")
+
+
 def its_figure(result: ITSResult, cfg: Intervention, label: str, rule: Disclosure) -> Figure:
-    """Observed monthly proportion, fitted segments and the counterfactual with its band."""
+    """Observed monthly percentage, fitted segments and the counterfactual with its band."""
     fig, ax = plt.subplots(figsize=(9, 4.2))
     series = result.series.copy()
     series["month"] = pd.to_datetime(series["month"])
-    groups = list(series.groupby("group")) if "group" in series.columns else [(None, series)]
+    key = next((c for c in ("group", "unit") if c in series.columns), None)
+    groups = list(series.groupby(key)) if key else [(None, series)]
     for i, (name, part) in enumerate(groups):
-        colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
-        shown = part[_publishable(part, rule)]
-        suffix = f" ({name})" if name is not None else ""
-        ax.plot(shown["month"], shown["observed"] * 100, "o", ms=3.5, color=colour, alpha=0.6,
-                label=f"Observed{suffix}")
-        ax.plot(part["month"], part["fitted"] * 100, "-", color=colour, lw=2,
-                label=f"Fitted{suffix}")
-        post = part[part["fitted"] != part["counterfactual"]]
-        if len(post):
-            ax.plot(post["month"], post["counterfactual"] * 100, "--", color=colour, lw=1.5,
-                    label=f"Counterfactual{suffix}")
-            if {"cf_low", "cf_high"} <= set(post.columns):
-                ax.fill_between(post["month"], post["cf_low"] * 100, post["cf_high"] * 100,
-                                color=colour, alpha=0.15, lw=0)
-    starts = cfg.unit_starts.values() if cfg.unit_starts else [p.start for p in cfg.phases]
-    for start in sorted(set(starts)):
+        _draw_series(ax, part, rule, GROUP_COLOURS[i % len(GROUP_COLOURS)],
+                     f" ({name})" if name is not None else "")
+    for start in _starts(cfg):
         ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
     ax.set_xlabel("Month")
     ax.set_ylabel("Per cent of eligible (%)")
     ax.set_title(label, loc="left", fontsize=11)
-    ax.legend(fontsize=8, ncol=3, frameon=False, loc="best")
+    ax.legend(fontsize=7, ncol=3, frameon=False, loc="best")
     fig.tight_layout()
     return fig
+
+
+def impact_figure(result: ITSResult, cfg: Intervention, label: str,
+                  rule: Disclosure) -> Figure:
+    """Three panels in the manner of CausalImpact (Brodersen et al. 2015).
+
+    1. the observed series, the fitted model and the counterfactual with its 95% band;
+    2. the pointwise effect, observed minus counterfactual, in percentage points;
+    3. the cumulative effect in events (people), the running sum of denominator x pointwise
+       effect. Bands come from the counterfactual's band (coefficient uncertainty), summed
+       month by month for panel 3: an approximation, the exact interval of the total is the
+       ``cumulative_excess`` row of the effects table.
+    """
+    series = treated_series(result, cfg)
+    first = min(_starts(cfg))
+    post = series[series["month"] >= first]
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True,
+                             gridspec_kw={"height_ratios": [2, 1, 1]})
+    _draw_series(axes[0], series, rule, OKABE_ITO["blue"])
+    axes[0].set_ylabel("Per cent of eligible (%)")
+    axes[0].set_title(label, loc="left", fontsize=11)
+    axes[0].legend(fontsize=7, ncol=4, frameon=False, loc="upper left")
+
+    point = (post["observed"] - post["counterfactual"]) * 100
+    low = (post["observed"] - post["cf_high"]) * 100
+    high = (post["observed"] - post["cf_low"]) * 100
+    axes[1].plot(post["month"], point, color=OKABE_ITO["red"], lw=1.5)
+    axes[1].fill_between(post["month"], low, high, color=OKABE_ITO["red"], alpha=0.15, lw=0)
+    axes[1].axhline(0, color=OKABE_ITO["grey"], lw=1)
+    axes[1].set_ylabel("Pointwise effect\n(percentage points)")
+
+    cumulative = (post["denominator"] * (post["observed"] - post["counterfactual"])).cumsum()
+    cum_low = (post["denominator"] * (post["observed"] - post["cf_high"])).cumsum()
+    cum_high = (post["denominator"] * (post["observed"] - post["cf_low"])).cumsum()
+    axes[2].plot(post["month"], cumulative, color=OKABE_ITO["green"], lw=1.5)
+    axes[2].fill_between(post["month"], cum_low, cum_high, color=OKABE_ITO["green"],
+                         alpha=0.15, lw=0)
+    axes[2].axhline(0, color=OKABE_ITO["grey"], lw=1)
+    axes[2].set_ylabel("Cumulative effect\n(people)")
+    axes[2].set_xlabel("Month")
+    for ax in axes:
+        for start in _starts(cfg):
+            ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
+        if cfg.before_after.washout_months:
+            for start in _starts(cfg):
+                ax.axvspan(start, start + pd.DateOffset(months=cfg.before_after.washout_months),
+                           color=OKABE_ITO["grey"], alpha=0.1, lw=0)
+    fig.tight_layout()
+    return fig
+
+
+def impact_alt_text(result: ITSResult, cfg: Intervention, label: str) -> str:
+    series = treated_series(result, cfg)
+    first = min(_starts(cfg))
+    pre, post = series[series["month"] < first], series[series["month"] >= first]
+    return (
+        f"Three-panel chart of {label}, monthly from {series['month'].min():%B %Y} to "
+        f"{series['month'].max():%B %Y}. Top: the observed percentage averaged "
+        f"{pre['observed'].mean() * 100:.1f}% before {first:%B %Y} and "
+        f"{post['observed'].mean() * 100:.1f}% after; the counterfactual (the earlier trend "
+        f"continued) ends at {post['counterfactual'].iloc[-1] * 100:.1f}% against a fitted "
+        f"{post['fitted'].iloc[-1] * 100:.1f}%. Middle: the monthly difference between observed "
+        f"and counterfactual. Bottom: the running total of that difference in people."
+    )
 
 
 def forest_figure(table: pd.DataFrame, label: str, xlabel: str, reference: float = 1.0) -> Figure:
@@ -76,3 +191,9 @@ def forest_figure(table: pd.DataFrame, label: str, xlabel: str, reference: float
     ax.set_title(label, loc="left", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def forest_alt_text(table: pd.DataFrame, label: str, xlabel: str) -> str:
+    parts = [f"{row.stratum}: {row.estimate:.2f} ({row.ci_low:.2f} to {row.ci_high:.2f})"
+             for row in table.itertuples()]
+    return f"Forest plot of {label}; {xlabel} by group: " + "; ".join(parts) + "."

@@ -10,6 +10,8 @@ only on code, params and data.
 from __future__ import annotations
 
 import copy
+import html
+import re
 from pathlib import Path
 
 import nbformat
@@ -66,17 +68,49 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
+_HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h\1>',
+                      re.S)
+
+
+def table_of_contents(page: str) -> str:
+    """A nested list of links to the page's level-2 and level-3 headings, in order."""
+    sections: list[tuple[str, list[str]]] = []
+    for level, anchor, text in _HEADING.findall(page):
+        label = html.escape(re.sub(r"<[^>]+>", "", text).strip())
+        link = f'<a href="#{anchor}">{label}</a>'
+        if level == "2" or not sections:
+            sections.append((link, []))
+        else:
+            sections[-1][1].append(link)
+    items = "".join(
+        f"<li>{link}" + (f"<ol>{''.join(f'<li>{s}</li>' for s in subs)}</ol>" if subs else "")
+        + "</li>"
+        for link, subs in sections
+    )
+    return f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>'
+
+
 def to_html(nb: nbformat.NotebookNode, title: str) -> str:
-    """Render with code hidden and every image embedded; nothing is loaded from the internet."""
+    """Render to one self-contained page: code folded, images embedded, a table of contents.
+
+    Nothing is loaded from the internet; the only script is ours, inline (sortable tables).
+    """
     nb = copy.deepcopy(nb)
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         extra_template_basedirs=[str(TEMPLATES)],
         template_name="report",
-        exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    css = (TEMPLATES / "report" / "report.css").read_text(encoding="utf-8")
-    body, _ = exporter.from_notebook_node(nb, resources={"report_css": css})
-    return body
+    static = TEMPLATES / "report"
+    resources = {"report_css": (static / "report.css").read_text(encoding="utf-8"),
+                 "report_js": (static / "report.js").read_text(encoding="utf-8")}
+    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    # The title heading comes first; the contents go right after it.
+    toc = table_of_contents(page)
+    first_h1_end = page.find("</h1>")
+    if first_h1_end >= 0:
+        cut = first_h1_end + len("</h1>")
+        return page[:cut] + "\n" + toc + page[cut:]
+    return page.replace("<main class=\"report\">", "<main class=\"report\">\n" + toc, 1)

@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
 from pipeline.evaluation import Evaluation, load_series, run, treated_units
-from pipeline.report import figures, manifest, publish, wording
+from pipeline.report import figures, history, manifest, publish, wording
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
            "poisson": ("_rr", "rate ratio"), "quasipoisson": ("_rr", "rate ratio"),
@@ -35,6 +34,8 @@ class Story:
     rule: config.Disclosure
     ev: Evaluation
     manifest: dict
+    quality: dict
+    history: list
 
     @classmethod
     def load(cls, key: str) -> "Story":
@@ -43,12 +44,22 @@ class Story:
         cfg = config.load_intervention(key, root)
         rule = config.load_disclosure(root)
         series = load_series(paths.series(key))
-        return cls(cfg=cfg, rule=rule, ev=run(cfg, series),
-                   manifest=manifest.build(cfg, rule, paths, [paths.series(key)]))
+        quality_path = paths.processed(key) / "quality.json"
+        quality = json.loads(quality_path.read_text()) if quality_path.exists() else {}
+        story = cls(cfg=cfg, rule=rule, ev=run(cfg, series),
+                    manifest=manifest.build(cfg, rule, paths, [paths.series(key)]),
+                    quality=quality, history=[])
+        previous = history.load(paths.report(key) / "history.json")
+        story.history = history.updated(previous, story.manifest, story.headline_metrics())
+        return story
 
     # -- helpers ------------------------------------------------------------------------------
     def _natural(self, outcome: config.Outcome) -> tuple[str, str]:
-        return NATURAL[outcome.family]
+        """Estimand suffix and the name of its scale; controlled designs compare two ratios."""
+        suffix, name = NATURAL[outcome.family]
+        if self.cfg.design == "controlled":
+            name = f"ratio of {name}s, intervention against comparator {self.cfg.unit_label}s"
+        return suffix, name
 
     def _effect(self, outcome_key: str, estimand: str, phase: str | None = None,
                 result=None) -> pd.Series:
@@ -63,7 +74,7 @@ class Story:
 
     def _horizon(self, outcome_key: str) -> int | None:
         names = set(self.ev.its[outcome_key].effects["estimand"])
-        shown = [h for h in self.cfg.its.horizons if f"abs_diff_h{h}" in names]
+        shown = [h for h in self.cfg.horizons if f"abs_diff_h{h}" in names]
         return max(shown) if shown else None
 
     # -- sections -----------------------------------------------------------------------------
@@ -80,25 +91,66 @@ class Story:
             f"phases: {phases}.",
         ])
 
+    def headline_metrics(self) -> dict:
+        """The headline outcome's first-phase level change, rounded as published."""
+        outcome = self.cfg.headline
+        suffix, _ = self._natural(outcome)
+        row = self._effect(outcome.key, f"level_change{suffix}", self._first_phase())
+        return publish._clean({f"{outcome.key}.level_change{suffix}": {
+            "estimate": row["estimate"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]}})
+
+    def confidence(self) -> wording.Confidence:
+        outcome = self.cfg.headline
+        suffix, _ = self._natural(outcome)
+        null = 0.0 if outcome.family == "gaussian" else 1.0
+        level = self._effect(outcome.key, f"level_change{suffix}", self._first_phase())
+        d = self.ev.its[outcome.key].diagnostics
+        points = min((p.get("months", p.get("n", 99)) for p in d.get("points_per_segment", [])),
+                     default=99)
+        return wording.confidence(
+            ci_excludes_null=not (level["ci_low"] <= null <= level["ci_high"]),
+            min_points_per_segment=int(points),
+            autocorrelated=d["ljung_box_p"] < 0.05,
+        )
+
     def summary(self) -> str:
+        """The commissioner's page: question, answer, size, equity, confidence and why."""
         outcome = self.cfg.headline
         suffix, ratio_name = self._natural(outcome)
-        level = self._effect(outcome.key, f"level_change{suffix}", self._first_phase())
-        when = f"the start of {self.cfg.phases[0].name} ({self.cfg.phases[0].start:%B %Y})"
-        lines = [wording.ratio_sentence(outcome.label, level["estimate"],
-                                        level["ci_low"], level["ci_high"], ratio_name, when)]
+        what = wording.noun(outcome.label)
+        first = self.cfg.phases[0]
+        level = self._effect(outcome.key, f"level_change{suffix}", first.name)
+        when = f"the start of the first phase, “{first.name}” ({first.start:%B %Y}),"
+        answer = [wording.ratio_sentence(what, level["estimate"], level["ci_low"],
+                                         level["ci_high"], ratio_name, when, outcome.improvement)]
         horizon = self._horizon(outcome.key)
         if horizon:
             diff = self._effect(outcome.key, f"abs_diff_h{horizon}")
-            lines.append(wording.difference_sentence(outcome.label, diff["estimate"],
-                                                     diff["ci_low"], diff["ci_high"], horizon))
-        lines.append(self.equity_sentence())
-        warnings = self.ev.its[outcome.key].diagnostics["warnings"]
-        if warnings:
-            lines.append("Model checks to bear in mind: " + "; ".join(warnings) + ".")
-        lines.append("These are associations in observational data, not proof of cause.")
-        return "\n\n".join(f"- {line}" if i else f"**Headline: {outcome.label}.**\n\n- {line}"
-                           for i, line in enumerate(lines))
+            answer.append(wording.difference_sentence(what, diff["estimate"], diff["ci_low"],
+                                                      diff["ci_high"], horizon,
+                                                      outcome.improvement))
+        excess = self._effect(outcome.key, "cumulative_excess")
+        answer.append(wording.cumulative_sentence(excess["estimate"], excess["ci_low"],
+                                                  excess["ci_high"], outcome.events))
+        d = self.ev.its[outcome.key].diagnostics
+        autocorrelation = wording.autocorrelation_sentence(
+            d["ljung_box_p"], self.ev.its[outcome.key].spec.errors)
+        lines = [
+            f"**Question.** {self.cfg.question}",
+            "",
+            f"**Answer for the headline outcome, {what}.**",
+            "",
+            *[f"- {sentence}" for sentence in answer],
+            "",
+            f"**Equity.** {self.equity_sentence()}",
+            "",
+            f"**{self.confidence().sentence()}**"
+            + (f" {autocorrelation}" if autocorrelation else ""),
+            "",
+            "These are associations in observational data: they show what changed after the "
+            "start, not proof that the intervention caused it.",
+        ]
+        return "\n".join(lines)
 
     def equity_sentence(self) -> str:
         outcome = self.cfg.headline
@@ -128,8 +180,23 @@ class Story:
             lines.append(f"- Comparator {self.cfg.unit_label}s: {', '.join(comparators)}.")
         lines.append(f"- Eligible records for the headline outcome: {total:,}"
                      if isinstance(total, int) else "- Eligible records: [c]")
+        lines += self.quality_notes()
         lines.append(f"- {disclosure.stamp(self.rule)}")
         return "\n".join(lines)
+
+    def quality_notes(self) -> list[str]:
+        """Data-quality notes from the prepare step, with counts disclosure-controlled."""
+        q = self.quality
+        if not q:
+            return ["- No data-quality record was found for this extract."]
+        count = lambda v: disclosure.publish_count(v, self.rule)  # noqa: E731
+        notes = [f"- Records read: {count(q.get('rows_read', 0))}; used: "
+                 f"{count(q.get('rows_used', 0))}; outside the window and excluded: "
+                 f"{count(q.get('rows_outside_window', 0))}."]
+        if q.get("ignored_columns"):
+            notes.append("- Columns present but not used: "
+                          + ", ".join(f"`{c}`" for c in q["ignored_columns"]) + ".")
+        return notes
 
     def units_table(self) -> str:
         """Totals per unit and outcome, disclosure-controlled."""
@@ -159,7 +226,7 @@ class Story:
             "- Before/after: Wilson score intervals for each proportion and Newcombe's hybrid "
             "score interval for the difference (Newcombe 1998); chi-square test, or Fisher's "
             "exact test when an expected count is under 5.",
-            f"- Confidence level {1 - self.cfg.its.alpha:.0%}. No adjustment for multiple "
+            f"- Confidence level {1 - self.cfg.alpha:.0%}. No adjustment for multiple "
             "comparisons in this version: read stratum results as descriptive.",
         ])
 
@@ -171,8 +238,8 @@ class Story:
                 "difference_low", "difference_high", "p_value", "test"]
         return _html_table(overall[[c for c in keep if c in overall.columns]])
 
-    def effects_table(self, outcome_key: str) -> str:
-        effects = self.ev.its[outcome_key].effects
+    def effects_table(self, outcome_key: str, results: dict | None = None) -> str:
+        effects = (results or self.ev.its)[outcome_key].effects
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
         return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
@@ -180,14 +247,29 @@ class Story:
     def show_its(self, outcome: config.Outcome) -> None:
         result = self.ev.its[outcome.key]
         display(Markdown(f"### {outcome.label}"))
-        fig = figures.its_figure(result, self.cfg, outcome.label, self.rule)
-        plt.show()
-        plt.close(fig)
+        figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule),
+                     alt=figures.impact_alt_text(result, self.cfg, outcome.label),
+                     caption="Top: observed, fitted and counterfactual (dashed, with its 95% "
+                             "band); dotted lines mark the start(s). Middle: observed minus "
+                             "counterfactual. Bottom: the running total in people.")
+        if result.spec.design != "single":
+            figures.show(figures.its_figure(result, self.cfg, outcome.label, self.rule),
+                         alt=f"{outcome.label} by series, with fitted lines and "
+                             "counterfactuals from the pooled model.",
+                         caption="Each series of the pooled model.")
         display(HTML(self.effects_table(outcome.key)))
         d = result.diagnostics
         checks = (f"Model checks: Durbin-Watson {d['durbin_watson']:.2f}; Ljung-Box p "
                   f"{d['ljung_box_p']:.3f}; dispersion {d['dispersion']:.2f}.")
         display(Markdown(checks + "".join(f"\n- {w}" for w in d["warnings"])))
+        ols = self.ev.ols.get(outcome.key)
+        if ols is not None:
+            display(Markdown(
+                f"Alternative model, for comparison with Stata's `itsa`: {ols.method}. Its "
+                "changes are in proportions (0.05 = 5 percentage points); Newey-West intervals "
+                "are known to be too narrow in series this short, so read them as a check on "
+                "direction and size, not on precision."))
+            display(HTML(self.effects_table(outcome.key, self.ev.ols)))
 
     def imd_table(self) -> pd.DataFrame:
         outcome = self.cfg.headline
@@ -207,10 +289,10 @@ class Story:
         outcome = self.cfg.headline
         _, ratio_name = self._natural(outcome)
         table = self.imd_table()
-        fig = figures.forest_figure(table, f"{outcome.label}: immediate change by IMD quintile",
-                                    f"{ratio_name.capitalize()} (95% CI)")
-        plt.show()
-        plt.close(fig)
+        label = f"{outcome.label}: immediate change by IMD quintile"
+        xlabel = f"{ratio_name.capitalize()} (95% CI)"
+        figures.show(figures.forest_figure(table, label, xlabel),
+                     alt=figures.forest_alt_text(table, label, xlabel))
         display(HTML(_html_table(table)))
         display(Markdown(self.equity_sentence()))
 
@@ -228,10 +310,17 @@ class Story:
             f"- {disclosure.stamp(self.rule)}",
         ])
 
+    def history_table(self) -> str:
+        """Every version of this report, newest first, with what each changed."""
+        rows = [{"#": r["number"], "version": r["version"], "what changed": history.describe(r)}
+                for r in reversed(self.history)]
+        return _html_table(pd.DataFrame(rows))
+
     def publish(self, output_dir: str | Path) -> None:
         """Write tables, metrics, plot data, manifest and the index summary."""
         out = config.project_root() / output_dir
         publish.write_all(self.ev, self.rule, self.manifest, out)
+        (out / "history.json").write_text(history.dumps(self.history), encoding="utf-8")
         summary = {"headline": self.summary_line()}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")

@@ -24,7 +24,15 @@ controlled
 
 Washout: the ``washout_months`` months starting at each phase start (the start month
 included) are kept in the output but excluded from the fit; the slope counter is not reset,
-so a phase's slope still counts from its start month.
+so a phase's slope still counts from its start month. ``exclude_months`` ranges (e.g. the
+COVID-19 disruption) are likewise kept in the output with ``in_fit = False``.
+
+Ramp: a phase with ``ramp_months = k > 1`` has level term ``min((months since start + 1) / k,
+1)``: the level change phases in linearly and is complete from the k-th month.
+
+Covariates: named columns of the series enter the design as they are (never set to 0 in the
+counterfactual). When units are summed into one series, the covariate is taken from the first
+unit of each month and must agree across the units summed, else it is an error.
 """
 
 from __future__ import annotations
@@ -86,6 +94,24 @@ class Design:
     segments: list
     warnings: list = field(default_factory=list)
 
+    def __post_init__(self):
+        f = self.frame
+        self.num = f["numerator"].to_numpy(dtype=float)
+        self.den = f["denominator"].to_numpy(dtype=float)
+        self.keys = f["key"].to_numpy()
+        self.m = f["m"].to_numpy()
+        self.fit_rows = f["in_fit"].to_numpy(dtype=bool)
+        self.treated = f["treated"].to_numpy(dtype=bool)
+        self.event_time = f["event_time"].to_numpy()
+
+    def with_counts(self, num: np.ndarray, den: np.ndarray) -> "Design":
+        """A shallow copy with other numerators and denominators (same rows, same design)."""
+        new = object.__new__(Design)
+        new.__dict__.update(self.__dict__)
+        new.num, new.den = num, den
+        new._frame_stale = True
+        return new
+
 
 def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 5) -> str:
     idx = list(frame.index[mask][:limit])
@@ -109,14 +135,19 @@ def _month_ordinals(col: pd.Series) -> np.ndarray:
     return (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
 
 
-def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
-    """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats).
+def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
+                 group: np.ndarray | None = None) -> pd.DataFrame:
+    """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats) and
+    the covariate columns.
 
     Raises
     ------
     ValueError
         Missing columns, several outcomes/strata mixed, unparseable months, missing or
         negative counts, numerator above denominator (binomial), duplicated unit-months.
+
+    ``by`` names columns allowed to vary (the strata of :func:`pipeline.stats.its.fit_its_many`)
+    and ``group`` their integer code per row, used in the duplicate check.
     """
     if not isinstance(series, pd.DataFrame):
         raise ValueError(f"series must be a pandas DataFrame, got {type(series).__name__}")
@@ -128,6 +159,8 @@ def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
     if series.empty:
         raise ValueError("series has no rows")
     for col in SINGLE_COLUMNS:
+        if col in by:
+            continue
         if col in series.columns and series[col].nunique(dropna=False) > 1:
             raise ValueError(
                 f"series mixes several values of {col!r} ({sorted(map(str, series[col].unique()))[:5]});"
@@ -146,6 +179,21 @@ def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
         if (values < 0).any():
             raise ValueError(f"series[{col!r}] has negative counts in rows {_rows(series, values < 0)}")
         out[col] = values
+    absent = [c for c in spec.covariates if c not in series.columns]
+    if absent:
+        raise ValueError(
+            f"covariate column(s) {absent} named in spec['covariates'] are not in the series "
+            f"(its columns: {list(map(str, series.columns))})"
+        )
+    for col in spec.covariates:
+        try:
+            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"covariate series[{col!r}] must be numeric: {exc}") from exc
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"covariate series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
+        out[col] = values
     if spec.base_family == "binomial":
         over = out["numerator"].to_numpy() > out["denominator"].to_numpy()
         if over.any():
@@ -153,24 +201,48 @@ def check_series(series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
                 f"numerator exceeds denominator in rows {_rows(series, over)}: a binomial model "
                 "needs successes out of trials"
             )
-    dup = out.duplicated(["unit", "m"]).to_numpy()
+    if group is not None:
+        out["_group"] = group
+    dup = out.duplicated(["unit", "m"] if group is None else ["_group", "unit", "m"]).to_numpy()
+    if group is not None:
+        out = out.drop(columns="_group")
     if dup.any():
         raise ValueError(f"series has duplicated unit-months in rows {_rows(series, dup)}")
     return out
 
 
-def _sum_by_key_month(data: pd.DataFrame) -> pd.DataFrame:
-    """Sum numerator and denominator by (key, month), sorted (numpy, no pandas groupby)."""
+def _sum_by_key_month(data: pd.DataFrame, covariates=()) -> pd.DataFrame:
+    """Sum numerator and denominator by (key, month), sorted (numpy, no pandas groupby).
+
+    Covariates take the first unit's value of each cell; units that disagree are an error.
+    """
     keys, key_code = np.unique(data["key"].to_numpy(dtype=str), return_inverse=True)
     m = data["m"].to_numpy()
     cell = key_code.astype(np.int64) * (m.max() + 1) + m
     cells, inverse = np.unique(cell, return_inverse=True)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "key": keys[cells // (m.max() + 1)],
         "m": cells % (m.max() + 1),
         "numerator": np.bincount(inverse, data["numerator"].to_numpy(), len(cells)),
         "denominator": np.bincount(inverse, data["denominator"].to_numpy(), len(cells)),
     })
+    if covariates:
+        order = np.argsort(inverse, kind="stable")
+        first = np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1]
+        for col in covariates:
+            v = data[col].to_numpy()[order]
+            lo, hi = np.minimum.reduceat(v, first), np.maximum.reduceat(v, first)
+            differ = lo != hi
+            if differ.any():
+                where = ", ".join(f"{k} {month_label(mm)}" for k, mm in
+                                  out.loc[differ, ["key", "m"]].head(5).itertuples(index=False))
+                raise ValueError(
+                    f"covariate {col!r} differs between the units summed into one series in "
+                    f"{int(differ.sum())} month(s) ({where}); give every unit the same value per "
+                    "month, or fit the units separately"
+                )
+            out[col] = v[first]
+    return out
 
 
 def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]:
@@ -195,7 +267,7 @@ def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]
         if never:
             notes.append(f"unit(s) {never} have no start in unit_starts and are treated as never exposed")
         data = data.assign(key=data["unit"])
-    agg = _sum_by_key_month(data)
+    agg = _sum_by_key_month(data, spec.covariates)
     zero = agg["denominator"].to_numpy() <= 0
     if zero.all():
         raise ValueError("every month has a zero denominator: there is nothing to model")
@@ -297,7 +369,10 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
     since = m[:, None] - starts  # months since each start (0 in the start month)
     exposed = (starts >= 0) & (since >= 0)
     washout = (exposed & (since < spec.washout_months)).any(axis=1)
-    agg["in_fit"] = ~washout
+    excluded = np.zeros(len(m), dtype=bool)
+    for first, last in spec.exclude_months:
+        excluded |= (m >= month_ordinal(first)) & (m <= month_ordinal(last))
+    agg["in_fit"] = ~(washout | excluded)
     agg["event_time"] = np.where(starts[:, 0] >= 0, since[:, 0] + 1, np.iinfo(np.int64).min)
     agg["treated"] = (agg["key"] != "comparator").to_numpy()
     segments = _segments(agg, starts, spec, warnings)
@@ -317,13 +392,19 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
     seas_cols, seas_names = _seasonal(m, spec)
     cols += seas_cols
     names += seas_names
+    for col in spec.covariates:
+        cols.append(agg[col].to_numpy(dtype=float)), names.append(col)
 
     effect_idx, contrasts = [], []
     for k, phase in enumerate(spec.phases):
         col_k = 0 if spec.design == "staggered" else k
         terms = []
         if phase.has_level:
-            terms.append(("level", exposed[:, col_k].astype(float)))
+            level = exposed[:, col_k].astype(float)
+            if phase.ramp_months > 1:
+                level = np.where(exposed[:, col_k],
+                                 np.minimum((since[:, col_k] + 1) / phase.ramp_months, 1.0), 0.0)
+            terms.append(("level", level))
         if phase.has_slope:
             terms.append(("slope", np.where(exposed[:, col_k], since[:, col_k] + 1, 0).astype(float)))
         for term, values in terms:

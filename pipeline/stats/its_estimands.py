@@ -20,6 +20,13 @@ two-sided normal p-values, as in Lopez Bernal et al. 2017):
 ``cumulative_excess``
     extra events over the fitted post-period months: ``sum(denominator * (p_fitted -
     p_counterfactual))``.
+``average_effect`` and ``average_rel_effect``
+    the average effect over the fitted post-period months: denominator-weighted mean of
+    ``p_fitted - p_counterfactual`` (``cumulative_excess`` / total post denominator), and the
+    relative change of the weighted means ``mean fitted / mean counterfactual - 1``.
+
+Gaussian models and HAC with the small-sample correction use t quantiles and t p-values on
+the fit's df (``Fit.df``); the others normal ones.
 
 Intervals for these functions of the coefficients use the delta method (Oehlert 1992) from
 the coefficient covariance: exact-form gradients, no simulation, so results are
@@ -28,9 +35,11 @@ deterministic. The relative change is computed on the log scale and back-transfo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .its_design import Design, month_label
 from .its_fit import FAMILY_LABELS, Fit, inverse_link
@@ -53,12 +62,19 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     """One-line description of the model, e.g. for the ``method`` column."""
     parts = [f"Segmented {FAMILY_LABELS[spec.family]}"]
     if spec.errors == "hac":
-        parts.append(f"Newey-West SE ({fit.hac_lags} lags)")
+        extra = ", small-sample corrected, t intervals" if spec.hac_small_sample else ""
+        parts.append(f"Newey-West SE ({fit.hac_lags} lags{extra})")
+    elif spec.errors == "ar":
+        coefs = ", ".join(f"{c:.2f}" for c in fit.ar_coefs)
+        parts.append(f"AR({spec.ar_order}) errors by GLS ({spec.ar_method.upper()}, "
+                     f"phi = {coefs})")
+    elif spec.family == "negbin":
+        parts.append(f"model-based SE (alpha = {fit.nb_alpha:.3g})")
     elif spec.quasi:
         parts.append("model-based SE scaled by Pearson dispersion")
     else:
         parts.append("model-based SE")
-    n_series = design.frame["key"].nunique()
+    n_series = len(set(design.keys))
     if spec.design == "staggered":
         parts.append(f"staggered roll-out, {n_series} units with unit fixed effects")
     elif spec.design == "controlled":
@@ -67,14 +83,37 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
         parts.append(f"Fourier seasonality ({spec.harmonics} harmonics)")
     elif spec.seasonality == "month":
         parts.append("calendar-month indicators")
+    if spec.covariates:
+        parts.append(f"covariates {', '.join(spec.covariates)}")
+    ramps = [f"{p.name} {p.ramp_months}" for p in spec.phases if p.ramp_months > 1]
+    if ramps:
+        parts.append(f"level change ramped in over months ({'; '.join(ramps)})")
     if spec.washout_months:
         parts.append(f"washout {spec.washout_months} month(s)")
+    if spec.exclude_months:
+        spans = ", ".join(f"{a}..{b}" for a, b in spec.exclude_months)
+        parts.append(f"months excluded from the fit ({spans})")
     return ", ".join(parts)
 
 
-def _row(estimand, phase, est, se, z, scale, transform=None) -> dict:
+@lru_cache(maxsize=256)
+def quantile(alpha: float, df: float | None) -> float:
+    """Two-sided critical value: normal, or t on ``df`` degrees of freedom."""
+    if df is None:
+        return float(special.ndtri(1 - alpha / 2))
+    return float(special.stdtrit(df, 1 - alpha / 2))
+
+
+def p_value(stat: float, df: float | None) -> float:
+    """Two-sided p-value of a Wald statistic (normal, or t on ``df``)."""
+    if df is None:
+        return float(2 * special.ndtr(-abs(stat)))
+    return float(2 * special.stdtr(df, -abs(stat)))
+
+
+def _row(estimand, phase, est, se, z, scale, transform=None, df=None) -> dict:
     lo, hi = est - z * se, est + z * se
-    p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan")
+    p = p_value(est / se, df) if se > 0 else float("nan")
     if transform is not None:
         est, lo, hi = transform(est), transform(lo), transform(hi)
     return {"estimand": estimand, "phase": phase, "estimate": float(est), "ci_low": float(lo),
@@ -91,16 +130,16 @@ def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, z: float) -> list
     rows = []
     for estimand, phase, vec, per in items:
         est, se = float(vec @ fit.params), float(np.sqrt(vec @ fit.cov @ vec))
-        rows.append(_row(estimand, phase, est, se, z, link + per))
+        rows.append(_row(estimand, phase, est, se, z, link + per, df=fit.df))
         if suffix:
-            rows.append(_row(estimand + suffix, phase, est, se, z, natural + per, np.exp))
+            rows.append(_row(estimand + suffix, phase, est, se, z, natural + per, np.exp, fit.df))
     return rows
 
 
 def _contrast(design: Design, fit: Fit, family: str, mask: np.ndarray):
     """Denominator-weighted mean fitted and counterfactual, with gradients."""
     X, Xc = design.X[mask], design.X_cf[mask]
-    w = design.frame["denominator"].to_numpy()[mask]
+    w = design.den[mask]
     p, dp = inverse_link(X @ fit.params, family)
     pc, dpc = inverse_link(Xc @ fit.params, family)
     total = w.sum()
@@ -115,42 +154,61 @@ def _se(grad: np.ndarray, cov: np.ndarray) -> float:
 
 def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, z: float, warnings: list) -> list:
     family = spec.base_family
-    frame = design.frame
-    treated = frame["treated"].to_numpy()
-    event = frame["event_time"].to_numpy()
+    treated = design.treated
+    event = design.event_time
+    df = fit.df
     rows = []
     for h in spec.horizons:
         mask = treated & (event == h)
         if not mask.any():
-            last = month_label(int(frame.loc[treated, "m"].max()))
+            last = month_label(int(design.m[treated].max()))
             warnings.append(f"horizon {h} month(s) is past the data (last month {last}): skipped")
             continue
         _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
         rows.append(_row(f"abs_diff_h{h}", "overall", mf - mc, _se(gf - gc, fit.cov), z,
-                         DIFF_SCALE[family]))
+                         DIFF_SCALE[family], df=df))
         if mf > 0 and mc > 0:
             rows.append(_row(f"rel_diff_h{h}", "overall", np.log(mf / mc),
                              _se(gf / mf - gc / mc, fit.cov), z,
                              "relative change (fitted / counterfactual - 1)",
-                             lambda v: np.exp(v) - 1))
+                             _exp_minus_one, df))
         else:
             warnings.append(f"relative change at horizon {h} undefined (non-positive proportion)")
-    post = treated & (event >= 1) & frame["in_fit"].to_numpy()
+    post = treated & (event >= 1) & design.fit_rows
     total, mf, mc, gf, gc = _contrast(design, fit, family, post)
-    rows.append(_row("cumulative_excess", "overall", total * (mf - mc),
-                     total * _se(gf - gc, fit.cov), z, "events (fitted minus counterfactual)"))
+    se_diff = _se(gf - gc, fit.cov)
+    rows.append(_row("cumulative_excess", "overall", total * (mf - mc), total * se_diff, z,
+                     "events (fitted minus counterfactual)", df=df))
+    rows.append(_row("average_effect", "overall", mf - mc, se_diff, z,
+                     f"mean {DIFF_SCALE[family]} over the post period", df=df))
+    if mf > 0 and mc > 0:
+        rows.append(_row("average_rel_effect", "overall", np.log(mf / mc),
+                         _se(gf / mf - gc / mc, fit.cov), z,
+                         "relative change over the post period (mean fitted / mean "
+                         "counterfactual - 1)", _exp_minus_one, df))
     return rows
+
+
+def _exp_minus_one(v):
+    return np.exp(v) - 1
 
 
 def effects_table(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[pd.DataFrame, list]:
     """Tidy effects table (columns :data:`COLUMNS`) and any warnings raised on the way."""
-    z = float(stats.norm.ppf(1 - spec.alpha / 2))
+    rows, warnings = effect_rows(design, fit, spec, method)
+    return pd.DataFrame(rows, columns=COLUMNS), warnings
+
+
+def effect_rows(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[list, list]:
+    """The effects as a list of row dicts (no pandas) and any warnings."""
+    z = quantile(spec.alpha, fit.df)
     warnings: list = []
     rows = _coefficient_rows(design, fit, spec, z) + _effect_rows(design, fit, spec, z, warnings)
-    table = pd.DataFrame(rows)
-    table["method"] = method
-    table["n"] = int(design.frame["in_fit"].sum())
-    return table[COLUMNS], warnings
+    n = int(design.fit_rows.sum())
+    for row in rows:
+        row["method"] = method
+        row["n"] = n
+    return rows, warnings
 
 
 def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
@@ -160,17 +218,16 @@ def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
     back-transformed (so it stays inside [0, 1] for binomial models).
     """
     family = spec.base_family
-    frame = design.frame
-    z = float(stats.norm.ppf(1 - spec.alpha / 2))
+    z = quantile(spec.alpha, fit.df)
     eta_cf = design.X_cf @ fit.params
     se_cf = np.sqrt(np.einsum("ij,jk,ik->i", design.X_cf, fit.cov, design.X_cf))
-    m = frame["m"].to_numpy()
+    m = design.m
     columns = {}
     if spec.design == "staggered":
-        columns["unit"] = frame["key"].to_numpy()
+        columns["unit"] = design.keys
     elif spec.design == "controlled":
-        columns["group"] = frame["key"].to_numpy()
-    num, den = frame["numerator"].to_numpy(), frame["denominator"].to_numpy()
+        columns["group"] = design.keys
+    num, den = design.num, design.den
     columns.update({
         "month": (m - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]"),
         "numerator": num,
@@ -180,7 +237,7 @@ def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
         "counterfactual": inverse_link(eta_cf, family)[0],
         "cf_low": inverse_link(eta_cf - z * se_cf, family)[0],
         "cf_high": inverse_link(eta_cf + z * se_cf, family)[0],
-        "in_fit": frame["in_fit"].to_numpy(),
+        "in_fit": design.fit_rows,
     })
     out = pd.DataFrame(columns)
     return out

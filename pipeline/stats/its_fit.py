@@ -1,28 +1,49 @@
-"""Model fitting and covariance for the ITS engine (statsmodels array API).
+"""Model fitting and covariance for the ITS engine (numpy; statsmodels only for checks).
 
 Families (McCullagh & Nelder 1989):
 
 * ``gaussian``: ordinary least squares on the proportion ``numerator / denominator``;
 * ``poisson`` / ``quasipoisson``: log link, offset ``log(denominator)`` (population or
   person-time), quasi = covariance scaled by the Pearson dispersion X2/(n-p);
+* ``negbin``: negative binomial NB2 (variance ``mu + alpha mu^2``), log link with offset,
+  ``alpha`` estimated by maximum likelihood (profile likelihood: IRLS for beta at each alpha,
+  Brent's method on log alpha); the covariance is the inverse observed information of
+  (beta, alpha), as statsmodels' ``NegativeBinomial`` (Cameron & Trivedi 2013, ch. 3);
 * ``binomial`` / ``quasibinomial``: logit link, ``numerator`` successes of ``denominator``
   trials, quasi as above.
 
-Errors: ``independent`` (model-based covariance, scaled by X2/(n-p) for quasi families and
-the residual variance for OLS) or ``hac``: the Newey & West (1987) sandwich with Bartlett
-weights ``1 - l/(L+1)``, no small-sample correction, as statsmodels' ``cov_type="HAC"``
-(lags summed within each series only, as its ``"hac-panel"``). A sandwich is robust to
-over-dispersion, so quasi and plain families give the same HAC covariance. Default lags
-(``hac_lags=None``): ``floor(4 (T/100)^(2/9))`` with T the longest series (Newey & West
-1994), e.g. 3 for 48 months.
+GLMs are fitted by iteratively reweighted least squares to ``max |change in beta| < 1e-11``
+(the same estimates as statsmodels' GLM to well below 1e-8).
+
+Errors:
+
+* ``independent``: model-based covariance, scaled by X2/(n-p) for quasi families and the
+  residual variance for OLS.
+* ``hac``: the Newey & West (1987) sandwich with Bartlett weights ``1 - l/(L+1)`` (lags summed
+  within each series only, as statsmodels' ``"hac-panel"``). Default lags (``hac_lags=None``):
+  ``floor(4 (T/100)^(2/9))`` with T the longest series (Newey & West 1994), e.g. 3 for 48
+  months. With ``hac_small_sample`` (default) the sandwich is multiplied by n/(n-p) and
+  intervals use t quantiles on n-p df (statsmodels ``use_correction=True, use_t=True``);
+  without it, it equals statsmodels' ``cov_type="HAC"``. A sandwich is robust to
+  over-dispersion, so quasi and plain families give the same HAC covariance.
+* ``ar`` (gaussian only): regression with AR(p) errors by generalised least squares, the AR
+  coefficients estimated by restricted maximum likelihood (``ar_method="reml"``, the default;
+  Turner et al. 2021 found REML the least biased in short series) or maximum likelihood
+  (``"ml"``, the estimates of statsmodels' ``SARIMAX(y, exog=X, order=(p, 0, 0))``). The AR
+  correlation uses the calendar distance between months, so washout and excluded months are
+  gaps, not neighbours, and series never correlate with each other. REML intervals use t
+  quantiles on n-p-ar_order df.
+
+Gaussian models use t quantiles on the residual df for every error structure; GLMs use normal
+quantiles (as the Sicily paper) except HAC with the small-sample correction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import statsmodels.api as sm
+from scipy import optimize, special
 
 from .its_design import Design
 from .its_spec import ITSSpec
@@ -31,14 +52,20 @@ FAMILY_LABELS = {
     "gaussian": "linear regression (OLS)",
     "poisson": "Poisson GLM (log link, offset)",
     "quasipoisson": "quasi-Poisson GLM (log link, offset)",
+    "negbin": "negative binomial (NB2) GLM (log link, offset, ML dispersion)",
     "binomial": "binomial GLM (logit link)",
     "quasibinomial": "quasi-binomial GLM (logit link)",
 }
+TOL, MAXITER = 1e-11, 100
 
 
 @dataclass
 class Fit:
-    """Fitted coefficients, covariance and per-row quantities on the fitted rows."""
+    """Fitted coefficients, covariance and per-row quantities on the fitted rows.
+
+    ``df`` is the t degrees of freedom of the intervals (None: normal quantiles); ``hat`` the
+    leverages; ``nb_alpha`` the NB2 dispersion; ``ar_coefs`` the AR coefficients.
+    """
 
     params: np.ndarray
     cov: np.ndarray
@@ -46,13 +73,26 @@ class Fit:
     df_resid: int
     pearson: np.ndarray
     hac_lags: int | None
-    results: object
+    df: float | None = None
+    hat: np.ndarray | None = None
+    nb_alpha: float | None = None
+    ar_coefs: np.ndarray | None = None
+    converged: bool = True
+    _results: object = field(default=None, repr=False)
+    _make_results: object = field(default=None, repr=False)
+
+    @property
+    def results(self):
+        """The statsmodels results object of the same model (built on first use)."""
+        if self._results is None and self._make_results is not None:
+            self._results = self._make_results()
+        return self._results
 
 
 def inverse_link(eta: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
     """Mean per unit of denominator and its derivative with respect to ``eta``."""
     if family == "binomial":
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = special.expit(eta)
         return p, p * (1.0 - p)
     if family == "poisson":
         p = np.exp(eta)
@@ -88,6 +128,259 @@ def newey_west_meat(scores: np.ndarray, groups: np.ndarray, lags: int) -> np.nda
     return meat
 
 
+# --- GLM by IRLS --------------------------------------------------------------------------
+
+def _start_eta(num, den, family):
+    if family == "poisson":
+        return np.log((num + 0.5) / den)
+    return special.logit((num + 0.5) / (den + 1.0))
+
+
+def irls(X, num, den, family, beta=None, nb_alpha=0.0):
+    """IRLS for the log-link (Poisson, NB2 with fixed ``nb_alpha``) or logit-link binomial.
+
+    Returns ``beta, converged``.
+    """
+    if beta is None:
+        eta = _start_eta(num, den, family)
+    else:
+        eta = X @ beta
+    converged = False
+    for _ in range(MAXITER):
+        p, dp = inverse_link(eta, family)
+        if family == "poisson":
+            mu = den * p
+            w = mu / (1.0 + nb_alpha * mu)
+            z = eta + (num - mu) / np.maximum(mu, 1e-300)
+        else:
+            w = den * dp
+            z = eta + (num - den * p) / np.maximum(w, 1e-300)
+        xtw = X.T * w
+        new = np.linalg.solve(xtw @ X, xtw @ z)
+        if beta is not None and np.max(np.abs(new - beta)) < TOL * (1 + np.max(np.abs(new))):
+            beta, converged = new, True
+            break
+        beta = new
+        eta = X @ beta
+    return beta, converged
+
+
+def _nb_loglike(num, mu, alpha):
+    r = 1.0 / alpha
+    return float(np.sum(special.gammaln(num + r) - special.gammaln(r) - special.gammaln(num + 1)
+                        + r * np.log(r / (r + mu)) + num * np.log(mu / (r + mu))))
+
+
+def fit_negbin(X, num, den):
+    """NB2 by profile maximum likelihood. Returns ``beta, alpha, converged``."""
+    offset_beta, _ = irls(X, num, den, "poisson")
+    state = {"beta": offset_beta}
+
+    def negll(log_alpha):
+        a = np.exp(log_alpha)
+        beta, _ = irls(X, num, den, "poisson", beta=state["beta"], nb_alpha=a)
+        state["beta"] = beta
+        return -_nb_loglike(num, den * np.exp(X @ beta), a)
+
+    res = optimize.minimize_scalar(negll, bounds=(np.log(1e-8), np.log(1e3)), method="bounded",
+                                   options={"xatol": 1e-10})
+    alpha = float(np.exp(res.x))
+    beta, converged = irls(X, num, den, "poisson", beta=state["beta"], nb_alpha=alpha)
+    return beta, alpha, converged and res.success
+
+
+# --- gaussian with AR(p) errors -----------------------------------------------------------
+
+def pacf_to_ar(r: np.ndarray) -> np.ndarray:
+    """AR coefficients from partial autocorrelations (Durbin-Levinson; stationary if |r| < 1)."""
+    phi = np.array([])
+    for k, rk in enumerate(r):
+        phi = np.r_[phi - rk * phi[::-1], rk] if k else np.array([rk])
+    return phi
+
+
+def ar_acf(phi: np.ndarray, nlags: int) -> np.ndarray:
+    """Autocorrelations 0..nlags of a stationary AR(p) (Yule-Walker recursion)."""
+    p = len(phi)
+    if p == 1:
+        return phi[0] ** np.arange(nlags + 1)
+    # solve the Yule-Walker equations for rho_1..rho_p, then recurse
+    A = np.eye(p)
+    b = np.zeros(p)
+    for k in range(1, p + 1):  # rho_k = sum_j phi_j rho_{|k-j|}
+        for j in range(1, p + 1):
+            lag = abs(k - j)
+            if lag == 0:
+                b[k - 1] += phi[j - 1]
+            else:
+                A[k - 1, lag - 1] -= phi[j - 1]
+    rho = np.r_[1.0, np.linalg.solve(A, b)]
+    out = np.empty(max(nlags + 1, p + 1))
+    out[:p + 1] = rho
+    for k in range(p + 1, len(out)):
+        out[k] = phi @ out[k - 1:k - p - 1:-1]
+    return out[:nlags + 1]
+
+
+def _ar_gls(phi, X, y, dist, same, reml):
+    acf = ar_acf(phi, int(dist.max()))
+    V = np.where(same, acf[dist], 0.0)
+    try:
+        L = np.linalg.cholesky(V)
+    except np.linalg.LinAlgError:
+        return None
+    from scipy.linalg import solve_triangular
+
+    Xs = solve_triangular(L, X, lower=True)
+    ys = solve_triangular(L, y, lower=True)
+    xtx = Xs.T @ Xs
+    beta = np.linalg.solve(xtx, Xs.T @ ys)
+    e = ys - Xs @ beta
+    rss = float(e @ e)
+    n, k = X.shape
+    logdet = 2 * np.sum(np.log(np.diag(L)))
+    if reml:
+        obj = (n - k) * np.log(rss / (n - k)) + logdet + np.linalg.slogdet(xtx)[1]
+    else:
+        obj = n * np.log(rss / n) + logdet
+    return obj, beta, xtx, e, rss, Xs, L
+
+
+def fit_ar(X, y, m, groups, order, method):
+    """Regression with AR(``order``) errors by GLS; AR coefficients by REML or ML.
+
+    Returns ``beta, cov, phi, whitened residuals / sigma, hat, sigma2, converged``.
+    """
+    dist = np.abs(m[:, None] - m[None, :]).astype(int)
+    same = groups[:, None] == groups[None, :]
+    reml = method == "reml"
+
+    def objective(u):
+        r = np.tanh(np.atleast_1d(u))
+        out = _ar_gls(pacf_to_ar(r), X, y, dist, same, reml)
+        return np.inf if out is None else out[0]
+
+    if order == 1:
+        res = optimize.minimize_scalar(objective, bounds=(-3.8, 3.8), method="bounded",
+                                       options={"xatol": 1e-10})
+        u, ok = np.atleast_1d(res.x), res.success
+    else:
+        res = optimize.minimize(objective, np.zeros(order), method="Nelder-Mead",
+                                options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
+        u, ok = res.x, res.success
+    phi = pacf_to_ar(np.tanh(u))
+    _, beta, xtx, e, rss, Xs, _ = _ar_gls(phi, X, y, dist, same, reml)
+    n, k = X.shape
+    sigma2 = rss / (n - k) if reml else rss / n
+    bread = np.linalg.inv(xtx)
+    hat = np.einsum("ij,jk,ik->i", Xs, bread, Xs)
+    return beta, bread * sigma2, phi, e, hat, sigma2, ok
+
+
+# --- the public step ------------------------------------------------------------------------
+
+def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True) -> Fit:
+    """Fit the segmented regression on fitted rows given as arrays (no pandas).
+
+    Parameters
+    ----------
+    X : ndarray (n, k)
+        Design of the fitted rows, ordered by series then month.
+    num, den : ndarray (n,)
+        Numerator and denominator.
+    groups : ndarray (n,)
+        Series label of each row (lags and AR correlation stay within a series).
+    m : ndarray (n,)
+        Month ordinals (for the AR correlation).
+    spec : ITSSpec
+    """
+    family = spec.base_family
+    n, k = X.shape
+    df_resid = n - k
+    hac_lags, t_df, nb_alpha, ar_coefs, converged = None, None, None, None, True
+    if family == "gaussian":
+        y = num / den
+        if spec.errors == "ar":
+            params, cov, ar_coefs, e, hat, sigma2, converged = fit_ar(
+                X, y, m, groups, spec.ar_order, spec.ar_method)
+            pearson = e / np.sqrt(sigma2)
+            dispersion = float(sigma2)
+            t_df = n - k - spec.ar_order if spec.ar_method == "reml" else None
+            return Fit(params, cov, dispersion, df_resid, pearson, None, t_df, hat, None,
+                       ar_coefs, converged, None,
+                       (lambda: _sm_results(X, num, den, spec, params)) if make_results else None)
+        xtx_inv = np.linalg.inv(X.T @ X)
+        params = xtx_inv @ (X.T @ y)
+        resid = y - X @ params
+        weight = np.ones_like(y)
+        pearson = resid
+        bread = xtx_inv
+        t_df = df_resid
+    else:
+        if spec.family == "negbin":
+            params, nb_alpha, converged = fit_negbin(X, num, den)
+        else:
+            params, converged = irls(X, num, den, family)
+        p, dp = inverse_link(X @ params, family)
+        if spec.family == "negbin":
+            mu = den * p
+            weight = mu / (1 + nb_alpha * mu)
+            resid = num - mu
+            pearson = resid / np.sqrt(mu + nb_alpha * mu ** 2)
+        else:
+            weight = den * dp  # IRLS working weight for the canonical link (count scale)
+            resid = num - den * p  # score residual (count scale)
+            pearson = resid / np.sqrt(den * (p if family == "poisson" else p * (1 - p)))
+        xtw = X.T * weight
+        bread = np.linalg.inv(xtw @ X)
+    dispersion = float(pearson @ pearson / df_resid) if df_resid > 0 else float("nan")
+    hat = np.einsum("ij,jk,ik->i", X * np.sqrt(weight)[:, None], bread,
+                    X * np.sqrt(weight)[:, None])
+    if spec.errors == "hac":
+        longest = int(max(np.unique(groups, return_counts=True)[1]))
+        hac_lags = spec.hac_lags if spec.hac_lags is not None else default_hac_lags(longest)
+        score_resid = resid if spec.family != "negbin" else resid / (1 + nb_alpha * den * p)
+        cov = bread @ newey_west_meat(X * score_resid[:, None], groups, hac_lags) @ bread
+        if spec.hac_small_sample and df_resid > 0:
+            cov = cov * n / df_resid
+            t_df = df_resid
+        else:
+            t_df = None
+    elif spec.family == "negbin":
+        cov = np.linalg.inv(-_nb_hessian_sm(X, num, den, params, nb_alpha))[:k, :k]
+    else:
+        scale = dispersion if (spec.quasi or family == "gaussian") else 1.0
+        cov = bread * scale
+    maker = (lambda: _sm_results(X, num, den, spec, params, nb_alpha)) if make_results else None
+    return Fit(params, cov, dispersion, df_resid, pearson, hac_lags, t_df, hat, nb_alpha,
+               ar_coefs, converged, None, maker)
+
+
+def _nb_hessian_sm(X, num, den, params, alpha):
+    """Observed Hessian of NB2 in (beta, alpha), from statsmodels' analytic formulas."""
+    import statsmodels.api as sm
+
+    model = sm.NegativeBinomial(num, X, offset=np.log(den), loglike_method="nb2")
+    return model.hessian(np.r_[params, alpha])
+
+
+def _sm_results(X, num, den, spec, params, nb_alpha=None):
+    """statsmodels results object of the same model, started at our estimates."""
+    import statsmodels.api as sm
+
+    family = spec.base_family
+    if family == "gaussian":
+        return sm.OLS(num / den, X).fit()
+    if spec.family == "negbin":
+        model = sm.NegativeBinomial(num, X, offset=np.log(den), loglike_method="nb2")
+        return model.fit(start_params=np.r_[params, nb_alpha], disp=0, maxiter=50)
+    if family == "poisson":
+        model = sm.GLM(num, X, family=sm.families.Poisson(), offset=np.log(den))
+    else:
+        model = sm.GLM(num / den, X, family=sm.families.Binomial(), var_weights=den)
+    return model.fit(start_params=params, tol=1e-12, maxiter=200)
+
+
 def fit_model(design: Design, spec: ITSSpec) -> Fit:
     """Fit the segmented regression on the design's fitted rows.
 
@@ -95,41 +388,8 @@ def fit_model(design: Design, spec: ITSSpec) -> Fit:
     -------
     Fit
         Coefficients, covariance per ``spec.errors`` (see module notes), Pearson dispersion
-        and residuals, and the statsmodels results object (model-based, scale 1 for GLMs).
+        and residuals, leverages, and (on first use) the statsmodels results object.
     """
-    rows = design.frame["in_fit"].to_numpy()
-    X = design.X[rows]
-    num = design.frame["numerator"].to_numpy()[rows]
-    den = design.frame["denominator"].to_numpy()[rows]
-    family = spec.base_family
-    if family == "gaussian":
-        y = num / den
-        results = sm.OLS(y, X).fit()
-        weight = np.ones_like(y)
-        resid = y - results.fittedvalues
-        pearson = resid
-    else:
-        if family == "poisson":
-            model = sm.GLM(num, X, family=sm.families.Poisson(), offset=np.log(den))
-        else:
-            model = sm.GLM(num / den, X, family=sm.families.Binomial(), var_weights=den)
-        results = model.fit(tol=1e-12, maxiter=200)
-        p, dp = inverse_link(X @ results.params, family)
-        weight = den * dp  # IRLS working weight for the canonical link (count scale)
-        resid = num - den * p  # score residual (count scale)
-        pearson = resid / np.sqrt(den * (p if family == "poisson" else p * (1 - p)))
-    params = np.asarray(results.params)
-    n, k = X.shape
-    df_resid = n - k
-    dispersion = float(pearson @ pearson / df_resid) if df_resid > 0 else float("nan")
-    bread = np.linalg.inv(X.T @ (weight[:, None] * X))
-    lags = None
-    if spec.errors == "hac":
-        groups = design.frame["key"].to_numpy()[rows]
-        longest = int(max(np.unique(groups, return_counts=True)[1]))
-        lags = spec.hac_lags if spec.hac_lags is not None else default_hac_lags(longest)
-        cov = bread @ newey_west_meat(X * resid[:, None], groups, lags) @ bread
-    else:
-        scale = dispersion if (spec.quasi or family == "gaussian") else 1.0
-        cov = bread * scale
-    return Fit(params, cov, dispersion, df_resid, pearson, lags, results)
+    rows = design.fit_rows
+    return fit_arrays(design.X[rows], design.num[rows], design.den[rows],
+                      design.keys[rows], design.m[rows], spec)

@@ -13,22 +13,30 @@ from numbers import Integral, Real
 
 import pandas as pd
 
-FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
-ERRORS = ("independent", "hac")
+FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasibinomial")
+ERRORS = ("independent", "hac", "ar")
+AR_METHODS = ("reml", "ml")
 SEASONALITY = ("none", "fourier", "month")
 CHANGES = ("level+slope", "level", "slope")
-PHASE_KEYS = ("name", "start", "change")
+PHASE_KEYS = ("name", "start", "change", "ramp_months")
+RESERVED_COLUMNS = ("month", "unit", "numerator", "denominator", "dimension", "stratum", "outcome")
 
 DEFAULTS = {
     "family": "quasibinomial",
     "errors": "independent",
     "hac_lags": None,
+    "hac_small_sample": True,
+    "ar_order": 1,
+    "ar_method": "reml",
     "seasonality": "none",
     "harmonics": 2,
     "phases": None,
     "unit_starts": None,
     "comparator_units": None,
     "washout_months": 0,
+    "ramp_months": 0,
+    "exclude_months": None,
+    "covariates": None,
     "horizons": (3, 6, 12),
     "alpha": 0.05,
 }
@@ -36,11 +44,16 @@ DEFAULTS = {
 
 @dataclass(frozen=True)
 class Phase:
-    """One interruption: a level and/or slope change starting in month ``start``."""
+    """One interruption: a level and/or slope change starting in month ``start``.
+
+    ``ramp_months`` = k > 1 phases the level change in linearly: 1/k of it in the start month,
+    2/k in the next, ..., all of it from the k-th month on (k = 0 or 1: an immediate step).
+    """
 
     name: str
     start: pd.Period
     change: str = "level+slope"
+    ramp_months: int = 0
 
     @property
     def has_level(self) -> bool:
@@ -58,12 +71,17 @@ class ITSSpec:
     family: str
     errors: str
     hac_lags: int | None
+    hac_small_sample: bool
+    ar_order: int
+    ar_method: str
     seasonality: str
     harmonics: int
     phases: tuple[Phase, ...]
     unit_starts: dict | None
     comparator_units: tuple[str, ...] | None
     washout_months: int
+    exclude_months: tuple[tuple[pd.Period, pd.Period], ...]
+    covariates: tuple[str, ...]
     horizons: tuple[int, ...]
     alpha: float
 
@@ -78,7 +96,10 @@ class ITSSpec:
 
     @property
     def base_family(self) -> str:
-        """Family without the ``quasi`` prefix: ``gaussian``, ``poisson`` or ``binomial``."""
+        """Mean model without the ``quasi`` prefix: ``gaussian``, ``poisson`` (log link with
+        offset, also for ``negbin``) or ``binomial``."""
+        if self.family == "negbin":
+            return "poisson"
         return self.family.removeprefix("quasi")
 
     @property
@@ -115,7 +136,7 @@ def _int(spec: dict, key: str, minimum: int, allow_none: bool = False) -> int | 
     return int(value)
 
 
-def _phases(raw) -> tuple[Phase, ...]:
+def _phases(raw, default_ramp: int = 0) -> tuple[Phase, ...]:
     if not isinstance(raw, (list, tuple)) or len(raw) == 0:
         raise ValueError(
             "spec['phases'] must be a non-empty list of {'name': ..., 'start': 'YYYY-MM'} dicts"
@@ -136,7 +157,18 @@ def _phases(raw) -> tuple[Phase, ...]:
                 f"{', '.join(CHANGES)}"
             )
         name = str(item.get("name") or f"phase {i + 1}")
-        phases.append(Phase(name, to_month(item["start"], f"phases[{i}].start"), change))
+        ramp = item.get("ramp_months", default_ramp if "level" in change else 0)
+        if isinstance(ramp, bool) or not isinstance(ramp, Integral) or ramp < 0:
+            raise ValueError(
+                f"spec['phases'][{i}]['ramp_months'] = {ramp!r} must be an integer >= 0 (months "
+                "over which the level change phases in linearly; 0 = immediate step)"
+            )
+        if ramp > 1 and "level" not in change:
+            raise ValueError(
+                f"spec['phases'][{i}]['ramp_months'] = {ramp} needs a level change, but "
+                f"'change' is {change!r}"
+            )
+        phases.append(Phase(name, to_month(item["start"], f"phases[{i}].start"), change, int(ramp)))
     starts = [p.start for p in phases]
     if any(b <= a for a, b in zip(starts, starts[1:])):
         raise ValueError(
@@ -149,6 +181,46 @@ def _phases(raw) -> tuple[Phase, ...]:
     return tuple(phases)
 
 
+def _exclude(raw) -> tuple:
+    if raw is None:
+        return ()
+    msg = ("spec['exclude_months'] must be a list of [first, last] month pairs, e.g. "
+           "[['2020-03', '2021-02']] (both months included, 'YYYY-MM')")
+    if isinstance(raw, str) or not isinstance(raw, (list, tuple)):
+        raise ValueError(f"{msg}; got {raw!r}")
+    ranges = []
+    for i, pair in enumerate(raw):
+        if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"{msg}; item {i} is {pair!r}")
+        first = to_month(pair[0], f"exclude_months[{i}][0]")
+        last = to_month(pair[1], f"exclude_months[{i}][1]")
+        if last < first:
+            raise ValueError(
+                f"spec['exclude_months'][{i}] = {list(pair)!r}: the last month is before the first"
+            )
+        ranges.append((first, last))
+    return tuple(ranges)
+
+
+def _covariates(raw) -> tuple:
+    if raw is None:
+        return ()
+    if isinstance(raw, str) or not isinstance(raw, (list, tuple)) or not all(
+            isinstance(c, str) and c for c in raw):
+        raise ValueError(
+            f"spec['covariates'] = {raw!r} must be a list of column names of the series, e.g. "
+            "['covid_disruption']"
+        )
+    reserved = sorted(set(raw) & set(RESERVED_COLUMNS))
+    if reserved:
+        raise ValueError(
+            f"spec['covariates'] cannot name the series' own column(s) {reserved}"
+        )
+    if len(set(raw)) != len(raw):
+        raise ValueError(f"spec['covariates'] = {list(raw)!r} names a column twice")
+    return tuple(raw)
+
+
 def validate_spec(spec: dict) -> ITSSpec:
     """Check an ITS spec dict and return it as an :class:`ITSSpec` with defaults filled.
 
@@ -156,12 +228,17 @@ def validate_spec(spec: dict) -> ITSSpec:
     ----------
     spec : dict
         Keys (all optional except ``phases``): ``family`` (gaussian | poisson | quasipoisson |
-        binomial | quasibinomial), ``errors`` (independent | hac), ``hac_lags`` (int >= 0 or
-        None for the Newey-West (1994) rule), ``seasonality`` (none | fourier | month),
-        ``harmonics`` (int >= 1), ``phases`` (list of ``{"name", "start", "change"}``, where the
-        optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
+        negbin | binomial | quasibinomial), ``errors`` (independent | hac | ar), ``hac_lags``
+        (int >= 0 or None for the Newey-West (1994) rule), ``hac_small_sample`` (bool, default
+        True: n/(n-p) scaling and t quantiles), ``ar_order`` (int 1..6, for ``errors: ar``),
+        ``ar_method`` (reml | ml), ``seasonality`` (none | fourier | month), ``harmonics``
+        (int >= 1), ``phases`` (list of ``{"name", "start", "change", "ramp_months"}``, where
+        the optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
         month, staggered roll-out), ``comparator_units`` (list of units, controlled ITS),
-        ``washout_months`` (int >= 0), ``horizons`` (list of int >= 1), ``alpha`` (0 < alpha < 1).
+        ``washout_months`` (int >= 0), ``ramp_months`` (int >= 0, default for every phase
+        with a level change), ``exclude_months`` (list of [first, last] months left
+        out of the fit), ``covariates`` (list of series columns), ``horizons`` (list of
+        int >= 1), ``alpha`` (0 < alpha < 1).
 
     Raises
     ------
@@ -178,7 +255,8 @@ def validate_spec(spec: dict) -> ITSSpec:
     full = {**DEFAULTS, **spec}
     if full["phases"] is None:
         raise ValueError("spec['phases'] is required: a list of {'name': ..., 'start': 'YYYY-MM'}")
-    phases = _phases(full["phases"])
+    default_ramp = _int(full, "ramp_months", 0)
+    phases = _phases(full["phases"], default_ramp)
 
     alpha = full["alpha"]
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
@@ -215,16 +293,35 @@ def validate_spec(spec: dict) -> ITSSpec:
     if harmonics > 6:
         raise ValueError(f"spec['harmonics'] = {harmonics} must be at most 6 (12-month period)")
 
+    family = _choice(full, "family", FAMILIES)
+    errors = _choice(full, "errors", ERRORS)
+    if errors == "ar" and family != "gaussian":
+        raise ValueError(
+            f"spec['errors'] = 'ar' (regression with AR(p) errors) needs family 'gaussian', got "
+            f"{family!r}; for counts or proportions use errors 'hac' or 'independent'"
+        )
+    ar_order = _int(full, "ar_order", 1)
+    if ar_order > 6:
+        raise ValueError(f"spec['ar_order'] = {ar_order} must be at most 6")
+    small = full["hac_small_sample"]
+    if not isinstance(small, bool):
+        raise ValueError(f"spec['hac_small_sample'] = {small!r} must be true or false")
+
     return ITSSpec(
-        family=_choice(full, "family", FAMILIES),
-        errors=_choice(full, "errors", ERRORS),
+        family=family,
+        errors=errors,
         hac_lags=_int(full, "hac_lags", 0, allow_none=True),
+        hac_small_sample=small,
+        ar_order=ar_order,
+        ar_method=_choice(full, "ar_method", AR_METHODS),
         seasonality=_choice(full, "seasonality", SEASONALITY),
         harmonics=harmonics,
         phases=phases,
         unit_starts=unit_starts,
         comparator_units=comparators,
         washout_months=_int(full, "washout_months", 0),
+        exclude_months=_exclude(full["exclude_months"]),
+        covariates=_covariates(full["covariates"]),
         horizons=tuple(int(h) for h in horizons),
         alpha=float(alpha),
     )

@@ -1,0 +1,101 @@
+"""Each committed report opens in headless Chromium without errors and shows what it should.
+
+Uses Debian's `chromium` (installed by .ci/run) driven by Playwright; no browser is
+downloaded. Screenshots are saved to test-artifacts/screenshots/ for the reviewer of a change.
+On a machine without Chromium the test is skipped with a loud reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+REPORTS = sorted((ROOT / "reports").glob("*/report.html"))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if CHROMIUM is None:
+    warnings.warn("BROWSER TEST SKIPPED: no chromium on this machine (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="SKIPPED LOUDLY: chromium is not installed; run .ci/run or "
+                             "`apt-get install chromium` to check reports in a browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(path.as_uri(), wait_until="load")
+    return page, errors, requests
+
+
+def test_there_are_three_reports():
+    assert len(REPORTS) >= 3, "run `make repro`"
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.parent.name)
+def test_report_renders_with_summary_figures_and_tables(browser, report):
+    page, errors, requests = open_page(browser, report)
+    assert errors == [], errors
+    external = [u for u in requests if not u.startswith(("file:", "data:"))]
+    assert external == [], f"the report fetched from the network: {external}"
+    assert page.locator("h2", has_text="Summary for commissioners").is_visible()
+    assert page.locator("nav.toc a").count() >= 6
+    images = page.locator("img")
+    assert images.count() >= 3
+    for i in range(images.count()):
+        img = images.nth(i)
+        assert img.evaluate("i => i.complete && i.naturalWidth > 0"), f"image {i} did not load"
+        assert img.get_attribute("alt"), f"image {i} has no alt text"
+    assert page.locator("table").count() >= 3
+    code = page.locator("details.code").first
+    assert not code.locator("pre").first.is_visible(), "code must be folded by default"
+    code.locator("summary").click()
+    assert code.locator("pre").first.is_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{report.parent.name}.png"), full_page=True)
+    page.close()
+
+
+def test_tables_sort_when_a_header_is_clicked(browser):
+    page, errors, _ = open_page(browser, REPORTS[0])
+    table = page.locator("table").nth(1)
+    header = table.locator("thead th").nth(4)
+    cells = table.locator("tbody tr td:nth-child(5)")
+    header.click()
+    values = [float(v.replace(",", "")) for v in cells.all_inner_texts() if v not in ("", "[c]")]
+    assert values == sorted(values)
+    header.click()
+    values = [float(v.replace(",", "")) for v in cells.all_inner_texts() if v not in ("", "[c]")]
+    assert values == sorted(values, reverse=True)
+    assert errors == []
+
+
+def test_index_links_every_report(browser):
+    page, errors, _ = open_page(browser, ROOT / "reports" / "index.html")
+    for report in REPORTS:
+        link = page.locator(f'a[href="{report.parent.name}/report.html"]')
+        assert link.count() == 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "index.png"), full_page=True)
+    assert errors == []
