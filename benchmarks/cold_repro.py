@@ -59,6 +59,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 OUT = ROOT / "benchmarks" / "out" / "cold_repro.json"
 TARGET_COLD_S = 45.0
 TARGET_NOOP_S = 1.5
+# What an evaluate stage imports: the CLI (whether render imports these eagerly or lazily) and
+# the notebook's kernel; and the other entry points, for the start-up table.
+CLI_IMPORTS = "pipeline.report.build,papermill,nbconvert"
+KERNEL_IMPORTS = "pipeline.report.story"
+IMPORTS = ("pipeline.config", KERNEL_IMPORTS, CLI_IMPORTS, "pipeline.report.index")
 
 # Measurements that must run inside the copy, each in a fresh interpreter so that no import or
 # cache of one measurement helps another. Prints one JSON object on its last line.
@@ -138,14 +143,15 @@ elif mode == "story":
     out["plain_s"] = tick() - t
 
 elif mode in ("render", "render_plain"):
+    # nbconvert is imported before the clock starts for both routes, wherever render imports
+    # it, so render_s is rendering only (the import is counted with the CLI's imports).
     t = tick()
     import nbformat
+    from nbconvert import HTMLExporter
     if mode == "render":
         from pipeline import config
         from pipeline.report import render
         check_local(render)
-    else:
-        from nbconvert import HTMLExporter
     out["import_s"] = tick() - t
     nb = nbformat.read(Path("reports") / arg / "report.ipynb", as_version=4)
     t = tick()
@@ -181,11 +187,13 @@ elif mode == "notebook":
     out["cells"] = cells
 
 elif mode == "import":
+    names = arg.split(",")
     t = tick()
-    module = __import__(arg, fromlist=["_"])
+    modules = [__import__(name, fromlist=["_"]) for name in names]
     out["import_s"] = tick() - t
-    if arg.startswith("pipeline"):
-        check_local(module)
+    for name, module in zip(names, modules):
+        if name.startswith("pipeline"):
+            check_local(module)
 
 print("PROBE_RESULT " + json.dumps(out))
 '''
@@ -198,6 +206,31 @@ def environment() -> dict:
     env.pop("PIPELINE_ROOT", None)
     env.pop("PYTHONPATH", None)
     return env
+
+
+def bytecode_environment(env: dict, tmp: Path) -> dict:
+    """``env`` with Python free to cache bytecode, in a folder of the temporary copy.
+
+    ``PYTHONPYCACHEPREFIX`` sends every ``.pyc`` to ``tmp/pycache``, so the shared ``.venv`` is
+    never written to: the same as a venv installed with compiled bytecode
+    (``uv pip install --compile-bytecode``), once warmed.
+    """
+    cached = {**env, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    cached.pop("PYTHONDONTWRITEBYTECODE", None)
+    return cached
+
+
+def bytecode_status() -> dict:
+    """Whether this environment stops Python caching bytecode, and how much the venv has."""
+    site = next((VENV_BIN.parent / "lib").glob("python3*/site-packages"), None)
+    sources = compiled = 0
+    if site:
+        for path in site.rglob("*.py"):
+            sources += 1
+            tag = sys.implementation.cache_tag
+            compiled += (path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").exists()
+    return {"PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+            "venv_py_files": sources, "venv_py_files_with_pyc": compiled}
 
 
 def run(cmd: list[str], cwd: Path, env: dict, check: bool = True) -> tuple[float, str]:
@@ -292,7 +325,8 @@ def dvc_floor(tmp: Path, env: dict) -> float:
 
 def import_profile(copy: Path, env: dict, module: str, top: int = 6) -> list[dict]:
     """Import time of ``module`` by top-level package (``python -X importtime`` self times)."""
-    cmd = [str(VENV_BIN / "python"), "-X", "importtime", "-c", f"import {module}"]
+    statement = "import " + module.replace(",", ", ")
+    cmd = [str(VENV_BIN / "python"), "-X", "importtime", "-c", statement]
     result = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, check=True)
     totals: dict[str, float] = {}
     for line in result.stderr.splitlines():
@@ -316,10 +350,17 @@ def benchmark(args) -> dict:
         expected = snapshot(copy / "reports") if (copy / "reports").is_dir() else {}
         result: dict = {"source": source, "stages": order, "load_before": os.getloadavg()}
 
+        cached_env = bytecode_environment(env, tmp)
         if args.whole:
             clean(copy)
             print("whole cold `dvc repro --force` ...", flush=True)
             result["whole_repro_s"] = dvc(copy, env, "repro", "--force")[0]
+        if args.bytecode:
+            for field, label in (("whole_repro_writing_bytecode_s", "writing bytecode"),
+                                 ("whole_repro_cached_bytecode_s", "bytecode cached")):
+                clean(copy)
+                print(f"whole cold `dvc repro --force`, {label} ...", flush=True)
+                result[field] = dvc(copy, cached_env, "repro", "--force")[0]
 
         clean(copy)
         timings = {}
@@ -351,12 +392,25 @@ def benchmark(args) -> dict:
             "python -c pass": min(run([python, "-c", "pass"], copy, env)[0] for _ in range(3)),
             "python -m pipeline --help": run([python, "-m", "pipeline", "--help"], copy, env)[0],
         }
-        for module in ("pipeline.config", "pipeline.report.story", "pipeline.report.build",
-                       "pipeline.report.index"):
+        for module in IMPORTS:
             startup[f"import {module}"] = probe(copy, env, "import", module)["import_s"]
         result["startup_s"] = startup
+
+        # The same start-up costs with bytecode cached (warmed once; the venv is not written).
+        cached = {}
+        for _ in range(2):  # first pass writes the bytecode, second measures
+            cached["python -m pipeline --help"] = run([python, "-m", "pipeline", "--help"],
+                                                      copy, cached_env)[0]
+            for module in IMPORTS:
+                cached[f"import {module}"] = probe(copy, cached_env, "import", module)["import_s"]
+            kernel_cached = probe(copy, cached_env, "kernel")["kernel_s"]
+            noop_cached = [dvc(copy, cached_env, "repro")[0] for _ in range(2)]
+        cached["kernel start (trivial notebook)"] = kernel_cached
+        cached["no-op dvc repro (best)"] = min(noop_cached)
+        result["startup_bytecode_cached_s"] = cached
+        result["bytecode"] = bytecode_status()
         result["import_profile"] = {m: import_profile(copy, env, m)
-                                    for m in ("pipeline.report.story", "pipeline.report.build")}
+                                    for m in (KERNEL_IMPORTS, CLI_IMPORTS)}
 
         print("splitting each evaluate (fresh processes in the copy) ...", flush=True)
         split = {}
@@ -378,8 +432,8 @@ def benchmark(args) -> dict:
                               if not c["loads_story"])
             rest_parts = {
                 "dvc_per_stage_s": result["dvc_single_stage_noop_s"],
-                "cli_import_build_s": startup["import pipeline.report.build"],
-                "kernel_import_story_s": startup["import pipeline.report.story"],
+                "cli_imports_s": startup[f"import {CLI_IMPORTS}"],
+                "kernel_imports_s": startup[f"import {KERNEL_IMPORTS}"],
                 "other_notebook_cells_s": other_cells,
             }
             rest_parts["unaccounted_s"] = rest - sum(rest_parts.values())
@@ -421,8 +475,8 @@ def print_report(r: dict) -> None:
     print(f"{'stage':40} {'wall s':>7} {'share':>7}  note")
     print("-" * 80)
     rest_labels = {"dvc_per_stage_s": "DVC's own per-stage cost",
-                   "cli_import_build_s": "CLI: import pipeline.report.build",
-                   "kernel_import_story_s": "kernel: import pipeline.report.story",
+                   "cli_imports_s": "CLI: build, papermill, nbconvert imports",
+                   "kernel_imports_s": "kernel: import pipeline.report.story",
                    "other_notebook_cells_s": "notebook cells but Story.load's",
                    "unaccounted_s": "unaccounted (papermill, writing)"}
     for stage, seconds in r["stage_s"].items():
@@ -442,7 +496,12 @@ def print_report(r: dict) -> None:
           f"{verdict(total, TARGET_COLD_S)}")
     if "whole_repro_s" in r:
         w = r["whole_repro_s"]
-        print(f"{'whole cold `dvc repro --force`':40} {w:7.2f} {'':7}  {verdict(w, TARGET_COLD_S)}")
+        print(f"{'whole cold `dvc repro --force`':40} {w:7.2f} {'':7}  "
+              f"{verdict(w, TARGET_COLD_S)}")
+    for field, label in (("whole_repro_writing_bytecode_s", "  same, writing bytecode (1st run)"),
+                         ("whole_repro_cached_bytecode_s", "  same, bytecode cached")):
+        if field in r:
+            print(f"{label:40} {r[field]:7.2f} {'':7}  {verdict(r[field], TARGET_COLD_S)}")
     n = r["noop_s"]
     print(f"{'no-op `dvc repro` (first run)':40} {n['first']:7.2f} {'':7}  "
           f"{verdict(n['first'], TARGET_NOOP_S)}")
@@ -453,6 +512,16 @@ def print_report(r: dict) -> None:
     print(f"reports reproduced byte for byte: {rep['compared'] - len(rep['differing'])}"
           f"/{rep['compared']} files" + (f"; differing: {', '.join(rep['differing'])}"
                                          if rep["differing"] else ""))
+    inputs = [f for f in src["dirty_files"]
+              if f.startswith(("pipeline/", "notebooks/", "params.yaml", "dvc.yaml"))]
+    if rep["differing"] and inputs:
+        print(f"  (expected: the copy has uncommitted changes to {', '.join(inputs[:5])}"
+              f"{' ...' if len(inputs) > 5 else ''}; run with --head to compare with HEAD)")
+    bc = r["bytecode"]
+    if bc["PYTHONDONTWRITEBYTECODE"] or bc["venv_py_files_with_pyc"] < bc["venv_py_files"] / 2:
+        print(f"NOTE: PYTHONDONTWRITEBYTECODE={bc['PYTHONDONTWRITEBYTECODE']!s} and "
+              f"{bc['venv_py_files_with_pyc']}/{bc['venv_py_files']} of the venv's .py files have "
+              "cached bytecode: every process recompiles what it imports (start-up table).")
 
     print()
     print("The evaluate stages together")
@@ -498,9 +567,18 @@ def print_report(r: dict) -> None:
 
     print()
     print("Start-up and import costs (fresh interpreters in the copy)")
+    cached = r["startup_bytecode_cached_s"]
+    print(f"  {'':50} {'as is':>8} {'bytecode cached':>16}")
     for label, seconds in r["startup_s"].items():
-        print(f"  {label:38} {seconds:6.2f} s")
-    print(f"  {'dvc repro --single-item (up to date)':38} {r['dvc_single_stage_noop_s']:6.2f} s"
+        other = (f"{cached[label]:8.2f} s {seconds / cached[label]:5.1f}x"
+                 if label in cached else "")
+        print(f"  {label:50} {seconds:6.2f} s {other}")
+    kernel = sum(e["kernel_start_s"] for e in r["evaluate"].values()) / len(r["evaluate"])
+    for label, seconds in (("kernel start (trivial notebook)", kernel),
+                           ("no-op dvc repro (best)", r["noop_s"]["best"])):
+        print(f"  {label:50} {seconds:6.2f} s {cached[label]:8.2f} s "
+              f"{seconds / cached[label]:5.1f}x")
+    print(f"  {'dvc repro --single-item (up to date)':50} {r['dvc_single_stage_noop_s']:6.2f} s"
           "  (DVC's share of every stage)")
     for module, rows in r["import_profile"].items():
         print(f"  import {module} by package (self time): "
@@ -513,6 +591,9 @@ def main() -> int:
                         help="benchmark the committed HEAD only (default: HEAD + working tree)")
     parser.add_argument("--no-whole", dest="whole", action="store_false",
                         help="skip the whole cold `dvc repro --force` run")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="also time two whole cold repros with bytecode caching allowed "
+                             "(first writes it, second uses it); about 2 minutes more")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     args = parser.parse_args()
     if not (VENV_BIN / "dvc").exists():

@@ -38,10 +38,14 @@ def _simulate(args) -> None:
 
 
 def _extract_arguments(cfg: config.Intervention) -> dict:
+    from pipeline.data.options import options_for
+
     return {
         "outcomes": cfg.outcome_columns(),
         "dimensions": list(cfg.equity),
         "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
+        "options": options_for(cfg),  # the `data:` section: format, columns, quirks
+        "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
     }
 
 
@@ -55,13 +59,33 @@ def _prepare(args) -> None:
 
 
 def _validate(args) -> None:
-    from pipeline.data.schema import validate_extract
+    """Check every intervention's extract (quirks included) and report all their problems."""
+    from pipeline.data import ExtractError, validate_extract
 
     root = config.project_root()
+    failed = []
     for key in args.keys or config.intervention_keys(root):
-        cfg = config.load_intervention(key, root)
-        validate_extract(cfg.extract, **_extract_arguments(cfg))
-        print(f"validate: {cfg.extract.relative_to(root)} is a valid extract for {key}")
+        try:
+            cfg = config.load_intervention(key, root)
+            validate_extract(cfg.extract, **_extract_arguments(cfg))
+        except (config.ConfigError, ExtractError) as exc:
+            print(f"validate {key}: {exc}", file=sys.stderr)
+            failed.append(key)
+            continue
+        print(f"validate: {_shown(cfg.extract, root)} is a valid extract for {key}")
+    if failed:
+        raise _Failed(f"{len(failed)} intervention(s) failed validation: {', '.join(failed)}")
+
+
+def _shown(path, root) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+class _Failed(Exception):
+    """Problems already printed; only the summary line is left to say."""
 
 
 def _evaluate(args) -> None:
@@ -104,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.run(args)
-    except (config.ConfigError, ExtractError) as exc:
+    except (config.ConfigError, ExtractError, _Failed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

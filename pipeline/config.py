@@ -243,7 +243,12 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
     one place that knows them; here its message gets the params.yaml path in front.
     """
     from pipeline.stats.its_spec import validate_spec
+    from pipeline.stats.sensitivity import validate_options
 
+    try:
+        validate_options(cfg.sensitivity)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.sensitivity: {exc}") from None
     for outcome in cfg.outcomes:
         try:
             validate_spec(cfg.its_spec(outcome))
@@ -448,6 +453,14 @@ class Paths:
     @property
     def notebook(self) -> Path:
         return self.root / "notebooks" / "evaluate.ipynb"
+
+    def staging(self, key: str) -> Path:
+        """Where a report is written before it is moved into ``reports/<key>``."""
+        return self.root / "data" / "interim" / "staging" / key
+
+    def index_entry(self, key: str) -> Path:
+        """The entry of one report that the ``index`` stage reads (docs/adr/0005)."""
+        return self.root / "data" / "interim" / "index" / f"{key}.json"
 
 
 def paths(root: Path | None = None) -> Paths:

@@ -129,7 +129,8 @@ def secondary_mask(table: pd.DataFrame, hidden: pd.DataFrame, counts: Iterable[s
     """
     by = [c for c in by if c in table.columns]
     mask = hidden.copy()
-    groups = table.groupby(by, sort=False).groups if by else {(): table.index}
+    groups = ({k: g.index for k, g in table.groupby(by if len(by) > 1 else by[0], sort=False)}
+              if by else {(): table.index})
     for column in counts:
         values = pd.to_numeric(table[column], errors="coerce")
         changed = True

@@ -16,6 +16,8 @@ import pandas as pd
 from pipeline.config import Intervention, Outcome
 from pipeline.stats.before_after import compare_proportions
 from pipeline.stats.its import ITSResult, fit_its
+from pipeline.stats.power import minimum_detectable_effect
+from pipeline.stats.sensitivity import run_sensitivity
 
 OVERALL = ("all", "all")
 
@@ -28,6 +30,8 @@ class Evaluation:
     its: dict[str, ITSResult]
     imd: dict[str, ITSResult] = field(default_factory=dict)
     ols: dict[str, ITSResult] = field(default_factory=dict)
+    sensitivity: pd.DataFrame | None = None  # robustness table of the headline outcome
+    power: dict | None = None  # minimum detectable level change of the headline design
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -133,5 +137,31 @@ def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
         strata = sorted(series.loc[series["dimension"] == "imd_quintile", "stratum"].unique())
         imd = {q: fit_outcome(cfg, cfg.headline, series, "imd_quintile", q) for q in strata}
     ols = {o.key: fit_ols_newey_west(cfg, o, series) for o in cfg.outcomes}
+    headline = cfg.headline
+    sensitivity = run_sensitivity(select(series, headline.key), cfg.its_spec(headline),
+                                  cfg.sensitivity)
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
-                      its=its, imd=imd, ols=ols)
+                      its=its, imd=imd, ols=ols, sensitivity=sensitivity,
+                      power=design_power(cfg, series, its[headline.key]))
+
+
+def design_power(cfg: Intervention, series: pd.DataFrame, result: ITSResult) -> dict:
+    """The smallest immediate change this design could detect with 80% power.
+
+    A planning figure (simulation, :func:`pipeline.stats.power.minimum_detectable_effect`)
+    for the headline outcome: this many months before and after the first start, the
+    pre-period proportion, the mean monthly denominator and the dispersion seen here.
+    """
+    rows = select(series, cfg.headline.key)
+    rows = rows[rows["unit"].isin(treated_units(cfg, rows["unit"].unique()))]
+    monthly = rows.groupby("month")[["numerator", "denominator"]].sum()
+    start = min(cfg.unit_starts.values()) if cfg.unit_starts else cfg.phases[0].start
+    pre = monthly[monthly.index < start]
+    family = result.spec.base_family
+    return minimum_detectable_effect(
+        n_pre=len(pre), n_post=len(monthly) - len(pre),
+        baseline=float(pre["numerator"].sum() / pre["denominator"].sum()),
+        denominator=float(monthly["denominator"].mean()),
+        family=family, dispersion=max(float(result.diagnostics["dispersion"]), 1.0),
+        alpha=cfg.alpha, seed=0,
+    )

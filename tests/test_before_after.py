@@ -126,3 +126,138 @@ def test_before_after_table_groups_by_stratum():
 def test_before_after_table_bad_windows(before, after, message):
     with pytest.raises(ValueError, match=message):
         before_after_table(_monthly(), before, after)
+
+
+# -- rates, means, paired proportions, Mantel-Haenszel (issue 4) ------------------------------
+
+from statsmodels.stats.contingency_tables import StratifiedTable, mcnemar  # noqa: E402
+from statsmodels.stats import rates as sm_rates  # noqa: E402
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW  # noqa: E402
+
+from pipeline.stats.before_after import (  # noqa: E402
+    compare_means, compare_means_data, compare_rates, mantel_haenszel, mantel_haenszel_table,
+    paired_proportions, poisson_interval, poisson_rate, window_counts)
+
+
+@pytest.mark.parametrize("x, low, high", [
+    (0, 0.0, 3.6889), (1, 0.0253, 5.5716), (5, 1.6235, 11.6683), (10, 4.7954, 18.3904),
+    (20, 12.2165, 30.8884),
+])
+def test_exact_poisson_interval_published_table(x, low, high):
+    """Exact (Garwood) 95% limits for a Poisson count, as tabulated in Breslow & Day (1987),
+    Statistical Methods in Cancer Research vol. II, Table 2.10 (4 decimals here), and the
+    same limits from statsmodels' independent ``confint_poisson(method="exact-c")``."""
+    lo, hi = poisson_interval(x)
+    assert lo == pytest.approx(low, abs=TOL)
+    assert hi == pytest.approx(high, abs=TOL)
+    sm_lo, sm_hi = sm_rates.confint_poisson(x, 1, method="exact-c")
+    assert (lo, hi) == pytest.approx((float(sm_lo), float(sm_hi)), abs=1e-8)
+
+
+def test_poisson_rate_scales_by_person_time():
+    r = poisson_rate(10, 2000, per=1000)
+    assert r["rate"] == pytest.approx(5.0)
+    assert r["rate_low"] == pytest.approx(4.7954 / 2, abs=TOL)
+
+
+def test_rate_ratio_exact_conditional_boice_monson():
+    """Boice & Monson (1977) breast cancer after fluoroscopy, the worked example of Rothman &
+    Greenland (Modern Epidemiology, person-time data): 41 cases in 28,010 exposed person-years,
+    15 in 19,017 unexposed. Rate ratio 1.86. The exact conditional p-value agrees with
+    statsmodels' independent ``test_poisson_2indep(method="exact-cond")``; the limits are
+    checked by their defining property (each binomial tail = 2.5% at the limit)."""
+    r = compare_rates(41, 28010, 15, 19017)
+    assert r["rate_ratio"] == pytest.approx(1.8558, abs=TOL)
+    sm = sm_rates.test_poisson_2indep(41, 28010, 15, 19017, method="exact-cond")
+    assert r["p_value"] == pytest.approx(sm.pvalue, abs=1e-10)
+    t1, t0 = 28010, 19017
+    for limit, tail in ((r["rate_ratio_low"], "upper"), (r["rate_ratio_high"], "lower")):
+        pi = t1 * limit / (t1 * limit + t0)
+        prob = stats.binom.sf(40, 56, pi) if tail == "upper" else stats.binom.cdf(41, 56, pi)
+        assert prob == pytest.approx(0.025, abs=1e-8)
+    assert r["rate_ratio_low"] == pytest.approx(1.0057, abs=TOL)
+    assert r["rate_ratio_high"] == pytest.approx(3.6093, abs=TOL)
+
+
+def test_welch_matches_scipy_and_statsmodels():
+    """Welch's t: p-value from scipy.stats.ttest_ind(equal_var=False); interval from
+    statsmodels CompareMeans.tconfint_diff(usevar="unequal") (independent implementations)."""
+    rng = np.random.default_rng(4)
+    after, before = rng.normal(10, 2, 30), rng.normal(9, 3.5, 45)
+    r = compare_means_data(after, before)
+    ref = stats.ttest_ind(after, before, equal_var=False)
+    assert r["p_value"] == pytest.approx(ref.pvalue, abs=1e-10)
+    assert r["t"] == pytest.approx(ref.statistic, abs=1e-10)
+    lo, hi = CompareMeans(DescrStatsW(after), DescrStatsW(before)).tconfint_diff(usevar="unequal")
+    assert (r["difference_low"], r["difference_high"]) == pytest.approx((lo, hi), abs=1e-10)
+    with pytest.raises(ValueError, match="at least 2"):
+        compare_means(1, 1, 1, 1, 1, 5)
+
+
+def test_mcnemar_agresti_presidential_approval():
+    """Agresti (2002), Categorical Data Analysis, 2nd ed., Table 10.1 (approval of the Prime
+    Minister in two surveys of the same 1600 people: 794, 150, 86, 570): McNemar z^2 = 17.36,
+    difference of proportions 0.59 - 0.55 with 95% Wald CI (0.02, 0.06) (section 10.1)."""
+    r = paired_proportions(794, 150, 86, 570)
+    assert r["statistic"] == pytest.approx(17.3559, abs=TOL)
+    assert r["statistic"] == pytest.approx(
+        mcnemar([[794, 150], [86, 570]], exact=False, correction=False).statistic)
+    assert r["test"] == "McNemar chi-square"
+    assert r["before"] == pytest.approx(0.59) and r["after"] == pytest.approx(0.55)
+    assert r["difference"] == pytest.approx(-0.04)
+    assert r["difference_low"] == pytest.approx(-0.0587, abs=TOL)
+    assert r["difference_high"] == pytest.approx(-0.0213, abs=TOL)
+    assert round(-r["difference_high"], 2) == 0.02 and round(-r["difference_low"], 2) == 0.06
+
+
+def test_mcnemar_exact_when_few_discordant_pairs():
+    r = paired_proportions(20, 2, 9, 30)
+    assert r["test"] == "McNemar exact (binomial)"
+    assert r["p_value"] == pytest.approx(stats.binomtest(2, 11, 0.5).pvalue, abs=1e-12)
+
+
+def test_mantel_haenszel_matches_hand_formulas():
+    """Pooled OR = sum(a d / n) / sum(b c / n) (Mantel & Haenszel 1959) and the Robins,
+    Breslow & Greenland (1986) variance, written out by hand; CMH test vs statsmodels."""
+    tables = [[[10, 20], [5, 25]], [[12, 18], [6, 24]], [[30, 70], [22, 78]]]
+    r = mantel_haenszel(tables)
+    R = S = PR = PS_QR = QS = 0.0
+    for (a, b), (c, d) in tables:
+        n = a + b + c + d
+        R_i, S_i = a * d / n, b * c / n
+        P_i, Q_i = (a + d) / n, (b + c) / n
+        R += R_i
+        S += S_i
+        PR += P_i * R_i
+        PS_QR += P_i * S_i + Q_i * R_i
+        QS += Q_i * S_i
+    or_mh = R / S
+    var = PR / (2 * R**2) + PS_QR / (2 * R * S) + QS / (2 * S**2)
+    z = stats.norm.ppf(0.975)
+    assert r["odds_ratio"] == pytest.approx(or_mh, abs=1e-10)
+    assert r["odds_ratio_low"] == pytest.approx(or_mh * np.exp(-z * np.sqrt(var)), abs=1e-8)
+    assert r["odds_ratio_high"] == pytest.approx(or_mh * np.exp(z * np.sqrt(var)), abs=1e-8)
+    st = StratifiedTable(np.moveaxis(np.array(tables, float), 0, 2))
+    assert r["p_value"] == pytest.approx(st.test_null_odds(correction=False).pvalue)
+
+
+def _strata_series():
+    months = pd.period_range("2020-01", periods=24, freq="M").to_timestamp()
+    rows = []
+    for s, (before, after) in {"1": (5, 10), "2": (10, 12)}.items():
+        for i, m in enumerate(months):
+            rows.append({"month": m, "unit": "u", "outcome": "o", "dimension": "imd_quintile",
+                         "stratum": s, "numerator": after if i >= 12 else before,
+                         "denominator": 40})
+    return pd.DataFrame(rows)
+
+
+def test_window_counts_exclusions_and_mh_table():
+    data = _strata_series()
+    counts = window_counts(data, ("2020-01", "2020-12"), ("2021-01", "2021-12"),
+                           exclude=["2021-01"], keys=("outcome", "stratum"))
+    first = counts.set_index("stratum").loc["1"]
+    assert first["numerator_before"] == 60 and first["denominator_after"] == 11 * 40
+    table = mantel_haenszel_table(data, ("2020-01", "2020-12"), ("2021-01", "2021-12"),
+                                  "imd_quintile")
+    assert table.loc[0, "estimand"] == "odds_ratio_mh" and table.loc[0, "estimate"] > 1

@@ -116,3 +116,23 @@ def test_a_fourth_intervention_needs_only_params_and_a_data_file(repro):
     assert (repro / "reports" / "msk_groups" / "report.html").is_file()
     assert 'href="msk_groups/report.html"' in (repro / "reports" / "index.html").read_text()
     assert digest_tree(repro / "data" / "raw") == before, "data/raw must never be written"
+
+
+def test_an_experiment_reruns_one_intervention_and_records_its_history(repro):
+    """`dvc exp run -S` on one intervention: only its stages rerun, metrics and history follow."""
+    run(["git", "add", "-A"], cwd=repro)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"],
+        cwd=repro)
+    out = run(["dvc", "exp", "run", "-S",
+               "interventions.pulmonary_rehab.its.seasonality=fourier"], cwd=repro).stdout
+    assert "Running stage 'evaluate@pulmonary_rehab'" in out
+    for other in ("thi_month", "smoking_advice"):
+        assert f"Running stage 'evaluate@{other}'" not in out
+    shown = run(["dvc", "exp", "show", "--json"], cwd=repro).stdout
+    assert "level_change_or@Drop-in sessions and video" in shown
+    diff = run(["dvc", "params", "diff", "--json"], cwd=repro).stdout
+    assert "interventions.pulmonary_rehab.its.seasonality" in diff
+    history = json.loads((repro / "reports" / "pulmonary_rehab" / "history.json").read_text())
+    assert len(history) == 2
+    assert {"key": "its.seasonality", "old": "none", "new": "fourier"} in \
+        history[1]["changes"]["params"]

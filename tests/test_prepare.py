@@ -106,7 +106,8 @@ def test_csv_months_outside_window_are_excluded_and_counted(tmp_path):
     path = tmp_path / "raw" / "x.csv"
     path.parent.mkdir()
     pd.DataFrame(rows).to_csv(path, index=False)
-    q = run_prepare(path, tmp_path / "out")
+    q = run_prepare(path, tmp_path / "out", options={"quirks": {"missing_months": "list"}})
+    assert len(q["missing_months"]["s1"]) == 42 - 2
     assert q["rows_read"] == 5 and q["rows_outside_window"] == 2 and q["rows_used"] == 3
     assert q["units"] == {"s1": 3}
     assert q["ignored_columns"] == ["patient_id"]
@@ -155,7 +156,7 @@ CATALOGUE = [
     ("ethnicity", rows_with(5, {2: {"ethnicity": "white british"}}), (), "ethnicity",
      "row 2 (1 row)", "'white british' is not an NHS ethnic group", "White, Mixed, Asian"),
     ("sex", rows_with(5, {5: {"sex": "F"}}), (), "sex", "row 5 (1 row)", "'F' is not a sex code",
-     "Female or Male"),
+     "Female, Male, Not known; NHS codes"),
     ("missing_column", rows_with(3, {}), ("sex",), "sex", "", "required column is missing",
      "add a column 'sex'"),
     ("many_rows", rows_with(30, {i: {"imd_quintile": "0"} for i in range(3, 30, 3)}), (),
@@ -197,7 +198,7 @@ def test_several_problems_reported_at_once(tmp_path):
     ("header_only.csv", b"month,unit,imd_quintile,ethnicity,sex,age_band,started,completed\n",
      "no data rows"),
     ("garbage.parquet", b"this is not parquet at all", "could not be read as a Parquet table"),
-    ("binary.csv", b"\x00\xff\xfe\x89PNG\x00\x01", "could not be read as a CSV table"),
+    ("binary.csv", b"\x00\xff\xfe\x89PNG\x00\x01", "is not a text (CSV) file"),
     ("notes.docx", b"hello", "unsupported file type '.docx'"),
 ])
 def test_unreadable_files(tmp_path, name, content, message):

@@ -5,7 +5,7 @@ SQL ports to Spark later (DESIGN.md section 7; docs/adr/0020). Why a complete gr
 unit x stratum x outcome is present (zeros where nothing happened) so a missing month can never
 be filled silently downstream (docs/architecture.md). Why temporary files and ``os.replace``: a
 failed or killed run never leaves half an output, and ``data/raw`` (the input's folder) is never
-written (docs/data.md section 4).
+written (docs/data.md section 3).
 """
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ def _options(options, outcomes, dimensions) -> DataOptions:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the machine's cores (at most 4) and a 1 GB memory budget."""
+    """An in-memory DuckDB with the machine's cores (at most 4) and a 512 MB buffer budget
+    (the whole process stays under 1 GB; bigger intermediates spill to the system temp dir)."""
     threads = max(1, min(4, os.cpu_count() or 1))
-    return duckdb.connect(config={"threads": threads, "memory_limit": "1GB"})
+    spill = Path(tempfile.gettempdir()) / "pipeline-duckdb"
+    return duckdb.connect(config={"threads": threads, "memory_limit": "512MB",
+                                  "temp_directory": str(spill)})
 
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],

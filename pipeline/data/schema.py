@@ -185,23 +185,33 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
     src = source.select(scan.mapping)
 
     states = [flag_state_sql(f, types[f], options) for f in present_flags]
-    mask_parts = [f"({s} << {2 * i})" for i, s in enumerate(states)]
+    # Inner: raw keys, raw flags and their 0/1 values; outer: the problem mask, from the values
+    # (the slow classification runs only where a value is not a plain 0/1).
+    mask_parts = [f"((CASE WHEN v{i} IS NOT NULL THEN 0 ELSE {s} END) << {2 * i})"
+                  for i, s in enumerate(states)]
     pairs = []
     for num, den in dict.fromkeys(outcomes.values()):
         if den and num in present_flags and den in present_flags:
             pairs.append((num, den))
             bit = 2 * len(present_flags) + len(pairs) - 1
-            mask_parts.append(f"(CASE WHEN {flag_value_sql(num, types[num], options)} = 1 AND "
-                              f"{flag_value_sql(den, types[den], options)} = 0 "
-                              f"THEN {1 << bit} ELSE 0 END)")
+            mask_parts.append(f"(CASE WHEN v{present_flags.index(num)} = 1 AND "
+                              f"v{present_flags.index(den)} = 0 THEN {1 << bit} ELSE 0 END)")
     mask = " | ".join(mask_parts) or "0"
-    select = [f"{q(k)} AS k{i}" for i, k in enumerate(present_keys)]
-    select += [f"{flag_value_sql(f, types[f], options)} AS v{i}" for i, f in enumerate(present_flags)]
+    values = [flag_value_sql(f, types[f], options) for f in present_flags]
+    if _typed_flags_clean(con, src, present_flags, types, options, pairs):
+        # Typed 0/1 flags, none out of range, no pair broken (one cheap scan of the flag
+        # columns said so): the main scan needs neither the mask nor the value checks.
+        mask, values = "0", [q(f) for f in present_flags]
+    inner = [f"{q(k)} AS k{i}" for i, k in enumerate(present_keys)]
+    inner += [q(f) for f in present_flags]
+    inner += [f"{v} AS v{i}" for i, v in enumerate(values)]
+    outer = [f"k{i}" for i in range(len(present_keys))]
+    outer += [f"v{i}" for i in range(len(present_flags))] + [f"({mask}) AS mask"]
     sums = [f"CAST(sum(v{i}) AS BIGINT) AS f{i}" for i in range(len(present_flags))]
     group = [f"k{i}" for i in range(len(present_keys))] + ["mask"]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cells AS
         SELECT {', '.join(group)}, count(*) AS n_rows {''.join(', ' + s for s in sums)}
-        FROM (SELECT {', '.join(select + [f'({mask}) AS mask'])} FROM {src})
+        FROM (SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {src}))
         GROUP BY {', '.join(group)}""")
     scan.rows = con.execute("SELECT coalesce(sum(n_rows), 0) FROM cells").fetchone()[0]
     if scan.rows == 0:
@@ -301,6 +311,26 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
         GROUP BY ALL""")
     scan.complete = True
     return scan
+
+
+def _typed_flags_clean(con, src: str, flags, types, options, pairs) -> bool:
+    """True if every flag is a typed 0/1 column with no blank, no other value and no numerator
+    1 where its denominator is 0. Parquet only (a second pass over a CSV would cost a full
+    parse); the flag columns alone are a small part of a columnar file."""
+    if not flags or any(types[f] not in INTEGER_TYPES or f in options.values for f in flags):
+        return False
+    exprs = ["count(*)"]
+    for f in flags:   # min, max and count are the cheapest aggregates there are
+        exprs += [f"min({q(f)})", f"max({q(f)})", f"count({q(f)})"]
+    for num, den in pairs:   # with 0/1 values, num - den = 1 only where num is 1 and den 0
+        exprs += [f"max(CAST({q(num)} AS INTEGER) - CAST({q(den)} AS INTEGER))"]
+    got = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone()
+    n, stats, broken = got[0], got[1:1 + 3 * len(flags)], got[1 + 3 * len(flags):]
+    for i in range(len(flags)):
+        low, high, count = stats[3 * i: 3 * i + 3]
+        if count != n or (n and (low < 0 or high > 1)):
+            return False
+    return not any(b is not None and b > 0 for b in broken)
 
 
 def wide_to_long_sql(outcomes, flags: list[str], dimensions) -> str:

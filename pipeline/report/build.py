@@ -16,9 +16,6 @@ from pathlib import Path
 from pipeline import config
 from pipeline.report import render
 
-STAGING = Path("data") / "interim" / "staging"
-INDEX_ENTRIES = Path("data") / "interim" / "index"
-
 
 def replace_into(staged: Path, target: Path) -> None:
     """Move every file and folder of ``staged`` into ``target`` by rename.
@@ -52,13 +49,13 @@ def build_report(key: str, root: Path | None = None) -> Path:
     root = root or config.project_root()
     cfg = config.load_intervention(key, root)
     paths = config.paths(root)
-    staged = root / STAGING / key
+    staged = paths.staging(key)
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
 
     nb = render.execute(
         paths.notebook,
-        parameters={"intervention": key, "output_dir": (STAGING / key).as_posix()},
+        parameters={"intervention": key, "output_dir": staged.relative_to(root).as_posix()},
         cwd=root,
     )
     render.write_notebook(nb, staged / "report.ipynb")
@@ -67,7 +64,7 @@ def build_report(key: str, root: Path | None = None) -> Path:
     entry = index_entry(key, staged, cfg.title)
     target = paths.report(key)
     replace_into(staged, target)
-    entry_path = root / INDEX_ENTRIES / f"{key}.json"
+    entry_path = paths.index_entry(key)
     entry_path.parent.mkdir(parents=True, exist_ok=True)
     entry_path.write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from pipeline import config
-from pipeline.report.build import INDEX_ENTRIES
-from pipeline.report.render import TEMPLATES
+
+STYLESHEET = Path(__file__).parent / "templates" / "report" / "report.css"
 
 PAGE = """<!DOCTYPE html>
 <html lang="en-GB">
@@ -47,7 +47,7 @@ def write_index(root: Path | None = None) -> Path:
     root = root or config.project_root()
     rows = []
     for key in config.intervention_keys(root):
-        entry_path = root / INDEX_ENTRIES / f"{key}.json"
+        entry_path = config.paths(root).index_entry(key)
         if not entry_path.exists():
             raise config.ConfigError(
                 f"{entry_path}: no index entry for {key!r}. Fix: run `dvc repro` (or "
@@ -55,7 +55,7 @@ def write_index(root: Path | None = None) -> Path:
             )
         entry = json.loads(entry_path.read_text(encoding="utf-8"))
         rows.append(ROW.format(**{k: html.escape(str(v)) for k, v in entry.items()}))
-    css = (TEMPLATES / "report" / "report.css").read_text(encoding="utf-8")
+    css = STYLESHEET.read_text(encoding="utf-8")
     out = root / "reports" / "index.html"
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(PAGE.format(css=css, rows="\n".join(rows)), encoding="utf-8")

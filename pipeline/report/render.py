@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 
 import nbformat
-import papermill
-from nbconvert import HTMLExporter
 
 TEMPLATES = Path(__file__).parent / "templates"
 KERNEL = "python3"  # the venv's own ipykernel; never an installed kernelspec with absolute paths
@@ -31,6 +29,8 @@ def execute(template: Path, parameters: dict, cwd: Path) -> nbformat.NotebookNod
     Papermill injects the parameters into a cell after the one tagged ``parameters``; the
     notebook itself validates them through :mod:`pipeline.config`.
     """
+    import papermill  # imported here: the index and other light commands never need it
+
     executed = papermill.execute_notebook(
         str(template),
         None,  # keep it in memory: written once, normalised, by the caller
@@ -95,6 +95,8 @@ def to_html(nb: nbformat.NotebookNode, title: str) -> str:
 
     Nothing is loaded from the internet; the only script is ours, inline (sortable tables).
     """
+    from nbconvert import HTMLExporter
+
     nb = copy.deepcopy(nb)
     nb.metadata["title"] = title
     exporter = HTMLExporter(

@@ -178,8 +178,8 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
             handles.append(Line2D([], [], color=colour, marker=marker, ls="none", ms=6.5,
                                   markeredgecolor="black", markeredgewidth=0.5, label=label))
     if result.target is not None:
-        ax.axhline(result.target * k, color=OKABE_ITO["red"], lw=1.1, ls="-.")
-        handles.append(Line2D([], [], color=OKABE_ITO["red"], lw=1.1, ls="-.", label="Target"))
+        ax.axhline(result.target * k, color="black", lw=1.0, ls="-.")
+        handles.append(Line2D([], [], color="black", lw=1.0, ls="-.", label="Target"))
 
     # icons: lettered circles above the top right corner of the axes
     letter, face, text = VARIATION_ICONS[result.variation_icon]

@@ -15,8 +15,9 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
-from pipeline.evaluation import Evaluation, load_series, run, treated_units
-from pipeline.report import figures, history, manifest, publish, wording
+from pipeline.evaluation import Evaluation, load_series, run, select, treated_units
+from pipeline.report import figures, history, manifest, publish, spc_figure, wording
+from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
            "poisson": ("_rr", "rate ratio"), "quasipoisson": ("_rr", "rate ratio"),
@@ -107,11 +108,60 @@ class Story:
         d = self.ev.its[outcome.key].diagnostics
         points = min((p.get("months", p.get("n", 99)) for p in d.get("points_per_segment", [])),
                      default=99)
+        agrees, placebo = self.robustness()
         return wording.confidence(
             ci_excludes_null=not (level["ci_low"] <= null <= level["ci_high"]),
             min_points_per_segment=int(points),
             autocorrelated=d["ljung_box_p"] < 0.05,
+            sensitivity_agrees=agrees,
+            placebo_significant=placebo,
         )
+
+    def _link_rows(self) -> pd.DataFrame:
+        """Robustness rows on the link scale (one per fitted variant)."""
+        table = self.ev.sensitivity
+        return table[(table["estimand"] == "level_change") & table["estimate"].notna()]
+
+    def robustness(self) -> tuple[bool | None, bool | None]:
+        """Do the variants agree with the primary model, and does any placebo show a change?
+
+        Agreement: every fitted non-placebo variant has the primary estimate's sign and the
+        same verdict on whether its 95% interval excludes zero.
+        """
+        rows = self._link_rows()
+        if rows.empty:
+            return None, None
+        significant = (rows["ci_low"] > 0) | (rows["ci_high"] < 0)
+        placebo = rows["variant"].str.startswith("placebo")
+        primary = rows[rows["variant"] == "primary"].iloc[0]
+        primary_sig = primary["ci_low"] > 0 or primary["ci_high"] < 0
+        others = rows[~placebo]
+        agrees = bool(((others["estimate"] > 0) == (primary["estimate"] > 0)).all()
+                      and (significant[~placebo] == primary_sig).all())
+        return agrees, bool(significant[placebo].any()) if placebo.any() else None
+
+    def show_sensitivity(self) -> None:
+        """The robustness table of the headline outcome, and what it says in one sentence."""
+        table = self.ev.sensitivity
+        keep = ["variant", "description", "estimand", "estimate", "ci_low", "ci_high",
+                "p_value", "note"]
+        display(HTML(_html_table(table[keep])))
+        agrees, placebo = self.robustness()
+        rows = self._link_rows()
+        unfitted = table.loc[table["estimate"].isna(), "variant"].unique()
+        parts = [
+            "The immediate change keeps its direction and its verdict (interval excluding no "
+            "change, or not) in every variant." if agrees else
+            "The immediate change does not keep the same direction or verdict in every "
+            "variant: read the headline with that in mind.",
+            "No placebo start date in the pre-period shows a change, as expected."
+            if placebo is False else
+            "A placebo start date in the pre-period also shows a change: the pre-period trend "
+            "may not be stable." if placebo else "",
+        ]
+        if len(unfitted):
+            parts.append("Not fitted (too few months): " + ", ".join(unfitted) + ".")
+        display(Markdown(f"{len(rows)} variants fitted. " + " ".join(p for p in parts if p)))
 
     def summary(self) -> str:
         """The commissioner's page: question, answer, size, equity, confidence and why."""
@@ -228,7 +278,22 @@ class Story:
             "exact test when an expected count is under 5.",
             f"- Confidence level {1 - self.cfg.alpha:.0%}. No adjustment for multiple "
             "comparisons in this version: read stratum results as descriptive.",
+            f"- {self.power_sentence()}",
         ])
+
+    def power_sentence(self) -> str:
+        """What this design could detect: the planning figure, stated after the fact."""
+        p = self.ev.power
+        if not p:
+            return "Power was not computed."
+        _, ratio_name = NATURAL[self.cfg.headline.family]
+        article = "an" if ratio_name[0] in "aeiou" else "a"
+        scale = (f"{article} {ratio_name} of {p['mde_ratio']:.2f}" if p.get("mde_ratio")
+                 else f"{p['mde_link']:.3f}")
+        return (f"Power: with these months and monthly numbers, an immediate change of {scale} "
+                f"(about {p['mde_absolute'] * 100:.1f} percentage points) in the headline outcome "
+                f"would be detected {p['target_power']:.0%} of the time at the {p['alpha']:g} "
+                f"level ({p['n_sims']} simulations of {p['model']}).")
 
     def before_after_table(self) -> str:
         table = publish.published_before_after(self.ev, self.rule)
@@ -270,6 +335,35 @@ class Story:
                 "are known to be too narrow in series this short, so read them as a check on "
                 "direction and size, not on precision."))
             display(HTML(self.effects_table(outcome.key, self.ev.ols)))
+
+    def treated_monthly(self, outcome_key: str) -> pd.DataFrame:
+        """Monthly totals of the units with the intervention (unrounded: for charts and models)."""
+        rows = select(self.ev.series, outcome_key)
+        rows = rows[rows["unit"].isin(treated_units(self.cfg, rows["unit"].unique()))]
+        return rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
+
+    def show_spc(self, outcome: config.Outcome) -> None:
+        """NHS "Making Data Count" view: Laney p'-chart, limits rebased at each phase start,
+        with the ITS counterfactual overlaid (docs/spc.md)."""
+        monthly = self.treated_monthly(outcome.key)
+        starts = sorted({s for s in (self.cfg.unit_starts or {}).values()}
+                        or {p.start for p in self.cfg.phases})
+        result = spc.spc_chart(monthly, "pprime", improvement=outcome.improvement,
+                               rebase_at=[starts[0]] if self.cfg.unit_starts else starts)
+        hidden = monthly.loc[monthly["numerator"].map(
+            lambda v: disclosure.is_suppressed(disclosure.publish_count(v, self.rule))), "month"]
+        counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
+        title = f"{outcome.label}: statistical process control"
+        fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
+                                    counterfactual=counterfactual, hidden_months=list(hidden))
+        sentence = result.summary_sentence if hidden.empty else (
+            "Some months rest on suppressed counts; see the chart for the pattern.")
+        figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%") if hidden.empty
+                     else f"{title}. {sentence}",
+                     caption="Laney p'-chart: mean (solid), process limits (dashed), rebased at "
+                             "each start; coloured points are special causes; the dashed line "
+                             "with a band is the ITS counterfactual.")
+        display(Markdown(f"{sentence} Variation: {result.variation_label}."))
 
     def imd_table(self) -> pd.DataFrame:
         outcome = self.cfg.headline

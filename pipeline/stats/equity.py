@@ -229,8 +229,9 @@ def _before_after(series, outcome, spec_v, dims, months, alpha, warnings) -> pd.
                "numerator_before": r.numerator_before, "denominator_before": r.denominator_before,
                "numerator_after": r.numerator_after, "denominator_after": r.denominator_after}
         if r.denominator_before > 0 and r.denominator_after > 0:
-            rec.update(compare_proportions(r.numerator_after, r.denominator_after,
-                                           r.numerator_before, r.denominator_before, alpha))
+            stats_ = compare_proportions(r.numerator_after, r.denominator_after,
+                                         r.numerator_before, r.denominator_before, alpha)
+            rec.update({k: v for k, v in stats_.items() if k not in ("n_before", "n_after")})
         else:
             warnings.append(f"{outcome} {r.dimension}={r.stratum}: empty before or after window")
         out.append(rec)
@@ -504,6 +505,22 @@ def _gap_rows(ba: pd.DataFrame, outcome, most, least, alpha, repetitions, seed, 
     return rows
 
 
+def gap_change_between(most: pd.DataFrame, least: pd.DataFrame, spec: dict,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """Change in the gap between two strata's series from their stratified ITS fits.
+
+    ``most`` and ``least`` are monthly series (``month, unit, numerator, denominator``) of
+    the most and least deprived strata; both are fitted with ``spec``. Returns the rows of
+    the ``gap_change`` table (source ``stratified_its``): differences (most - least) in level
+    and slope change per phase (link scale, with the exponentiated twin) and in fitted minus
+    counterfactual at each horizon. Used by :func:`evaluate_equity` and the benchmark.
+    """
+    spec = {**spec, "alpha": alpha}
+    fits = {("o", "imd_quintile", "1"): fit_its(most, spec),
+            ("o", "imd_quintile", "5"): fit_its(least, spec)}
+    return pd.DataFrame(_gap_change_stratified("o", fits, "1", "5", alpha)).drop(columns="outcome")
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENSIONS,
@@ -625,4 +642,4 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
         its=fits_all, sii_its=sii_fits, warnings=warnings)
 
 
-__all__ = ["EquityResult", "evaluate_equity", "cochran_q"]
+__all__ = ["EquityResult", "evaluate_equity", "cochran_q", "gap_change_between"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .its_design import Design, build_design, check_series, month_label
+from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
 from .its_estimands import COLUMNS, describe_method, effect_rows, effects_table, series_table
 from .its_fit import Fit, fit_arrays, fit_model
@@ -239,7 +239,7 @@ class ITSBatch:
         Stratum key -> error message, for strata that could not be fitted (``on_error="record"``).
     n_fast, n_fallback : int
         Strata fitted on the shared design, and strata fitted one by one by :func:`fit_its`
-        (a different month/unit layout, zero denominators, covariates, negbin or AR errors).
+        (a different month/unit layout, zero denominators, or covariates).
     """
 
     effects: pd.DataFrame
@@ -294,9 +294,8 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
     The design matrices, masks, segment checks and warnings are built once and reused for
     every stratum with the same month x unit layout; each stratum then costs one numpy fit,
     its estimands and diagnostics, with no pandas in the loop. Results equal :func:`fit_its`
-    stratum by stratum (a test checks to 1e-9). Strata with another layout, zero-denominator
-    months, or models outside the fast path (covariates, ``negbin``, ``errors: ar``) are
-    fitted one by one by :func:`fit_its`.
+    stratum by stratum (a test checks to 1e-9). Strata with another layout or zero-denominator
+    months, and specs with covariates, are fitted one by one by :func:`fit_its`.
 
     Parameters
     ----------
@@ -331,7 +330,7 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
             rows.append((*parts, *(r[c] for c in COLUMNS)))
         diagnostics[key] = diag
 
-    fast_ok = not checked.covariates and checked.family != "negbin" and checked.errors != "ar"
+    fast_ok = not checked.covariates
     ref = None
     if fast_ok:
         code = np.empty(len(frame), dtype=np.int64)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize, special
+from scipy.linalg import solve_triangular
 
 from .its_design import Design
 from .its_spec import ITSSpec
@@ -229,10 +230,8 @@ def _ar_gls(phi, X, y, dist, same, reml):
         L = np.linalg.cholesky(V)
     except np.linalg.LinAlgError:
         return None
-    from scipy.linalg import solve_triangular
-
-    Xs = solve_triangular(L, X, lower=True)
-    ys = solve_triangular(L, y, lower=True)
+    both = solve_triangular(L, np.column_stack([X, y]), lower=True, check_finite=False)
+    Xs, ys = both[:, :-1], both[:, -1]
     xtx = Xs.T @ Xs
     beta = np.linalg.solve(xtx, Xs.T @ ys)
     e = ys - Xs @ beta
@@ -262,7 +261,7 @@ def fit_ar(X, y, m, groups, order, method):
 
     if order == 1:
         res = optimize.minimize_scalar(objective, bounds=(-3.8, 3.8), method="bounded",
-                                       options={"xatol": 1e-10})
+                                       options={"xatol": 1e-7})
         u, ok = np.atleast_1d(res.x), res.success
     else:
         res = optimize.minimize(objective, np.zeros(order), method="Nelder-Mead",
@@ -361,6 +360,7 @@ def _nb_hessian_sm(X, num, den, params, alpha):
     import statsmodels.api as sm
 
     model = sm.NegativeBinomial(num, X, offset=np.log(den), loglike_method="nb2")
+    model._transparams = False  # the last parameter is alpha itself, not log(alpha)
     return model.hessian(np.r_[params, alpha])
 
 

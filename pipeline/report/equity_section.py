@@ -1,0 +1,300 @@
+"""The report's equity section, written from an :class:`~pipeline.stats.equity.EquityResult`.
+
+Entry points for the report (story.py / the notebook):
+
+* :func:`gap_sentence` -- ONE sentence answering "did this intervention narrow the gap between
+  our most and least deprived patients?", with its uncertainty;
+* :func:`forest_figure` -- effects by stratum across dimensions, with adjusted p-values;
+* :func:`gap_figure` -- the observed gap (Q1 - Q5) over time, the fitted gap and the
+  counterfactual gap from the stratified ITS with its band, and the monthly SII;
+* :func:`published_tables` -- the equity tables as they may be published (disclosure rule,
+  secondary suppression; counts never leave unrounded).
+
+Wording follows :mod:`pipeline.report.wording`: a direction only when the interval excludes
+no change, "no evidence of a change" otherwise, "associated with", never "caused".
+Colours: Okabe & Ito (2008).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Disclosure
+from pipeline.disclosure import SUPPRESSED, is_small, protect_table
+from pipeline.stats.equity import OVERALL, EquityResult
+
+OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73",
+             "purple": "#CC79A7", "orange": "#E69F00", "sky": "#56B4E9", "black": "#000000",
+             "yellow": "#F0E442"}
+DIMENSION_LABELS = {"imd_quintile": "IMD quintile (1 = most deprived)", "ethnicity": "Ethnicity",
+                    "sex": "Sex", "age_band": "Age band", "homeless": "Homeless",
+                    OVERALL: "All patients"}
+DIMENSION_COLOURS = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "purple", "orange",
+                                            "sky")]
+
+
+def _pp(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _baseline_gap(result: EquityResult, outcome: str) -> float | None:
+    rows = result.gaps
+    if rows.empty:
+        return None
+    pick = rows[(rows["outcome"] == outcome) & (rows["period"] == "before")
+                & (rows["measure"] == "absolute_gap")]
+    if not len(pick) or pick["ci_low"].iloc[0] <= 0 <= pick["ci_high"].iloc[0]:
+        return None  # no clear gap before: "narrowed" or "widened" would mean nothing
+    return float(pick["estimate"].iloc[0])
+
+
+def _lower_first(label: str) -> str:
+    return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
+
+
+def gap_verdict(change: float, low: float, high: float, baseline: float | None) -> str:
+    """``narrowed``, ``widened``, ``reversed``, ``changed`` or ``no evidence``.
+
+    The gap is most minus least deprived. A change whose interval excludes 0 narrows the
+    gap when it moves the gap towards zero without passing it by more than its size, widens
+    it when it moves it away from zero, reverses it when it overshoots; with no clear gap
+    before (``baseline`` None or 0) it is only ``changed``.
+    """
+    if low <= 0 <= high:
+        return "no evidence"
+    if not baseline:
+        return "changed"
+    after = baseline + change
+    if np.sign(change) == np.sign(baseline):
+        return "widened"
+    if abs(after) <= abs(baseline) or np.sign(after) == np.sign(baseline):
+        return "narrowed"
+    return "reversed"
+
+
+def gap_sentence(result: EquityResult, outcome: str, label: str,
+                 horizon: int | None = None, level: float | None = None) -> str:
+    """One sentence: did the intervention narrow the gap between Q1 and Q5?
+
+    Rests on the stratified ITS: the difference between quintile 1 and quintile 5 in
+    (fitted - counterfactual) at the largest horizon (percentage points), with its CI; the
+    direction is judged against the gap observed in the before window.
+    """
+    row = result.headline(outcome, horizon)
+    if row is None:
+        return (f"The gap in {label} between the most and least deprived fifths could not be "
+                "estimated: the IMD quintile 1 or 5 series was too sparse to model.")
+    h = int(row["estimand"].removeprefix("abs_diff_h"))
+    label = _lower_first(label)
+    conf = f"{(level or 1 - result.alpha):.0%} CI"
+    est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
+    numbers = f"{_pp(est)} percentage points, {conf} {_pp(lo)} to {_pp(hi)}"
+    verdict = gap_verdict(est, lo, hi, _baseline_gap(result, outcome))
+    who = (f"between the most deprived (IMD quintile {result.most}) and least deprived "
+           f"(quintile {result.least}) fifths of patients")
+    when = f"{h} months after the intervention began"
+    if verdict == "no evidence":
+        return (f"There is no evidence that the intervention changed the gap in {label} {who}: "
+                f"{when}, the change in the gap against the earlier trends was {numbers}.")
+    if verdict == "changed":
+        return (f"{when.capitalize()}, the difference in {label} {who} had shifted by "
+                f"{_pp(est)} percentage points against the earlier trends ({conf} {_pp(lo)} to "
+                f"{_pp(hi)}); with no clear gap between them before, this is a change in the "
+                "difference, not a narrowing or widening.")
+    if verdict == "reversed":
+        return (f"{when.capitalize()}, the intervention was associated with a reversal of the gap "
+                f"in {label} {who} ({numbers} change against the earlier trends).")
+    return (f"{when.capitalize()}, the intervention was associated with a {verdict[:-1]}ing of "
+            f"the gap in {label} {who} by {_pp(abs(est))} percentage points against the earlier "
+            f"trends ({conf} {_pp(abs(lo) if est > 0 else abs(hi))} to "
+            f"{_pp(abs(hi) if est > 0 else abs(lo))}).")
+
+
+def _forest_rows(result: EquityResult, outcome: str, estimand: str, phase: str | None):
+    eff = result.stratum_effects
+    rows = eff[(eff["outcome"] == outcome) & (eff["source"] == "its")
+               & (eff["estimand"] == estimand)]
+    if phase is not None:
+        rows = rows[rows["phase"] == phase]
+    elif len(rows):
+        rows = rows[rows["phase"] == rows["phase"].iloc[0]]
+    return rows
+
+
+def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str | None = None,
+                  phase: str | None = None):
+    """Forest plot of the stratum effects (one panel, strata grouped by dimension).
+
+    ``estimand`` defaults to the level change on the natural scale (odds or rate ratio when
+    the model has one). Each row is labelled with its adjusted p-value; the overall estimate
+    is the dashed reference line.
+    """
+    import matplotlib.pyplot as plt
+
+    eff = result.stratum_effects
+    mine = eff[(eff["outcome"] == outcome) & (eff["source"] == "its")]
+    if estimand is None:
+        names = set(mine["estimand"])
+        estimand = next((e for e in ("level_change_or", "level_change_rr") if e in names),
+                        "level_change")
+    rows = _forest_rows(result, outcome, estimand, phase)
+    ratio = estimand.endswith(("_or", "_rr"))
+    null = 1.0 if ratio else 0.0
+    fig_h = 1.2 + 0.28 * max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(8, fig_h))
+    if rows.empty:
+        ax.text(0.5, 0.5, "No stratum could be modelled", ha="center", transform=ax.transAxes)
+        return fig
+    y, ticks, labels = 0, [], []
+    overall = rows[rows["dimension"] == OVERALL]
+    dims = [d for d in rows["dimension"].unique() if d != OVERALL]
+    for i, d in enumerate(dims):
+        colour = DIMENSION_COLOURS[i % len(DIMENSION_COLOURS)]
+        for r in rows[rows["dimension"] == d].itertuples(index=False):
+            ax.errorbar(r.estimate, -y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+                        fmt="o", color=colour, ms=4, capsize=2, lw=1.2)
+            p = r.p_adjusted
+            ptxt = "p(adj) n/a" if pd.isna(p) else ("p(adj) < 0.001" if p < 0.001
+                                                     else f"p(adj) = {p:.3f}")
+            ax.annotate(ptxt, (1.01, -y), xycoords=("axes fraction", "data"), fontsize=7,
+                        va="center")
+            ticks.append(-y)
+            labels.append(f"{DIMENSION_LABELS.get(d, d)}: {r.stratum}")
+            y += 1
+        y += 0.5
+    ax.axvline(null, color="0.4", lw=0.8)
+    if len(overall):
+        ax.axvline(overall["estimate"].iloc[0], color=OKABE_ITO["black"], ls="--", lw=0.9,
+                   label="all patients")
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    if ratio:
+        ax.set_xscale("log")
+    ax.set_yticks(ticks, labels, fontsize=7)
+    scale = rows["scale"].iloc[0]
+    what = "Immediate (level) change" if estimand.startswith("level") else "Change"
+    ax.set_xlabel(f"{what}, {scale} (95% CI; {1 - result.alpha:.0%} level)")
+    phase_name = rows["phase"].iloc[0]
+    ax.set_title(f"{label}: {what.lower()} at '{phase_name}' by group", fontsize=9)
+    fig.text(0.01, 0.005, result.adjustment_note, fontsize=6.5, color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 0.88, 1))
+    return fig
+
+
+def _hide_small(gs: pd.DataFrame, rule: Disclosure | None) -> pd.DataFrame:
+    gs = gs.copy()
+    if rule is None:
+        return gs
+    small = np.zeros(len(gs), dtype=bool)
+    for col in ("numerator_q1", "denominator_q1", "numerator_q5", "denominator_q5"):
+        if col in gs.columns:
+            small |= gs[col].map(lambda v: is_small(v, rule)).to_numpy()
+    for col in ("q1_observed", "q5_observed", "gap_observed"):
+        if col in gs.columns:
+            gs.loc[small, col] = np.nan
+    return gs
+
+
+def gap_figure(result: EquityResult, outcome: str, label: str, rule: Disclosure | None = None,
+               phase_starts=()):
+    """The gap over time: observed Q1 - Q5 (hidden in months resting on a small count),
+    fitted, and the counterfactual gap from the stratified ITS with its band; below it the
+    monthly SII (most - least deprived) with its interval. Percentage points on the y axes.
+    """
+    import matplotlib.pyplot as plt
+
+    gs = result.gap_series
+    gs = gs[gs["outcome"] == outcome] if not gs.empty else gs
+    has_sii = not gs.empty and "sii" in gs.columns and gs["sii"].notna().any()
+    fig, axes = plt.subplots(2 if has_sii else 1, 1, figsize=(8, 6 if has_sii else 3.8),
+                             sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    if gs.empty:
+        ax.text(0.5, 0.5, "The gap could not be modelled", ha="center", transform=ax.transAxes)
+        return fig
+    gs = _hide_small(gs, rule)
+    pp = 100.0
+    ax.scatter(gs["month"], gs["gap_observed"] * pp, s=12, color=OKABE_ITO["blue"], alpha=0.7,
+               label="observed gap (Q1 - Q5)")
+    ax.plot(gs["month"], gs["gap_fitted"] * pp, color=OKABE_ITO["blue"], lw=1.8,
+            label="fitted gap (stratified ITS)")
+    post = ~np.isclose(gs["gap_fitted"].to_numpy(float), gs["gap_counterfactual"].to_numpy(float))
+    if post.any():
+        first = int(np.argmax(post))
+        cf = gs.iloc[max(first - 1, 0):]
+        ax.plot(cf["month"], cf["gap_counterfactual"] * pp, color=OKABE_ITO["vermillion"],
+                ls="--", lw=1.6, label="counterfactual gap (no intervention)")
+        ax.fill_between(cf["month"], cf["gap_cf_low"] * pp, cf["gap_cf_high"] * pp,
+                        color=OKABE_ITO["vermillion"], alpha=0.15, lw=0,
+                        label=f"counterfactual {1 - result.alpha:.0%} CI")
+    ax.axhline(0, color="0.5", lw=0.7)
+    for j, start in enumerate(phase_starts):
+        for a in axes[:, 0]:
+            a.axvline(pd.Timestamp(start), color="0.35", ls=":", lw=1,
+                      label="phase start" if (j == 0 and a is ax) else None)
+    ax.set_ylabel("Gap, Q1 - Q5\n(percentage points)")
+    ax.set_title(f"{label}: gap between most (IMD 1) and least (IMD 5) deprived fifths",
+                 fontsize=9)
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    if has_sii:
+        bx = axes[1, 0]
+        bx.plot(gs["month"], gs["sii"] * pp, color=OKABE_ITO["green"], lw=1.2, marker="o", ms=3,
+                label="SII (most - least deprived)")
+        bx.fill_between(gs["month"], gs["sii_low"] * pp, gs["sii_high"] * pp,
+                        color=OKABE_ITO["green"], alpha=0.15, lw=0, label="95% CI")
+        bx.axhline(0, color="0.5", lw=0.7)
+        bx.set_ylabel("Slope index of inequality\n(percentage points)")
+        bx.legend(fontsize=7, frameon=False)
+    axes[-1, 0].set_xlabel("Month")
+    fig.tight_layout()
+    return fig
+
+
+BEFORE_AFTER_COUNTS = ["numerator_before", "denominator_before", "numerator_after",
+                       "denominator_after"]
+
+
+def published_tables(result: EquityResult, rule: Disclosure) -> dict[str, pd.DataFrame]:
+    """The equity tables as they may be published under ``reports/``.
+
+    * ``equity_before_after``: counts suppressed (1..7, and numerators whose complement is
+      small), secondary suppression within each outcome's breakdowns against the ``all`` row,
+      the rest rounded; every estimate resting on a hidden count hidden.
+    * ``equity_stratum_effects``: ITS rows keep ``n_months`` (months fitted, not people);
+      before/after rows are hidden where their stratum's counts are hidden.
+    * ``equity_gap_series``: monthly counts dropped; observed proportions and gap hidden in
+      months resting on a small count; fitted, counterfactual and SII are model estimates.
+    * heterogeneity, gaps and gap change: estimates only (no counts), published as they are.
+    """
+    out = {}
+    ba = result.before_after
+    if not ba.empty:
+        estimates = [c for c in ba.columns if c not in BEFORE_AFTER_COUNTS
+                     + ["outcome", "dimension", "stratum", "test"]]
+        published = protect_table(
+            ba, rule, BEFORE_AFTER_COUNTS, derived={c: BEFORE_AFTER_COUNTS for c in estimates},
+            complements={"numerator_before": "denominator_before",
+                         "numerator_after": "denominator_after"},
+            margins={"by": ["outcome"], "dimension": "dimension", "total": OVERALL})
+        out["equity_before_after"] = published
+        hidden = published[BEFORE_AFTER_COUNTS].eq(SUPPRESSED).any(axis=1)
+        hidden_keys = set(map(tuple, published.loc[hidden, ["outcome", "dimension", "stratum"]]
+                              .to_numpy()))
+    else:
+        hidden_keys = set()
+    eff = result.stratum_effects.copy()
+    is_ba = eff["source"] == "before_after"
+    eff["n_months"] = eff["n"].where(~is_ba)
+    eff = eff.drop(columns="n")
+    keys = list(map(tuple, eff[["outcome", "dimension", "stratum"]].to_numpy()))
+    mask = is_ba & pd.Series([k in hidden_keys for k in keys], index=eff.index)
+    for col in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted"):
+        eff[col] = eff[col].astype(object).where(~mask, SUPPRESSED)
+    out["equity_stratum_effects"] = eff
+    gs = _hide_small(result.gap_series, rule) if not result.gap_series.empty else result.gap_series
+    out["equity_gap_series"] = gs.drop(columns=[c for c in gs.columns
+                                                if c.startswith(("numerator_", "denominator_"))])
+    out["equity_heterogeneity"] = result.heterogeneity
+    out["equity_gaps"] = result.gaps
+    out["equity_gap_change"] = result.gap_change
+    return out
