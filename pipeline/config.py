@@ -82,7 +82,7 @@ class BeforeAfter:
 class Disclosure:
     suppress_at_or_below: int = 7
     round_to: int = 5
-    rule_version: str = "sdc-1"
+    rule_version: str = "sdc-2"
 
 
 @dataclass(frozen=True)
@@ -406,7 +406,7 @@ def load_disclosure(root: Path | None = None) -> Disclosure:
     return Disclosure(
         suppress_at_or_below=_int(raw.get("suppress_at_or_below", 7), "disclosure.suppress_at_or_below"),
         round_to=_int(raw.get("round_to", 5), "disclosure.round_to", 1),
-        rule_version=str(raw.get("rule_version", "sdc-1")),
+        rule_version=str(raw.get("rule_version", "sdc-2")),
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.config import Intervention, Outcome
 from pipeline.stats.before_after import compare_proportions
+from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
 from pipeline.stats.power import minimum_detectable_effect
 from pipeline.stats.sensitivity import run_sensitivity
@@ -28,7 +29,7 @@ class Evaluation:
     series: pd.DataFrame
     before_after: pd.DataFrame
     its: dict[str, ITSResult]
-    imd: dict[str, ITSResult] = field(default_factory=dict)
+    equity: EquityResult | None = None
     ols: dict[str, ITSResult] = field(default_factory=dict)
     sensitivity: pd.DataFrame | None = None  # robustness table of the headline outcome
     power: dict | None = None  # minimum detectable level change of the headline design
@@ -38,9 +39,6 @@ class Evaluation:
         """Every ITS estimate: one row per outcome x stratum x estimand (DESIGN.md sec. 4)."""
         frames = [r.effects.assign(model="primary", outcome=k, dimension="all", stratum="all")
                   for k, r in self.its.items()]
-        frames += [r.effects.assign(model="primary", outcome=self.cfg.headline.key,
-                                    dimension="imd_quintile", stratum=q)
-                   for q, r in self.imd.items()]
         frames += [r.effects.assign(model="ols_newey_west", outcome=k, dimension="all",
                                     stratum="all") for k, r in self.ols.items()]
         table = pd.concat(frames, ignore_index=True)
@@ -132,16 +130,18 @@ def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame
 def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
     """Every statistic of one intervention's report."""
     its = {o.key: fit_outcome(cfg, o, series) for o in cfg.outcomes}
-    imd = {}
-    if "imd_quintile" in cfg.equity:
-        strata = sorted(series.loc[series["dimension"] == "imd_quintile", "stratum"].unique())
-        imd = {q: fit_outcome(cfg, cfg.headline, series, "imd_quintile", q) for q in strata}
+    equity = evaluate_equity(
+        series, {o.key: cfg.its_spec(o) for o in cfg.outcomes},
+        dimensions=list(cfg.equity), plus_groups=list(cfg.plus_groups),
+        multiplicity=cfg.multiplicity, alpha=cfg.alpha,
+        before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
+    )
     ols = {o.key: fit_ols_newey_west(cfg, o, series) for o in cfg.outcomes}
     headline = cfg.headline
     sensitivity = run_sensitivity(select(series, headline.key), cfg.its_spec(headline),
                                   cfg.sensitivity)
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
-                      its=its, imd=imd, ols=ols, sensitivity=sensitivity,
+                      its=its, equity=equity, ols=ols, sensitivity=sensitivity,
                       power=design_power(cfg, series, its[headline.key]))
 
 

@@ -39,6 +39,29 @@ def replace_into(staged: Path, target: Path) -> None:
     staged.rmdir()
 
 
+class DisclosureViolation(RuntimeError):
+    """A report broke the publication rule; it was not published."""
+
+
+def refuse_unsafe(staged: Path, rule) -> None:
+    """Scan the staged report as DESIGN.md section 5 asks; publish nothing that fails.
+
+    The scan (pipeline.publication_check) looks for small or unrounded counts, NHS numbers,
+    postcodes and record-level columns in every file: the last line of defence behind the
+    disclosure rule applied in pipeline.report.publish.
+    """
+    from pipeline.publication_check import scan
+
+    violations = scan(staged, rule)
+    if violations:
+        listed = "\n".join(f"  {v}" for v in violations[:20])
+        raise DisclosureViolation(
+            f"{len(violations)} disclosure problem(s) in the report staged at {staged}; it was "
+            f"not published:\n{listed}\nFix: route the table or text through "
+            "pipeline.disclosure before it is displayed or written."
+        )
+
+
 def index_entry(key: str, report_dir: Path, title: str) -> dict:
     manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
     summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
@@ -60,6 +83,7 @@ def build_report(key: str, root: Path | None = None) -> Path:
     )
     render.write_notebook(nb, staged / "report.ipynb")
     (staged / "report.html").write_text(render.to_html(nb, cfg.title), encoding="utf-8")
+    refuse_unsafe(staged, config.load_disclosure(root))
 
     entry = index_entry(key, staged, cfg.title)
     target = paths.report(key)

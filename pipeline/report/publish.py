@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Disclosure
-from pipeline.disclosure import SUPPRESSED, publish_count, publish_table
+from pipeline.disclosure import SUPPRESSED, protect_table, publish_count, publish_table
 from pipeline.evaluation import Evaluation, select, treated_units
+from pipeline.report.equity_section import published_tables
 
 DIGITS = 6  # significant digits of published estimates: far beyond their precision, stable
 
@@ -54,12 +55,21 @@ def write_json(value, path: Path) -> None:
 
 
 def published_before_after(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
-    """Before/after table with counts disclosure-controlled and dependent estimates masked."""
-    table = ev.before_after
+    """Before/after table with primary and secondary suppression and rounding.
+
+    ``n_before``/``n_after`` repeat the denominators, so they are dropped; a numerator whose
+    complement (denominator minus numerator) is small is hidden too; within each outcome a
+    hidden stratum forces a second hidden cell so it cannot be recovered from the total row.
+    """
+    table = ev.before_after.drop(columns=["n_before", "n_after"], errors="ignore")
     estimates = [c for c in table.columns
-                 if c not in BEFORE_AFTER_COUNTS + ["outcome", "dimension", "stratum", "method"]]
-    return publish_table(table, rule, counts=BEFORE_AFTER_COUNTS,
-                         derived={c: BEFORE_AFTER_COUNTS for c in estimates})
+                 if c not in BEFORE_AFTER_COUNTS + ["outcome", "dimension", "stratum", "test"]]
+    return protect_table(
+        table, rule, counts=BEFORE_AFTER_COUNTS,
+        derived={c: BEFORE_AFTER_COUNTS for c in estimates},
+        complements={"numerator_before": "denominator_before",
+                     "numerator_after": "denominator_after"},
+        margins={"by": ["outcome"], "dimension": "dimension", "total": "all"})
 
 
 def published_monthly(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
@@ -109,7 +119,12 @@ def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path) -
     from pipeline.report.manifest import dumps
 
     write_csv(published_before_after(ev, rule), out_dir / "tables" / "before_after.csv")
-    write_csv(ev.effects, out_dir / "tables" / "its_effects.csv")
+    write_csv(ev.effects.rename(columns={"n": "n_months"}), out_dir / "tables" / "its_effects.csv")
+    if ev.sensitivity is not None:
+        write_csv(ev.sensitivity, out_dir / "tables" / "robustness.csv")
+    if ev.equity is not None:
+        for name, table in published_tables(ev.equity, rule).items():
+            write_csv(table, out_dir / "tables" / f"{name}.csv")
     write_csv(published_monthly(ev, rule), out_dir / "tables" / "monthly_series.csv")
     for outcome in ev.its:
         write_csv(plot_data(ev, outcome, rule), out_dir / "plots" / f"{outcome}.csv")

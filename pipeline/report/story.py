@@ -16,7 +16,8 @@ from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
 from pipeline.evaluation import Evaluation, load_series, run, select, treated_units
-from pipeline.report import figures, history, manifest, publish, spc_figure, wording
+from pipeline.report import (equity_section, figures, history, manifest, publish, spc_figure,
+                             wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
@@ -202,15 +203,10 @@ class Story:
         ]
         return "\n".join(lines)
 
-    def equity_sentence(self) -> str:
-        outcome = self.cfg.headline
-        suffix, ratio_name = self._natural(outcome)
-        if not {"1", "5"} <= set(self.ev.imd):
-            return "The breakdown by deprivation was not available for this outcome."
-        pick = [self._effect(outcome.key, f"level_change{suffix}", self._first_phase(),
-                             self.ev.imd[q]) for q in ("1", "5")]
-        return wording.gap_sentence(*[(r["estimate"], r["ci_low"], r["ci_high"]) for r in pick],
-                                    ratio_name)
+    def equity_sentence(self, outcome: config.Outcome | None = None) -> str:
+        """Did the gap between the most and least deprived fifths narrow? (docs/equity.md)"""
+        outcome = outcome or self.cfg.headline
+        return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label)
 
     def data(self) -> str:
         series = self.ev.series
@@ -231,7 +227,7 @@ class Story:
         lines.append(f"- Eligible records for the headline outcome: {total:,}"
                      if isinstance(total, int) else "- Eligible records: [c]")
         lines += self.quality_notes()
-        lines.append(f"- {disclosure.stamp(self.rule)}")
+        lines.append(f"- {disclosure.stamp(self.rule, secondary=True)}")
         return "\n".join(lines)
 
     def quality_notes(self) -> list[str]:
@@ -365,30 +361,51 @@ class Story:
                              "with a band is the ITS counterfactual.")
         display(Markdown(f"{sentence} Variation: {result.variation_label}."))
 
-    def imd_table(self) -> pd.DataFrame:
-        outcome = self.cfg.headline
-        suffix, _ = self._natural(outcome)
-        rows = [self._effect(outcome.key, f"level_change{suffix}", self._first_phase(), r)
-                .rename(None).to_frame().T.assign(stratum=q) for q, r in self.ev.imd.items()]
-        return pd.concat(rows, ignore_index=True)[["stratum", "estimate", "ci_low", "ci_high",
-                                                   "p_value"]].astype({"estimate": float,
-                                                                       "ci_low": float,
-                                                                       "ci_high": float,
-                                                                       "p_value": float})
-
     def show_equity(self) -> None:
-        if not self.ev.imd:
-            display(Markdown("No IMD quintile breakdown is configured for this intervention."))
-            return
-        outcome = self.cfg.headline
-        _, ratio_name = self._natural(outcome)
-        table = self.imd_table()
-        label = f"{outcome.label}: immediate change by IMD quintile"
-        xlabel = f"{ratio_name.capitalize()} (95% CI)"
-        figures.show(figures.forest_figure(table, label, xlabel),
-                     alt=figures.forest_alt_text(table, label, xlabel))
-        display(HTML(_html_table(table)))
-        display(Markdown(self.equity_sentence()))
+        """Forest plot by stratum, the gap over time with its counterfactual, the tables."""
+        res, outcome = self.ev.equity, self.cfg.headline
+        label = outcome.label
+        display(Markdown(f"**{self.equity_sentence()}**"))
+        effects = res.stratum_effects
+        rows = effects[(effects["outcome"] == outcome.key) & (effects["source"] == "its")
+                       & effects["estimand"].str.startswith("level_change")
+                       & (effects["phase"] == self._first_phase())
+                       & (effects["dimension"] != "all")]
+        shown = ", ".join(f"{r.dimension} {r.stratum}: {r.estimate:.2f} ({r.ci_low:.2f} to "
+                          f"{r.ci_high:.2f})" for r in rows.itertuples()
+                          if r.estimand.endswith(("_or", "_rr")))
+        figures.show(equity_section.forest_figure(res, outcome.key, label),
+                     alt=f"Forest plot of the immediate change in {label} by group "
+                         f"(estimate and 95% CI): {shown}.",
+                     caption="Immediate change by stratum, with p-values adjusted for multiple "
+                             "comparisons; the dashed line is the overall estimate.")
+        starts = sorted({p.start for p in self.cfg.phases} | set((self.cfg.unit_starts or {})
+                                                                 .values()))
+        figures.show(equity_section.gap_figure(res, outcome.key, label, self.rule, starts),
+                     alt=f"The gap in {label} between IMD quintile 1 and quintile 5 by month, "
+                         f"observed and fitted, with the counterfactual gap. "
+                         f"{self.equity_sentence()}",
+                     caption="Gap = most deprived (quintile 1) minus least deprived (quintile 5), "
+                             "in percentage points; below, the slope index of inequality.")
+        gaps = res.gaps[res.gaps["outcome"] == outcome.key]
+        display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
+                         "relative index of inequality; PHE method):"))
+        display(HTML(_html_table(gaps.drop(columns=["outcome"]))))
+        change = res.gap_change[res.gap_change["outcome"] == outcome.key]
+        display(Markdown("**Change in the gap** (stratified ITS: quintile 1 minus quintile 5; "
+                         "and an ITS of the monthly SII):"))
+        display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
+        het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
+        display(Markdown("**Does the effect differ between groups?** (test of heterogeneity "
+                         f"across strata). {res.adjustment_note}"))
+        display(HTML(_html_table(het.drop(columns=["outcome"]))))
+        others = [o for o in self.cfg.outcomes if o.key != outcome.key]
+        if others:
+            display(Markdown("**Other outcomes.**\n\n" + "\n".join(
+                f"- {self.equity_sentence(o)}" for o in others)))
+        if res.warnings:
+            display(Markdown("Strata not modelled: " + "; ".join(res.warnings[:8])
+                             + ("; …" if len(res.warnings) > 8 else "") + "."))
 
     def provenance(self) -> str:
         m = self.manifest
@@ -401,7 +418,7 @@ class Story:
             f"`{m['params']['sha256'][:16]}…`",
             f"- Inputs:\n{inputs}",
             f"- Packages: {packages}.",
-            f"- {disclosure.stamp(self.rule)}",
+            f"- {disclosure.stamp(self.rule, secondary=True)}",
         ])
 
     def history_table(self) -> str:
