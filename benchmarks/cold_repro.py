@@ -154,9 +154,10 @@ elif mode in ("render", "render_plain"):
         check_local(render)
     out["import_s"] = tick() - t
     nb = nbformat.read(Path("reports") / arg / "report.ipynb", as_version=4)
+    title = config.load_intervention(arg).title if mode == "render" else None
     t = tick()
     if mode == "render":
-        html = render.to_html(nb, config.load_intervention(arg).title)
+        html = render.to_html(nb, title)
     else:
         html, _ = HTMLExporter().from_notebook_node(nb)
     out["render_s"] = tick() - t

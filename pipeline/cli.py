@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from pipeline import config
+from pipeline.errors import PipelineError
 
 
 def _simulate(args) -> None:
@@ -42,7 +43,7 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
 
     return {
         "outcomes": cfg.outcome_columns(),
-        "dimensions": list(cfg.equity),
+        "dimensions": [*cfg.equity, *cfg.plus_groups],
         "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
         "options": options_for(cfg),  # the `data:` section: format, columns, quirks
         "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
@@ -84,7 +85,7 @@ def _shown(path, root) -> str:
         return str(path)
 
 
-class _Failed(Exception):
+class _Failed(PipelineError):
     """Problems already printed; only the summary line is left to say."""
 
 
@@ -124,11 +125,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from pipeline.data.errors import ExtractError
-
     try:
         args.run(args)
-    except (config.ConfigError, ExtractError, _Failed) as exc:
+    except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

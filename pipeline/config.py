@@ -18,13 +18,15 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from pipeline.errors import PipelineError
+
 ROOT_ENV = "PIPELINE_ROOT"
 EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """A problem in params.yaml; the message names the key and how to fix it."""
 
 

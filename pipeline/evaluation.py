@@ -52,12 +52,33 @@ def load_series(path) -> pd.DataFrame:
     return series
 
 
+COVARIATE_PREFIX = "covariate_"
+
+
+def covariates(series: pd.DataFrame) -> list[str]:
+    """Covariate columns the prepare step added (a modelled disruption, a coding change)."""
+    return [c for c in series.columns if c.startswith(COVARIATE_PREFIX)]
+
+
 def select(series: pd.DataFrame, outcome: str, dimension: str = "all",
            stratum: str = "all") -> pd.DataFrame:
-    """The monthly series of one outcome in one stratum, by unit."""
+    """The monthly series of one outcome in one stratum, by unit (with any covariates)."""
     rows = series[(series["outcome"] == outcome) & (series["dimension"] == dimension)
                   & (series["stratum"] == stratum)]
-    return rows[["month", "unit", "numerator", "denominator"]].reset_index(drop=True)
+    keep = ["month", "unit", "numerator", "denominator", *covariates(series)]
+    return rows[keep].reset_index(drop=True)
+
+
+def data_spec(series: pd.DataFrame, quality: dict | None) -> dict:
+    """ITS spec keys that come from the data rather than params: months the prepare step
+    excluded (a disruption window) and covariate columns it added (docs/data.md, quirks)."""
+    spec: dict = {}
+    excluded = (quality or {}).get("excluded_months") or []
+    if excluded:
+        spec["exclude_months"] = [[m, m] for m in excluded]
+    if covariates(series):
+        spec["covariates"] = covariates(series)
+    return spec
 
 
 def treated_units(cfg: Intervention, units) -> list[str]:
@@ -113,32 +134,38 @@ def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_outcome(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
-                dimension: str = "all", stratum: str = "all", **overrides) -> ITSResult:
-    spec = {**cfg.its_spec(outcome), **overrides}
+                dimension: str = "all", stratum: str = "all", quality: dict | None = None,
+                **overrides) -> ITSResult:
+    spec = {**cfg.its_spec(outcome), **data_spec(series, quality), **overrides}
     return fit_its(select(series, outcome.key, dimension, stratum), spec)
 
 
-def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame) -> ITSResult:
+def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
+                       quality: dict | None = None) -> ITSResult:
     """The classic alternative: OLS on the monthly proportion with Newey-West errors.
 
     Shown beside the GLM because analysts know it from Stata's ``itsa`` (Linden 2015); its
     intervals are too narrow in short series (docs/adr/0007), which the report says.
     """
-    return fit_outcome(cfg, outcome, series, family="gaussian", errors="hac")
+    return fit_outcome(cfg, outcome, series, quality=quality, family="gaussian", errors="hac")
 
 
-def run(cfg: Intervention, series: pd.DataFrame) -> Evaluation:
-    """Every statistic of one intervention's report."""
-    its = {o.key: fit_outcome(cfg, o, series) for o in cfg.outcomes}
+def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) -> Evaluation:
+    """Every statistic of one intervention's report.
+
+    ``quality`` is the prepare step's quality.json: months it excluded reach the models.
+    """
+    its = {o.key: fit_outcome(cfg, o, series, quality=quality) for o in cfg.outcomes}
+    specs = {o.key: {**cfg.its_spec(o), **data_spec(series, quality)} for o in cfg.outcomes}
     equity = evaluate_equity(
-        series, {o.key: cfg.its_spec(o) for o in cfg.outcomes},
+        series, specs,
         dimensions=list(cfg.equity), plus_groups=list(cfg.plus_groups),
         multiplicity=cfg.multiplicity, alpha=cfg.alpha,
         before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
     )
-    ols = {o.key: fit_ols_newey_west(cfg, o, series) for o in cfg.outcomes}
+    ols = {o.key: fit_ols_newey_west(cfg, o, series, quality) for o in cfg.outcomes}
     headline = cfg.headline
-    sensitivity = run_sensitivity(select(series, headline.key), cfg.its_spec(headline),
+    sensitivity = run_sensitivity(select(series, headline.key), specs[headline.key],
                                   cfg.sensitivity)
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
                       its=its, equity=equity, ols=ols, sensitivity=sensitivity,

@@ -43,7 +43,7 @@ def test_rates_resting_on_a_suppressed_count_are_suppressed():
 
 def test_stamp_states_the_rule_and_version():
     text = stamp(RULE)
-    assert "sdc-1" in text and "1 to 7" in text and "nearest 5" in text
+    assert RULE.rule_version in text and "1 to 7" in text and "nearest 5" in text
 
 
 COUNT_COLUMNS = ("numerator", "denominator", "numerator_before", "denominator_before",

@@ -6,6 +6,8 @@ column, the (1-based) data rows and the fix (DESIGN.md section 6).
 """
 from __future__ import annotations
 
+from pipeline.errors import PipelineError
+
 from dataclasses import dataclass
 
 #: How many offending row numbers a problem lists before summarising with a count.
@@ -41,7 +43,7 @@ class Problem:
         return f"{place}: {self.message}. Fix: {self.fix}"
 
 
-class ExtractError(Exception):
+class ExtractError(PipelineError):
     """An extract failed validation; ``problems`` holds every problem found."""
 
     def __init__(self, problems: list[Problem]):

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from pipeline import config
+from pipeline.errors import PipelineError
 from pipeline.report import render
 
 
@@ -39,7 +40,7 @@ def replace_into(staged: Path, target: Path) -> None:
     staged.rmdir()
 
 
-class DisclosureViolation(RuntimeError):
+class DisclosureViolation(PipelineError):
     """A report broke the publication rule; it was not published."""
 
 

@@ -48,7 +48,7 @@ class Story:
         series = load_series(paths.series(key))
         quality_path = paths.processed(key) / "quality.json"
         quality = json.loads(quality_path.read_text()) if quality_path.exists() else {}
-        story = cls(cfg=cfg, rule=rule, ev=run(cfg, series),
+        story = cls(cfg=cfg, rule=rule, ev=run(cfg, series, quality),
                     manifest=manifest.build(cfg, rule, paths, [paths.series(key)]),
                     quality=quality, history=[])
         previous = history.load(paths.report(key) / "history.json")
