@@ -216,19 +216,6 @@ def test_missing_file(tmp_path):
         validate_extract(tmp_path / "nope.parquet", outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW)
 
 
-def test_excel_without_openpyxl_is_a_clear_error(tmp_path):
-    pytest.importorskip("pandas")
-    try:
-        import openpyxl  # noqa: F401
-        pytest.skip("openpyxl installed: Excel is read")
-    except ImportError:
-        pass
-    path = tmp_path / "x.xlsx"
-    path.write_bytes(b"PK\x03\x04")
-    with pytest.raises(ExtractError, match="openpyxl"):
-        validate_extract(path, outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW)
-
-
 def test_no_rows_in_window(tmp_path):
     path = write_csv(tmp_path, rows_with(3, {i: {"month": "2015-01"} for i in (1, 2, 3)}))
     with pytest.raises(ExtractError, match="no row falls in the window 2021-04..2024-09"):

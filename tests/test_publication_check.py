@@ -96,8 +96,5 @@ def test_violation_reports_where(tmp_path):
     assert "tables/t.csv" in str(v)
 
 
-@pytest.mark.xfail(reason="publish.py (lead) still publishes n_before/n_after and the ITS "
-                          "table's `n` (months) unrounded: wire protect_table and rename n -> "
-                          "n_months, then remove this marker", strict=False)
 def test_committed_reports_pass_the_scan():
     assert [str(v) for v in scan(ROOT / "reports")] == []

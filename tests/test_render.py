@@ -36,13 +36,23 @@ def test_normalise_strips_everything_that_varies_between_runs():
     assert nb.cells[0].outputs[0]["data"]["text/plain"] == "1", "outputs themselves stay"
 
 
-def test_html_has_no_code_and_loads_nothing_from_the_internet():
+def test_html_folds_code_and_loads_nothing_from_the_internet():
     nb = render.normalise(executed_like_papermill())
     html = render.to_html(nb, "A title")
     assert "<title>A title</title>" in html
-    assert "x = 1" not in html, "code must be hidden"
+    folded = re.search(r'<details class="code"><summary>Show code</summary>(.*?)</details>',
+                       html, re.S)
+    assert folded and "x" in folded.group(1), "code must sit in a folded <details> block"
     assert not EXTERNAL.search(html)
-    assert "<script" not in html
+    assert re.findall(r"<script[^>]*>", html) == ["<script>"], "only our inline script"
+
+
+def test_table_of_contents_links_every_section():
+    page = ('<h1 id="T">T</h1><h2 id="A">A<a class="anchor-link" href="#A">¶</a></h2>'
+            '<h3 id="A1">A one</h3><h2 id="B">B</h2>')
+    toc = render.table_of_contents(page)
+    assert toc.count("<a href=") == 3
+    assert '<li><a href="#A">A</a><ol><li><a href="#A1">A one</a></li></ol></li>' in toc
 
 
 def test_the_notebook_template_is_output_free():
