@@ -97,7 +97,25 @@ elif mode == "story":
     t = tick(); import pipeline.report.story as story_module; out["import_s"] = tick() - t
     check_local(story_module)
     t = tick(); story = story_module.Story.load(arg); out["story_load_s"] = tick() - t
-    results = list(story.ev.its.values()) + list(story.ev.imd.values())
+    # Every ITS result the evaluation keeps (primary, equity strata, sensitivity...), found by
+    # walking its fields, so the count follows the Evaluation object as it grows.
+    def collect(value, depth=0, seen=None):
+        seen = set() if seen is None else seen
+        if id(value) in seen or depth > 4:
+            return []
+        seen.add(id(value))
+        if hasattr(value, "model_results") and hasattr(value, "effects"):
+            return [value]
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        elif hasattr(value, "__dataclass_fields__"):
+            children = [getattr(value, f) for f in value.__dataclass_fields__]
+        else:
+            return []
+        return [r for child in children for r in collect(child, depth + 1, seen)]
+    results = collect(story.ev)
     out["n_fits"] = len(results)
     try:  # the fits alone, warm (internal API: skipped if it changes)
         from pipeline.evaluation import run
@@ -113,7 +131,9 @@ elif mode == "story":
     from pipeline import config
     jobs = []
     for res in results:
-        model = res.model_results.model
+        model = getattr(res.model_results, "model", None)
+        if model is None:
+            continue
         X = np.asarray(model.exog)
         cols = [f"x{i}" for i in range(X.shape[1])]
         frame = pd.DataFrame(X, columns=cols)

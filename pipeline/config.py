@@ -114,11 +114,9 @@ class Intervention:
     @property
     def design(self) -> str:
         """``staggered``, ``controlled`` or ``single``: which ITS design the data call for."""
-        if self.unit_starts:
-            return "staggered"
-        if self.comparator_units:
-            return "controlled"
-        return "single"
+        from pipeline.stats.its_spec import design_of
+
+        return design_of(self.unit_starts, self.comparator_units)
 
     @property
     def headline(self) -> Outcome:

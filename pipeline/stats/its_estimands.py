@@ -1,7 +1,7 @@
 """Estimands of an ITS fit: the tidy effects table and the fitted/counterfactual series.
 
-Estimands (one row each; Wald intervals ``estimate +/- z_{1-alpha/2} SE`` on the link scale,
-two-sided normal p-values, as in Lopez Bernal et al. 2017):
+Estimands (one row each; Wald intervals ``estimate +/- q SE`` on the link scale with two-sided
+p-values, q a t or normal quantile as below; Lopez Bernal et al. 2017):
 
 ``pre_trend`` and, per phase, ``level_change`` and ``slope_change`` (per month)
     coefficients on the link scale (log odds, log rate, or absolute proportion for
@@ -25,8 +25,11 @@ two-sided normal p-values, as in Lopez Bernal et al. 2017):
     ``p_fitted - p_counterfactual`` (``cumulative_excess`` / total post denominator), and the
     relative change of the weighted means ``mean fitted / mean counterfactual - 1``.
 
-Gaussian models and HAC with the small-sample correction use t quantiles and t p-values on
-the fit's df (``Fit.df``); the others normal ones.
+With ``spec.ci_quantile == "t"`` (the default for gaussian, quasipoisson, quasibinomial and
+negbin, for HAC with the small-sample correction or the EWC kernel and for REML AR errors)
+every interval and p-value here, the delta-method ones and the counterfactual band included,
+uses t quantiles on the fit's df (``Fit.df``); with ``"normal"`` (the default for poisson and
+binomial) normal ones.
 
 Intervals for these functions of the coefficients use the delta method (Oehlert 1992) from
 the coefficient covariance: exact-form gradients, no simulation, so results are
@@ -61,8 +64,11 @@ DIFF_SCALE = {
 def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     """One-line description of the model, e.g. for the ``method`` column."""
     parts = [f"Segmented {FAMILY_LABELS[spec.family]}"]
-    if spec.errors == "hac":
-        extra = ", small-sample corrected, t intervals" if spec.hac_small_sample else ""
+    if spec.errors == "hac" and spec.hac_kernel == "ewc":
+        parts.append(f"equal-weighted cosine HAC SE ({fit.hac_lags} df, t intervals)")
+    elif spec.errors == "hac":
+        extra = ", small-sample corrected" if spec.hac_small_sample else ""
+        extra += ", t intervals" if fit.df is not None else ""
         parts.append(f"Newey-West SE ({fit.hac_lags} lags{extra})")
     elif spec.errors == "ar":
         coefs = ", ".join(f"{c:.2f}" for c in fit.ar_coefs)

@@ -26,6 +26,11 @@ Errors:
   intervals use t quantiles on n-p df (statsmodels ``use_correction=True, use_t=True``);
   without it, it equals statsmodels' ``cov_type="HAC"``. A sandwich is robust to
   over-dispersion, so quasi and plain families give the same HAC covariance.
+* ``hac`` with ``hac_kernel="ewc"``: the equal-weighted cosine estimator of Lazarus, Lewis,
+  Stock & Watson (2018): ``Omega = (1/nu) sum_j Lambda_j Lambda_j'`` with
+  ``Lambda_j = sqrt(2/T) sum_t cos(pi j (t - 1/2) / T) z_t`` for j = 1..nu, computed within each
+  series and summed; t quantiles on nu df (fixed-b theory, exact t_nu in the limit); default
+  ``nu = round(0.4 T^(2/3))`` (their recommendation; 5 for 48 months), ``hac_lags`` sets nu.
 * ``ar`` (gaussian only): regression with AR(p) errors by generalised least squares, the AR
   coefficients estimated by restricted maximum likelihood (``ar_method="reml"``, the default;
   Turner et al. 2021 found REML the least biased in short series) or maximum likelihood
@@ -34,8 +39,12 @@ Errors:
   gaps, not neighbours, and series never correlate with each other. REML intervals use t
   quantiles on n-p-ar_order df.
 
-Gaussian models use t quantiles on the residual df for every error structure; GLMs use normal
-quantiles (as the Sicily paper) except HAC with the small-sample correction.
+Quantiles (``spec.ci_quantile``, default by family and errors, see
+:func:`pipeline.stats.its_spec.default_ci_quantile`): ``"t"`` uses t on ``Fit.df`` degrees of
+freedom: n - p for gaussian and the quasi families (R's ``summary.glm`` for quasi families),
+n - p - 1 for negbin (alpha is estimated too), n - p - ar_order for AR errors, n - p for
+Newey-West and nu for EWC; ``"normal"`` uses normal quantiles (poisson and binomial by default,
+and the Sicily paper's published intervals).
 """
 
 from __future__ import annotations
@@ -104,6 +113,32 @@ def inverse_link(eta: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
 def default_hac_lags(n_time: int) -> int:
     """Newey & West (1994) plug-in lag: ``floor(4 * (n/100) ** (2/9))``."""
     return int(np.floor(4 * (n_time / 100) ** (2 / 9)))
+
+
+def default_ewc_df(n_time: int) -> int:
+    """Lazarus, Lewis, Stock & Watson (2018) rule for the EWC df: ``nu = 0.4 T^(2/3)``, rounded
+    (at least 1)."""
+    return max(1, int(round(0.4 * n_time ** (2 / 3))))
+
+
+def ewc_meat(scores: np.ndarray, groups: np.ndarray, nu: int) -> np.ndarray:
+    """Equal-weighted cosine (EWC) long-run variance of the score sum, within groups.
+
+    For each series of length T (rows in time order), ``(2/nu) sum_{j=1..nu} c_j c_j'`` with
+    ``c_j = sum_t cos(pi j (t - 1/2) / T) z_t``: T times the Lazarus et al. (2018) estimator,
+    on the same scale as :func:`newey_west_meat` (sum of score outer products). Series are
+    treated as independent and their contributions summed.
+    """
+    meat = np.zeros((scores.shape[1], scores.shape[1]))
+    _, start, counts = np.unique(groups, return_index=True, return_counts=True)
+    for a, T in zip(start, counts):
+        z = scores[a:a + T]
+        t = np.arange(1, T + 1) - 0.5
+        j = np.arange(1, nu + 1)
+        C = np.cos(np.pi * np.outer(j, t) / T)  # (nu, T)
+        lam = C @ z  # (nu, p)
+        meat += (2.0 / nu) * lam.T @ lam
+    return meat
 
 
 def newey_west_meat(scores: np.ndarray, groups: np.ndarray, lags: int) -> np.ndarray:
@@ -304,7 +339,7 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
                 X, y, m, groups, spec.ar_order, spec.ar_method)
             pearson = e / np.sqrt(sigma2)
             dispersion = float(sigma2)
-            t_df = n - k - spec.ar_order if spec.ar_method == "reml" else None
+            t_df = n - k - spec.ar_order if spec.ci_quantile == "t" else None
             return Fit(params, cov, dispersion, df_resid, pearson, None, t_df, hat, None,
                        ar_coefs, converged, None,
                        (lambda: _sm_results(X, num, den, spec, params)) if make_results else None)
@@ -314,7 +349,6 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
         weight = np.ones_like(y)
         pearson = resid
         bread = xtx_inv
-        t_df = df_resid
     else:
         if spec.family == "negbin":
             params, nb_alpha, converged = fit_negbin(X, num, den)
@@ -335,21 +369,29 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
     dispersion = float(pearson @ pearson / df_resid) if df_resid > 0 else float("nan")
     hat = np.einsum("ij,jk,ik->i", X * np.sqrt(weight)[:, None], bread,
                     X * np.sqrt(weight)[:, None])
+    t_df = df_resid  # degrees of freedom of t quantiles, when spec.ci_quantile == "t"
     if spec.errors == "hac":
         longest = int(max(np.unique(groups, return_counts=True)[1]))
-        hac_lags = spec.hac_lags if spec.hac_lags is not None else default_hac_lags(longest)
         score_resid = resid if spec.family != "negbin" else resid / (1 + nb_alpha * den * p)
-        cov = bread @ newey_west_meat(X * score_resid[:, None], groups, hac_lags) @ bread
-        if spec.hac_small_sample and df_resid > 0:
-            cov = cov * n / df_resid
-            t_df = df_resid
+        scores = X * score_resid[:, None]
+        if spec.hac_kernel == "ewc":
+            hac_lags = spec.hac_lags if spec.hac_lags is not None else default_ewc_df(longest)
+            hac_lags = max(1, hac_lags)
+            cov = bread @ ewc_meat(scores, groups, hac_lags) @ bread
+            t_df = hac_lags
         else:
-            t_df = None
+            hac_lags = spec.hac_lags if spec.hac_lags is not None else default_hac_lags(longest)
+            cov = bread @ newey_west_meat(scores, groups, hac_lags) @ bread
+            if spec.hac_small_sample and df_resid > 0:
+                cov = cov * n / df_resid
     elif spec.family == "negbin":
         cov = np.linalg.inv(-_nb_hessian_sm(X, num, den, params, nb_alpha))[:k, :k]
+        t_df = df_resid - 1  # alpha is estimated as well
     else:
         scale = dispersion if (spec.quasi or family == "gaussian") else 1.0
         cov = bread * scale
+    if spec.ci_quantile != "t" or t_df <= 0:
+        t_df = None
     maker = (lambda: _sm_results(X, num, den, spec, params, nb_alpha)) if make_results else None
     return Fit(params, cov, dispersion, df_resid, pearson, hac_lags, t_df, hat, nb_alpha,
                ar_coefs, converged, None, maker)

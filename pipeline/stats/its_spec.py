@@ -15,6 +15,10 @@ import pandas as pd
 
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasibinomial")
 ERRORS = ("independent", "hac", "ar")
+HAC_KERNELS = ("bartlett", "ewc")
+CI_QUANTILES = ("t", "normal")
+# families whose dispersion is estimated: t quantiles on the residual df by default
+ESTIMATED_DISPERSION = ("gaussian", "quasipoisson", "quasibinomial", "negbin")
 AR_METHODS = ("reml", "ml")
 SEASONALITY = ("none", "fourier", "month")
 CHANGES = ("level+slope", "level", "slope")
@@ -26,6 +30,8 @@ DEFAULTS = {
     "errors": "independent",
     "hac_lags": None,
     "hac_small_sample": True,
+    "hac_kernel": "bartlett",
+    "ci_quantile": None,
     "ar_order": 1,
     "ar_method": "reml",
     "seasonality": "none",
@@ -84,15 +90,13 @@ class ITSSpec:
     covariates: tuple[str, ...]
     horizons: tuple[int, ...]
     alpha: float
+    hac_kernel: str = "bartlett"
+    ci_quantile: str = "normal"
 
     @property
     def design(self) -> str:
         """``"single"``, ``"staggered"`` or ``"controlled"``."""
-        if self.unit_starts:
-            return "staggered"
-        if self.comparator_units:
-            return "controlled"
-        return "single"
+        return design_of(self.unit_starts, self.comparator_units)
 
     @property
     def base_family(self) -> str:
@@ -105,6 +109,35 @@ class ITSSpec:
     @property
     def quasi(self) -> bool:
         return self.family.startswith("quasi")
+
+
+def design_of(unit_starts, comparator_units) -> str:
+    """Which ITS design a specification describes: units with their own start dates are a
+    staggered roll-out, comparator units a controlled ITS, otherwise a single series."""
+    if unit_starts:
+        return "staggered"
+    if comparator_units:
+        return "controlled"
+    return "single"
+
+
+def default_ci_quantile(family: str, errors: str, hac_small_sample: bool = True,
+                        hac_kernel: str = "bartlett", ar_method: str = "reml") -> str:
+    """The quantile of intervals and p-values when ``ci_quantile`` is not given.
+
+    * ``errors: independent``: ``"t"`` (on the residual df) for the families whose dispersion
+      is estimated (gaussian, quasipoisson, quasibinomial, negbin), as R's ``summary.glm``
+      does for the quasi families; ``"normal"`` for poisson and binomial (dispersion fixed
+      at 1, as ``summary.glm``).
+    * ``errors: hac``: ``"t"`` with the small-sample correction or the EWC kernel, else
+      ``"normal"``.
+    * ``errors: ar``: ``"t"`` for REML, ``"normal"`` for ML.
+    """
+    if errors == "hac":
+        return "t" if (hac_small_sample or hac_kernel == "ewc") else "normal"
+    if errors == "ar":
+        return "t" if ar_method == "reml" else "normal"
+    return "t" if family in ESTIMATED_DISPERSION else "normal"
 
 
 def to_month(value, key: str) -> pd.Period:
@@ -230,7 +263,10 @@ def validate_spec(spec: dict) -> ITSSpec:
         Keys (all optional except ``phases``): ``family`` (gaussian | poisson | quasipoisson |
         negbin | binomial | quasibinomial), ``errors`` (independent | hac | ar), ``hac_lags``
         (int >= 0 or None for the Newey-West (1994) rule), ``hac_small_sample`` (bool, default
-        True: n/(n-p) scaling and t quantiles), ``ar_order`` (int 1..6, for ``errors: ar``),
+        True: n/(n-p) scaling and t quantiles), ``hac_kernel`` (bartlett: Newey-West | ewc:
+        equal-weighted cosine of Lazarus, Lewis, Stock & Watson 2018, t on nu df),
+        ``ci_quantile`` (t | normal | None: by family and errors, see
+        :func:`default_ci_quantile`), ``ar_order`` (int 1..6, for ``errors: ar``),
         ``ar_method`` (reml | ml), ``seasonality`` (none | fourier | month), ``harmonics``
         (int >= 1), ``phases`` (list of ``{"name", "start", "change", "ramp_months"}``, where
         the optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
@@ -306,6 +342,12 @@ def validate_spec(spec: dict) -> ITSSpec:
     small = full["hac_small_sample"]
     if not isinstance(small, bool):
         raise ValueError(f"spec['hac_small_sample'] = {small!r} must be true or false")
+    hac_kernel = _choice(full, "hac_kernel", HAC_KERNELS)
+    ar_method = _choice(full, "ar_method", AR_METHODS)
+    if full["ci_quantile"] is None:
+        ci_quantile = default_ci_quantile(family, errors, small, hac_kernel, ar_method)
+    else:
+        ci_quantile = _choice(full, "ci_quantile", CI_QUANTILES)
 
     return ITSSpec(
         family=family,
@@ -313,7 +355,7 @@ def validate_spec(spec: dict) -> ITSSpec:
         hac_lags=_int(full, "hac_lags", 0, allow_none=True),
         hac_small_sample=small,
         ar_order=ar_order,
-        ar_method=_choice(full, "ar_method", AR_METHODS),
+        ar_method=ar_method,
         seasonality=_choice(full, "seasonality", SEASONALITY),
         harmonics=harmonics,
         phases=phases,
@@ -324,4 +366,6 @@ def validate_spec(spec: dict) -> ITSSpec:
         covariates=_covariates(full["covariates"]),
         horizons=tuple(int(h) for h in horizons),
         alpha=float(alpha),
+        hac_kernel=hac_kernel,
+        ci_quantile=ci_quantile,
     )
