@@ -19,21 +19,33 @@ What it does, in a throwaway copy so the working tree is never touched:
      - kernel start: papermill running a trivial one-cell notebook with the python3 kernel;
      - statistics: ``Story.load(key)`` in-process (data load, every model fit, manifest);
      - rendering: ``render.to_html`` of the executed ``reports/<key>/report.ipynb``;
-     - rest: the stage's wall time minus those three (DVC, interpreter start and imports in the
-       CLI and the kernel, figures, publishing, writing files).
+     - rest: the stage's wall time minus those three, broken down (approximately: each part
+       is measured on its own, so under a varying load the remainder can go negative) into
+       DVC's per-stage cost, the CLI's imports and params validation before the kernel starts,
+       the kernel's ``import pipeline.report.story``, the notebook's other cells (papermill's
+       per-cell durations of a separate run) and what is left (papermill, writing files).
 4. Times the no-op ``dvc repro`` straight after (first run and best of three).
-5. Checks that the forced rerun reproduced the copied reports byte for byte.
+5. Checks that the forced rerun reproduced the copied reports byte for byte (they differ,
+   as expected, when the working tree has uncommitted changes to code or params).
+6. Measures start-up and import costs as is and with bytecode caching allowed
+   (``PYTHONPYCACHEPREFIX`` in the temporary folder: the shared ``.venv`` is never written). The
+   venv is installed without ``.pyc`` files and ``PYTHONDONTWRITEBYTECODE`` is set on these
+   machines, so every process recompiles pandas, scipy, statsmodels, DVC... from source.
+   ``--bytecode`` also times two whole cold repros with caching allowed (the first writes the
+   bytecode, the second uses it).
 
 Plain routes measured side by side in the same run (absolute times drift on shared machines):
 statistics against ``pd.read_parquet`` plus the same models (same design matrices, family,
-weights and HAC lags) fitted in a loop through statsmodels' formula API; rendering against
-nbconvert's default ``HTMLExporter`` (lab template) on the same executed notebook; the no-op
-repro against a one-stage DVC project (DVC's floor on this machine).
+weights, HAC lags or model-based errors) fitted in a loop through statsmodels' formula API;
+rendering against nbconvert's default ``HTMLExporter`` (lab template) on the same executed
+notebook; the no-op repro against a one-stage git + DVC project (DVC's floor on this machine).
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/cold_repro.py            # about 3 minutes on 2 cores
-    .venv/bin/python benchmarks/cold_repro.py --no-whole # skip the whole-repro run
+    .venv/bin/python benchmarks/cold_repro.py             # 3-5 minutes on 2 cores
+    .venv/bin/python benchmarks/cold_repro.py --no-whole  # skip the whole-repro run
+    .venv/bin/python benchmarks/cold_repro.py --bytecode  # + two whole runs, bytecode cached
+    .venv/bin/python benchmarks/cold_repro.py --head      # committed HEAD, not the working tree
 
 Prints a table and writes everything to ``benchmarks/out/cold_repro.json``.
 """

@@ -18,8 +18,12 @@ Run from the repository root::
     .venv/bin/python benchmarks/its_simulation.py            # 1,000 series per cell (~2-4 min)
     .venv/bin/python benchmarks/its_simulation.py --n 200    # quick look
 
-Prints the table and writes ``benchmarks/out/its_simulation.json``. ``tests/test_its_simulation.py``
-runs the same cells with fewer series.
+Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
+named cells are rerun and the others are kept from the existing file. Each cell is fitted with
+the spec's defaults (``ci_quantile`` included: t quantiles on the residual df for gaussian,
+quasi-Poisson, quasi-binomial and negative binomial, normal for Poisson and binomial), and the
+JSON records the resolved quantile and df of every cell. ``tests/test_its_simulation.py`` runs
+the same cells with fewer series.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.stats.its import fit_its_many  # noqa: E402
+from pipeline.stats.its_estimands import quantile  # noqa: E402
+from pipeline.stats.its_spec import validate_spec  # noqa: E402
 from pipeline.stats.simulate_series import simulate_series  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "its_simulation.json"
@@ -63,6 +69,13 @@ CELLS = {
         dict(family="gaussian", baseline=0.3, trend=0.0002, sd=0.02, ar=0.3, n_months=240,
              start="2011-01"),
         dict(family="gaussian", errors="hac"), 0.02),
+    "gaussian / HAC (EWC), 48 months": (
+        dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02, ar=0.3),
+        dict(family="gaussian", errors="hac", hac_kernel="ewc"), 0.05),
+    "gaussian / HAC (EWC), 120 months": (
+        dict(family="gaussian", baseline=0.3, trend=0.0005, sd=0.02, ar=0.3, n_months=120,
+             start="2016-01"),
+        dict(family="gaussian", errors="hac", hac_kernel="ewc"), 0.03),
     "gaussian / AR(1), 48 months": (
         dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02, ar=0.3),
         dict(family="gaussian", errors="ar"), 0.05),
@@ -103,16 +116,25 @@ def run_cell(name: str, n: int, seed0: int = 0) -> dict:
     for label, effect, offset in (("effect", level, 0), ("null", 0.0, 10**6)):
         series = {i: simulate_series(**sim, phases=[(start, effect, 0.0)], seed=seed0 + offset + i)
                   for i in range(n)}
-        eff = fit_its_many(series, spec).effects
+        batch = fit_its_many(series, spec)
+        eff = batch.effects
+        ci_df = batch.diagnostics[0]["ci_df"]
         est = eff.loc[eff["estimand"] == "level_change",
                       ["estimate", "ci_low", "ci_high", "p_value"]].to_numpy()
         if label == "effect":
             out["bias"] = float((est[:, 0].mean() - effect) / effect)
             out["coverage"] = float(np.mean((est[:, 1] <= effect) & (effect <= est[:, 2])))
-            out["mean_se_ratio"] = float(np.mean((est[:, 2] - est[:, 1]) / 3.92) / est[:, 0].std())
+            q = quantile(0.05, ci_df)  # the interval's own quantile: SE = width / (2 q)
+            out["mean_se_ratio"] = float(np.mean((est[:, 2] - est[:, 1]) / (2 * q))
+                                         / est[:, 0].std())
         else:
             out["type1"] = float(np.mean(est[:, 3] < 0.05))
             out["null_coverage"] = float(np.mean((est[:, 1] <= 0) & (0 <= est[:, 2])))
+    checked = validate_spec(spec)
+    out["spec"] = {k: v for k, v in spec.items() if k not in ("phases", "horizons")}
+    out["ci_quantile"] = checked.ci_quantile
+    out["ci_df"] = ci_df
+    out["hac_kernel"] = checked.hac_kernel if checked.errors == "hac" else None
     out["n"] = n
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["true_level"] = level
@@ -128,6 +150,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--cells", nargs="*", default=list(CELLS))
     args = parser.parse_args(argv)
     results = {}
+    if OUT.exists() and set(args.cells) != set(CELLS):
+        kept = json.loads(OUT.read_text()).get("cells", {})
+        results = {k: v for k, v in kept.items() if k in CELLS}
     print(f"{'family / errors':32s} {'bias':>7s} {'cover':>6s} {'type I':>7s} {'SE/SD':>6s} "
           f"{'n':>5s} {'s':>6s}  target")
     for name in args.cells:
@@ -136,6 +161,7 @@ def main(argv=None) -> dict:
         print(f"{name:32s} {r['bias']:+7.2%} {r['coverage']:6.1%} {r['type1']:7.1%} "
               f"{r['mean_se_ratio']:6.2f} {r['n']:5d} {r['seconds']:6.1f}  "
               f"{'met' if r['meets_target'] else 'MISSED'}", flush=True)
+    results = {name: results[name] for name in CELLS if name in results}  # table order
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"targets": {"abs_relative_bias_below": 0.05,
                                            "coverage": [0.93, 0.97], "type1": [0.03, 0.07]},

@@ -44,9 +44,14 @@ def _counts(seed=3, od=0.05):
 # --- negative binomial ------------------------------------------------------------------
 
 def test_negbin_matches_statsmodels_negative_binomial():
-    """Our profile-likelihood NB2 fit = statsmodels' joint ML NegativeBinomial (Newton)."""
+    """Our profile-likelihood NB2 fit = statsmodels' joint ML NegativeBinomial (Newton), with
+    ``negbin_scale: none`` (the ML covariance); the default scales it by Pearson X2/(n-p)."""
     data = _counts()
-    res = fit_its(data, _spec(family="negbin"))
+    res = fit_its(data, _spec(family="negbin", negbin_scale="none"))
+    scaled = fit_its(data, _spec(family="negbin"))
+    np.testing.assert_allclose(scaled.cov.to_numpy(),
+                               res.cov.to_numpy() * scaled.diagnostics["dispersion"], rtol=1e-12)
+    assert scaled.diagnostics["ci_df"] == scaled.diagnostics["df_resid"] - 1
     X = res.model_results.model.exog
     ref = sm.NegativeBinomial(data["numerator"].to_numpy(), X,
                               offset=np.log(data["denominator"].to_numpy()),

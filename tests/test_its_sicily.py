@@ -10,6 +10,12 @@ Tolerances (from the README): rate ratios 1e-8 absolute, CI limits 1e-6 absolute
 and SEs 1e-5 relative; R's glm stops iterating earlier than our tighter IRLS, hence these
 rather than machine precision.
 
+The published intervals are Wald intervals with the normal quantile 1.959964 for every model,
+quasi-Poisson included, while our default for the estimated-dispersion families is t on the
+residual df (``ci_quantile: "t"``, R's ``summary.glm`` convention for the p-values of quasi
+families). So every fit here sets ``ci_quantile: "normal"`` explicitly to reproduce the paper;
+``test_m2_default_t_quantile`` checks the default against R's t-test p-value.
+
 The Sicily slope term is ``smokban * (time - 36)``, i.e. 1 in January 2005 (time 37), the
 first month of the ban: the slope coding of ``pipeline.stats.its_design``.
 """
@@ -44,7 +50,8 @@ def sicily() -> pd.DataFrame:
 
 
 def _fit(sicily, family, phase, **extra):
-    spec = {"family": family, "errors": "independent", "phases": [phase], "horizons": [], **extra}
+    spec = {"family": family, "errors": "independent", "phases": [phase], "horizons": [],
+            "ci_quantile": "normal", **extra}  # the paper's intervals use 1.959964
     result = fit_its(sicily, spec)
     return result, result.effects.set_index("estimand")
 
@@ -73,6 +80,21 @@ def test_m2_quasipoisson(sicily):
     t_stat = result.params["level[smoking ban]"] / se
     assert result.diagnostics["df_resid"] == 56
     assert 2 * stats.t.sf(abs(t_stat), 56) == pytest.approx(1.122e-03, abs=5e-7)
+
+
+def test_m2_default_t_quantile(sicily):
+    """M2 with the default ``ci_quantile`` ("t" for quasi-Poisson): the table's p-value is R's
+    ``summary.glm`` t-test p-value on 56 df (1.122e-03), and the interval is
+    exp(b +/- t_{0.975, 56} SE), wider than the published normal-quantile one."""
+    result = fit_its(sicily, {"family": "quasipoisson", "phases": [LEVEL_ONLY], "horizons": []})
+    eff = result.effects.set_index("estimand")
+    assert eff.loc["level_change", "p_value"] == pytest.approx(1.122e-03, abs=5e-7)
+    b = result.params["level[smoking ban]"]
+    se = np.sqrt(result.cov.loc["level[smoking ban]", "level[smoking ban]"])
+    q = stats.t.ppf(0.975, 56)
+    assert eff.loc["level_change_rr", "ci_low"] == pytest.approx(np.exp(b - q * se), rel=1e-12)
+    assert eff.loc["level_change_rr", "ci_high"] == pytest.approx(np.exp(b + q * se), rel=1e-12)
+    assert eff.loc["level_change_rr", "ci_low"] < 0.839189004
 
 
 def test_m3_quasipoisson_fourier(sicily):

@@ -16,12 +16,29 @@ simulate_series, simulate_panel
     Simulated series with known effects (:mod:`pipeline.stats.simulate_series`).
 """
 
-from .before_after import before_after_table, compare_proportions
-from .its import ITSResult, fit_its, fit_its_many
-from .power import minimum_detectable_effect
-from .sensitivity import run_sensitivity
-from .its_spec import validate_spec
-from .simulate_series import simulate_panel, simulate_series
+# Re-exports are resolved on first use, so that importing one small module of this package
+# (pipeline.config imports its_spec to validate params) does not load scipy and statsmodels.
+_EXPORTS = {
+    "before_after_table": ".before_after",
+    "compare_proportions": ".before_after",
+    "ITSResult": ".its",
+    "fit_its": ".its",
+    "fit_its_many": ".its",
+    "minimum_detectable_effect": ".power",
+    "run_sensitivity": ".sensitivity",
+    "validate_spec": ".its_spec",
+    "simulate_panel": ".simulate_series",
+    "simulate_series": ".simulate_series",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ITSResult",

@@ -78,7 +78,9 @@ def verdict(d: dict, spec: ITSSpec, fit: Fit) -> str:
     """One-line plain-language summary of the model checks."""
     parts = []
     if d["ljung_box_p"] < ALPHA_DIAG:
-        handled = {"hac": f"handled by Newey-West errors ({fit.hac_lags} lags)",
+        hac = (f"equal-weighted cosine HAC errors ({fit.hac_lags} df)" if spec.hac_kernel == "ewc"
+               else f"Newey-West errors ({fit.hac_lags} lags)")
+        handled = {"hac": f"handled by {hac}",
                    "ar": f"AR({spec.ar_order}) errors used, residual autocorrelation remains"}
         parts.append(f"autocorrelation detected (Ljung-Box p={d['ljung_box_p']:.2g}), "
                      + handled.get(spec.errors, "standard errors may be too small"))
@@ -119,6 +121,7 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
     -------
     dict
         ``n_obs``, ``n_params``, ``df_resid``, ``durbin_watson``, ``ljung_box_p``,
+        ``ci_df`` (t degrees of freedom of the intervals; None: normal quantiles),
         ``ljung_box_lags``, ``breusch_godfrey_p`` (Gaussian single series with independent or
         HAC errors, else None), ``dispersion``, ``hac_lags``, ``nb_alpha``, ``ar_coefs``,
         ``cooks_distance`` (per fitted row), ``influential_months`` (labels, ``D > 4/n``),
@@ -152,8 +155,10 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
     if lb_p < ALPHA_DIAG:
         if spec.errors == "hac":
             warnings.append(
-                f"autocorrelation detected (Ljung-Box p={lb_p:.3g}): Newey-West errors used "
-                f"({fit.hac_lags} lags)"
+                f"autocorrelation detected (Ljung-Box p={lb_p:.3g}): "
+                + (f"equal-weighted cosine HAC errors used ({fit.hac_lags} df)"
+                   if spec.hac_kernel == "ewc" else
+                   f"Newey-West errors used ({fit.hac_lags} lags)")
             )
         elif spec.errors == "ar":
             warnings.append(
@@ -186,6 +191,7 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
         "n_obs": n,
         "n_params": k,
         "df_resid": int(fit.df_resid),
+        "ci_df": None if fit.df is None else float(fit.df),
         "durbin_watson": durbin_watson_within(resid, groups),
         "ljung_box_p": lb_p,
         "ljung_box_lags": int(max(lags_used)),

@@ -75,7 +75,8 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
         parts.append(f"AR({spec.ar_order}) errors by GLS ({spec.ar_method.upper()}, "
                      f"phi = {coefs})")
     elif spec.family == "negbin":
-        parts.append(f"model-based SE (alpha = {fit.nb_alpha:.3g})")
+        scaled = ", scaled by Pearson dispersion" if spec.negbin_scale == "pearson" else ""
+        parts.append(f"model-based SE (alpha = {fit.nb_alpha:.3g}{scaled})")
     elif spec.quasi:
         parts.append("model-based SE scaled by Pearson dispersion")
     else:

@@ -8,7 +8,9 @@ Families (McCullagh & Nelder 1989):
 * ``negbin``: negative binomial NB2 (variance ``mu + alpha mu^2``), log link with offset,
   ``alpha`` estimated by maximum likelihood (profile likelihood: IRLS for beta at each alpha,
   Brent's method on log alpha); the covariance is the inverse observed information of
-  (beta, alpha), as statsmodels' ``NegativeBinomial`` (Cameron & Trivedi 2013, ch. 3);
+  (beta, alpha), as statsmodels' ``NegativeBinomial`` (Cameron & Trivedi 2013, ch. 3), times
+  the Pearson dispersion X2/(n-p) of the NB fit with ``negbin_scale="pearson"`` (the default;
+  R's ``summary.glm`` of a ``glm(family = negative.binomial(theta))``), as is with ``"none"``;
 * ``binomial`` / ``quasibinomial``: logit link, ``numerator`` successes of ``denominator``
   trials, quasi as above.
 
@@ -386,6 +388,8 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
                 cov = cov * n / df_resid
     elif spec.family == "negbin":
         cov = np.linalg.inv(-_nb_hessian_sm(X, num, den, params, nb_alpha))[:k, :k]
+        if spec.negbin_scale == "pearson":
+            cov = cov * dispersion  # Pearson X2/(n-p) of the NB fit
         t_df = df_resid - 1  # alpha is estimated as well
     else:
         scale = dispersion if (spec.quasi or family == "gaussian") else 1.0

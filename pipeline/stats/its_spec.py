@@ -17,6 +17,7 @@ FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasib
 ERRORS = ("independent", "hac", "ar")
 HAC_KERNELS = ("bartlett", "ewc")
 CI_QUANTILES = ("t", "normal")
+NEGBIN_SCALES = ("pearson", "none")
 # families whose dispersion is estimated: t quantiles on the residual df by default
 ESTIMATED_DISPERSION = ("gaussian", "quasipoisson", "quasibinomial", "negbin")
 AR_METHODS = ("reml", "ml")
@@ -32,6 +33,7 @@ DEFAULTS = {
     "hac_small_sample": True,
     "hac_kernel": "bartlett",
     "ci_quantile": None,
+    "negbin_scale": "pearson",
     "ar_order": 1,
     "ar_method": "reml",
     "seasonality": "none",
@@ -92,6 +94,7 @@ class ITSSpec:
     alpha: float
     hac_kernel: str = "bartlett"
     ci_quantile: str = "normal"
+    negbin_scale: str = "pearson"
 
     @property
     def design(self) -> str:
@@ -266,7 +269,9 @@ def validate_spec(spec: dict) -> ITSSpec:
         True: n/(n-p) scaling and t quantiles), ``hac_kernel`` (bartlett: Newey-West | ewc:
         equal-weighted cosine of Lazarus, Lewis, Stock & Watson 2018, t on nu df),
         ``ci_quantile`` (t | normal | None: by family and errors, see
-        :func:`default_ci_quantile`), ``ar_order`` (int 1..6, for ``errors: ar``),
+        :func:`default_ci_quantile`), ``negbin_scale`` (pearson: the NB covariance times the
+        Pearson X2/(n-p), as R's ``summary.glm`` on a ``negative.binomial(theta)`` glm | none:
+        the ML covariance, as ``MASS::glm.nb`` and statsmodels), ``ar_order`` (int 1..6, for ``errors: ar``),
         ``ar_method`` (reml | ml), ``seasonality`` (none | fourier | month), ``harmonics``
         (int >= 1), ``phases`` (list of ``{"name", "start", "change", "ramp_months"}``, where
         the optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
@@ -368,4 +373,5 @@ def validate_spec(spec: dict) -> ITSSpec:
         alpha=float(alpha),
         hac_kernel=hac_kernel,
         ci_quantile=ci_quantile,
+        negbin_scale=_choice(full, "negbin_scale", NEGBIN_SCALES),
     )
