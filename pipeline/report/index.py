@@ -26,7 +26,8 @@ PAGE = """<!DOCTYPE html>
 <p>Each report is rebuilt from data by <code>dvc repro</code>. The version is a hash of the code,
 parameters and data that made the report: the same version means the same report.</p>
 <table>
-<thead><tr><th>Intervention</th><th>Headline finding</th><th>Version</th></tr></thead>
+<thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th><th>Did the gap narrow?</th>
+<th>Confidence</th><th>Version</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
@@ -38,7 +39,7 @@ parameters and data that made the report: the same version means the same report
 
 ROW = (
     '<tr><td><a href="{key}/report.html">{title}</a></td>'
-    "<td>{headline}</td><td><code>{version}</code></td></tr>"
+    "<td>{headline}</td><td>{equity}</td><td>{confidence}</td><td><code>{version}</code></td></tr>"
 )
 
 

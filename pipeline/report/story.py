@@ -432,7 +432,8 @@ class Story:
         out = config.project_root() / output_dir
         publish.write_all(self.ev, self.rule, self.manifest, out)
         (out / "history.json").write_text(history.dumps(self.history), encoding="utf-8")
-        summary = {"headline": self.summary_line()}
+        summary = {"headline": self.summary_line(), "equity": self.equity_sentence(),
+                   "confidence": self.confidence().level}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
 

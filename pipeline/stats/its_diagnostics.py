@@ -180,9 +180,12 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
         )
     if spec.errors == "hac":
         warnings.append(
-            "Newey-West intervals for level and slope changes are too narrow in series of "
-            "ordinary length (simulated coverage of a nominal 95% interval: about 86% at 48 "
-            "months, 90% at 120, 91% at 240); prefer errors='ar' (gaussian) or quasi-likelihood "
+            ("Equal-weighted cosine" if spec.hac_kernel == "ewc" else "Newey-West")
+            + " intervals for level and slope changes are too narrow in series of "
+            "ordinary length (simulated coverage of a nominal 95% interval: "
+            + ("about 80% at 48 months, 87% at 120" if spec.hac_kernel == "ewc"
+               else "about 86% at 48 months, 90% at 120, 91% at 240")
+            + "); prefer errors='ar' (gaussian) or quasi-likelihood "
             "errors, and read these intervals as a lower bound on the uncertainty"
         )
     if not fit.converged:
