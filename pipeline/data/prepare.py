@@ -36,9 +36,11 @@ def _options(options, outcomes, dimensions) -> DataOptions:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the machine's cores (at most 4) and a 512 MB buffer budget
-    (the whole process stays under 1 GB; bigger intermediates spill to the system temp dir)."""
-    threads = max(1, min(4, os.cpu_count() or 1))
+    """An in-memory DuckDB with the cores this process may use (at most 4) and a 512 MB buffer
+    budget (the whole process stays under 1 GB; bigger intermediates spill to the system temp
+    dir). The CSV reader and the grouping run on every thread (checked with EXPLAIN ANALYZE)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, min(4, cores or 1))
     spill = Path(tempfile.gettempdir()) / "pipeline-duckdb"
     return duckdb.connect(config={"threads": threads, "memory_limit": "512MB",
                                   "temp_directory": str(spill)})

@@ -25,7 +25,7 @@ PAGE = """<!DOCTYPE html>
 <h1>Evaluations of interventions to reduce health inequalities</h1>
 <p>Each report is rebuilt from data by <code>dvc repro</code>. The version is a hash of the code,
 parameters and data that made the report: the same version means the same report.</p>
-<table>
+<table class="text">
 <thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th><th>Did the gap narrow?</th>
 <th>Confidence</th><th>Version</th></tr></thead>
 <tbody>
