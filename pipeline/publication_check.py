@@ -25,7 +25,7 @@ scanned as prose):
      treated as HTML and prose; images are skipped.
 2. **Identifiers anywhere in the text** (after removing base64 data URIs):
    - ``nhs_number``: 10 digits (optionally 3-3-4 spaced or hyphenated), not part of a longer
-     number or a decimal, that pass the NHS modulus 11 check digit;
+     number, word or hash, nor of a decimal, that pass the NHS modulus 11 check digit;
    - ``postcode``: a full UK postcode (outward and inward code, e.g. ``LS1 4AP``, upper case);
 3. **Record-level columns**: a column/key/table header named like a date of birth (``dob``,
    ``date_of_birth``, ``birth_date``...), a patient identifier (``patient_id``, ``nhs_number``,
@@ -60,7 +60,9 @@ ID_NAMES = {"patient_id", "nhs_number", "nhs_no", "nhsnumber", "person_id", "pse
 FREE_TEXT_NAMES = {"free_text", "freetext", "notes", "comment", "comments", "narrative"}
 TEXT_SUFFIXES = {".csv", ".json", ".html", ".htm", ".ipynb", ".txt", ".md"}
 
-_NHS = re.compile(r"(?<![\d.])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![\d]|\.\d)")
+# Not inside a longer word either: a run of digits within a hex digest (the manifest's sha256
+# hashes) or an identifier is not an NHS number written for a reader.
+_NHS = re.compile(r"(?<![\w.])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\w|\.\d)")
 _POSTCODE = re.compile(
     r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:[A-HK-Y]?\d[A-Z\d]?|\d[A-HJKPSTUW]) ?\d[ABD-HJLNP-UW-Z]{2})\b")
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")

@@ -98,3 +98,11 @@ def test_violation_reports_where(tmp_path):
 
 def test_committed_reports_pass_the_scan():
     assert [str(v) for v in scan(ROOT / "reports")] == []
+
+
+def test_digits_inside_a_hash_are_not_an_nhs_number(tmp_path):
+    """A sha256 digest can hold 10 digits that pass the check (found in a real manifest)."""
+    (tmp_path / "manifest.json").write_text(
+        '{"code": {"sha256": "ab5044567043cd"}, "note": "NHS number 504 456 7043"}')
+    found = [v for v in scan(tmp_path) if v.kind == "nhs_number"]
+    assert len(found) == 1 and "504 456 7043" in str(found[0])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import codes
 from .errors import Problem
 from .options import MONTHLY_COLUMNS, DataOptions
-from .schema import Check, Scan, locate, parser_for, recode, resolve_columns
+from .schema import Check, Scan, classify_values, locate, parser_for, recode, resolve_columns
 from .series import finish
 from .source import Source, lit, q
 
@@ -80,16 +80,8 @@ def scan_monthly(con, source: Source, *, outcomes, dimensions, window, options: 
                                  f"({pred}) AND {skip}", show_values=reason.key != codes.BLANK))
 
     def classify(col, i, parse):
-        good, bad = {}, {}
-        for raw, n in distinct(f"k{i}"):
-            value, reason = parse(recode(raw, options.values.get(col)))
-            if reason is None:
-                good[raw] = value
-            else:
-                entry = bad.setdefault(reason.key, [reason, 0, []])
-                entry[1] += int(n)
-                entry[2].append(raw)
-        for reason, n, raws in bad.values():
+        good, bad = classify_values(distinct(f"k{i}"), parse, options.values.get(col))
+        for reason, n, raws in bad:
             fail(col, reason, n, raws)
         return good
 

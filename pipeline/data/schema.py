@@ -89,6 +89,25 @@ def recode(value: str | None, mapping: dict[str, str] | None) -> str | None:
     return mapping.get(value.strip(), value)
 
 
+def classify_values(rows, parse, mapping: dict[str, str] | None = None):
+    """Classify each distinct raw value once (after any recoding from params).
+
+    ``rows`` are ``(raw value, number of rows)`` pairs from a grouped scan. Returns the good
+    values as ``{raw: parsed}`` and the problems as ``[(reason, rows affected, raw values)]``,
+    one entry per kind of problem, so every problem of a column is reported at once.
+    """
+    good, bad = {}, {}
+    for raw, n in rows:
+        value, reason = parse(recode(raw, mapping))
+        if reason is None:
+            good[raw] = value
+        else:
+            entry = bad.setdefault(reason.key, [reason, 0, []])
+            entry[1] += int(n)
+            entry[2].append(raw)
+    return good, [tuple(entry) for entry in bad.values()]
+
+
 def resolve_columns(source: Source, needed: list[str], options: DataOptions, scan: Scan) -> None:
     """Map our names to the file's; a missing or duplicated column is a file-level problem."""
     name = str(source.path)
@@ -248,17 +267,9 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
         parse = parser_for(k, options)
         rows = con.execute(f"SELECT CAST(k{i} AS VARCHAR) AS v, sum(n_rows) FROM cells_v "
                            f"WHERE NOT is_blank AND NOT is_header GROUP BY 1").fetchall()
-        good, bad = {}, {}
-        for raw, n in rows:
-            value, reason = parse(recode(raw, options.values.get(k)))
-            if reason is None:
-                good[raw] = value
-            else:
-                entry = bad.setdefault(reason.key, [reason, 0, []])
-                entry[1] += int(n)
-                entry[2].append(raw)
+        good, bad = classify_values(rows, parse, options.values.get(k))
         maps[k] = good
-        for reason, n, raws in bad.values():
+        for reason, n, raws in bad:
             in_list = ", ".join(lit(r) for r in raws[:1000] if r is not None)
             preds = []
             if in_list:
