@@ -27,7 +27,6 @@ from pipeline.stats.equity import cochran_q, evaluate_equity, gap_change_between
 from pipeline.stats.its import fit_its
 from pipeline.stats.simulate_series import simulate_series
 
-from .conftest import ROOT
 
 matplotlib.use("Agg")
 KEY = "thi_month"
@@ -39,16 +38,18 @@ SPEC = {"family": "quasibinomial", "errors": "independent", "phases": PHASES,
 
 
 @pytest.fixture(scope="module")
-def thi():
-    series = pd.read_parquet(ROOT / "data" / "processed" / KEY / "series.parquet")
+def thi(prepared_project):
+    """The equity evaluation of thi_month's series, simulated and prepared in a project copy
+    (tests/conftest.py), so the test never depends on the working tree's data folder."""
+    series = pd.read_parquet(prepared_project / "data" / "processed" / KEY / "series.parquet")
     specs = {o: SPEC for o in ("bbv_test", "unmet_need")}
     return evaluate_equity(series, specs, ("imd_quintile", "sex"), ("homeless",), "holm", 0.05,
                            sii_repetitions=5000)
 
 
 @pytest.fixture(scope="module")
-def truth():
-    return json.loads((ROOT / "data" / "synthetic" / KEY / "truth.json").read_text())
+def truth(prepared_project):
+    return json.loads((prepared_project / "data" / "synthetic" / KEY / "truth.json").read_text())
 
 
 def test_gap_change_recovers_truth_within_ci(thi, truth):
