@@ -46,12 +46,6 @@ def test_no_causal_overclaiming(text):
         assert word not in text.lower()
 
 
-def test_widening_gap_is_reported_with_both_quintiles():
-    text = wording.gap_sentence((1.10, 0.95, 1.27), (1.60, 1.40, 1.83), "odds ratio")
-    assert "quintile 1" in text and "quintile 5" in text
-    assert "1.10" in text and "1.60" in text
-
-
 def test_autocorrelated_series_gets_a_warning_naming_the_remedy():
     assert wording.autocorrelation_sentence(0.30, "independent") is None
     text = wording.autocorrelation_sentence(0.01, "independent")
@@ -76,3 +70,35 @@ def test_confidence_rating(kwargs, level):
 def test_labels_read_inside_sentences():
     assert wording.noun("Smokers referred") == "smokers referred"
     assert wording.noun("BBV test uptake") == "BBV test uptake"
+
+
+def _crafted_equity(change, low, high, gap_before):
+    """A crafted equity result: one gap-change row at 12 months and the gap before."""
+    import pandas as pd
+
+    from pipeline.stats.equity import EquityResult
+
+    gap_change = pd.DataFrame([{"outcome": "x", "source": "stratified_its",
+                                "estimand": "abs_diff_h12", "estimate": change,
+                                "ci_low": low, "ci_high": high}])
+    gaps = pd.DataFrame([{"outcome": "x", "period": "before", "measure": "absolute_gap",
+                          "estimate": gap_before, "ci_low": gap_before - 0.01,
+                          "ci_high": gap_before + 0.01}])
+    result = EquityResult.__new__(EquityResult)
+    result.__dict__.update(gap_change=gap_change, gaps=gaps, alpha=0.05, most="1", least="5")
+    return result
+
+
+@pytest.mark.parametrize("change, low, high, gap_before, expected", [
+    (-0.03, -0.05, -0.01, -0.06, "associated with a widening of the gap in uptake"),
+    (0.03, 0.01, 0.05, -0.06, "associated with a narrowing of the gap in uptake"),
+    (0.01, -0.02, 0.04, -0.06, "There is no evidence that the intervention changed the gap"),
+])
+def test_gap_sentences_on_crafted_results(change, low, high, gap_before, expected):
+    """Widening, narrowing and no evidence, on crafted tables (gap = most - least deprived)."""
+    from pipeline.report.equity_section import gap_sentence
+
+    text = gap_sentence(_crafted_equity(change, low, high, gap_before), "x", "Uptake")
+    assert expected in text
+    assert "3.0 percentage points" in text or "1.0 percentage points" in text
+    assert "caus" not in text

@@ -105,7 +105,8 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
     if verdict == "reversed":
         return (f"{when.capitalize()}, the intervention was associated with a reversal of the gap "
                 f"in {label} {who} ({numbers} change against the earlier trends).")
-    return (f"{when.capitalize()}, the intervention was associated with a {verdict[:-1]}ing of "
+    noun = {"narrowed": "narrowing", "widened": "widening"}[verdict]
+    return (f"{when.capitalize()}, the intervention was associated with a {noun} of "
             f"the gap in {label} {who} by {_pp(abs(est))} percentage points against the earlier "
             f"trends ({conf} {_pp(abs(lo) if est > 0 else abs(hi))} to "
             f"{_pp(abs(hi) if est > 0 else abs(lo))}).")

@@ -176,24 +176,3 @@ def impact_alt_text(result: ITSResult, cfg: Intervention, label: str) -> str:
         f"{post['fitted'].iloc[-1] * 100:.1f}%. Middle: the monthly difference between observed "
         f"and counterfactual. Bottom: the running total of that difference in people."
     )
-
-
-def forest_figure(table: pd.DataFrame, label: str, xlabel: str, reference: float = 1.0) -> Figure:
-    """Forest plot of one estimand across strata (rows: ``stratum, estimate, ci_low, ci_high``)."""
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))
-    y = range(len(table))[::-1]
-    ax.errorbar(table["estimate"], list(y),
-                xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
-                fmt="s", color=OKABE_ITO["blue"], ecolor=OKABE_ITO["blue"], capsize=3)
-    ax.axvline(reference, color=OKABE_ITO["grey"], ls="--", lw=1)
-    ax.set_yticks(list(y), table["stratum"].astype(str))
-    ax.set_xlabel(xlabel)
-    ax.set_title(label, loc="left", fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
-def forest_alt_text(table: pd.DataFrame, label: str, xlabel: str) -> str:
-    parts = [f"{row.stratum}: {row.estimate:.2f} ({row.ci_low:.2f} to {row.ci_high:.2f})"
-             for row in table.itertuples()]
-    return f"Forest plot of {label}; {xlabel} by group: " + "; ".join(parts) + "."

@@ -89,17 +89,6 @@ def cumulative_sentence(estimate: float, low: float, high: float, what: str) -> 
     return f"Over the whole period after the start, about {abs(estimate):,.0f} {word} {what} than the earlier trend predicts ({numbers})."
 
 
-def gap_sentence(most: tuple[float, float, float], least: tuple[float, float, float],
-                 ratio_name: str) -> str:
-    """Compare the immediate change in the most and least deprived quintiles."""
-    (m, ml, mh), (l, ll, lh) = most, least
-    return (
-        f"In the most deprived fifth (IMD quintile 1) the {ratio_name} for the immediate change "
-        f"was {fmt(m)} ({interval(ml, mh)}), against {fmt(l)} ({interval(ll, lh)}) in the least "
-        f"deprived fifth (quintile 5)."
-    )
-
-
 def autocorrelation_sentence(ljung_box_p: float, errors: str) -> str | None:
     """A warning when the residuals are autocorrelated, naming what the model did about it."""
     if ljung_box_p >= 0.05:
