@@ -27,7 +27,9 @@ SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumu
 
 
 def _html_table(table: pd.DataFrame) -> str:
-    return table.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
+    """A table as HTML, in a box that scrolls sideways rather than overflowing the page."""
+    body = table.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
+    return f'<div class="table-wrap">{body}</div>'
 
 
 @dataclass
@@ -86,8 +88,6 @@ class Story:
         return "\n".join([
             f"# {cfg.title}",
             "",
-            f"**Question.** {cfg.question}",
-            "",
             f"**Report version** `{self.manifest['version']}` · intervention key `{cfg.key}` · "
             f"design: {cfg.design} · window {cfg.window.start:%B %Y} to {cfg.window.end:%B %Y} · "
             f"phases: {phases}.",
@@ -144,9 +144,13 @@ class Story:
     def show_sensitivity(self) -> None:
         """The robustness table of the headline outcome, and what it says in one sentence."""
         table = self.ev.sensitivity
-        keep = ["variant", "description", "estimand", "estimate", "ci_low", "ci_high",
-                "p_value", "note"]
-        display(HTML(_html_table(table[keep])))
+        suffix, _ = self._natural(self.cfg.headline)
+        shown = table[table["estimand"] == f"level_change{suffix}"]
+        shown = shown.assign(note=shown["note"].fillna("").str.split(";").str[0])
+        keep = ["variant", "description", "estimate", "ci_low", "ci_high", "p_value", "note"]
+        display(Markdown(f"Immediate change, {self._natural(self.cfg.headline)[1]} (95% CI); "
+                         "the full table with the link scale is `tables/robustness.csv`."))
+        display(HTML(_html_table(shown[keep])))
         agrees, placebo = self.robustness()
         rows = self._link_rows()
         unfitted = table.loc[table["estimate"].isna(), "variant"].unique()
@@ -396,9 +400,11 @@ class Story:
                          "and an ITS of the monthly SII):"))
         display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
-        display(Markdown("**Does the effect differ between groups?** (test of heterogeneity "
-                         f"across strata). {res.adjustment_note}"))
-        display(HTML(_html_table(het.drop(columns=["outcome"]))))
+        method = het["method"].iloc[0] if len(het) else ""
+        display(Markdown("**Does the effect differ between groups?** Test of heterogeneity "
+                         f"across strata: {method}. {res.adjustment_note}"))
+        display(HTML(_html_table(het[["dimension", "phase", "estimand", "statistic", "df",
+                                      "p_value", "p_adjusted", "i_squared", "n_strata"]])))
         others = [o for o in self.cfg.outcomes if o.key != outcome.key]
         if others:
             display(Markdown("**Other outcomes.**\n\n" + "\n".join(
