@@ -22,8 +22,10 @@ Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cel
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
 the spec's defaults (``ci_quantile`` included: t quantiles on the residual df for gaussian,
 quasi-Poisson, quasi-binomial and negative binomial, normal for Poisson and binomial), and the
-JSON records the resolved quantile and df of every cell. ``tests/test_its_simulation.py`` runs
-the same cells with fewer series.
+JSON records the resolved quantile and df of every cell (for the gaussian HAC cells, whose
+default ``hac_small_sample: "bm"`` gives every contrast its own Satterthwaite df, the df of
+the level change of the first series). ``tests/test_its_simulation.py`` runs the same cells
+with fewer series.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ CELLS = {
     "gaussian / independent": (
         dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02),
         dict(family="gaussian", errors="independent"), 0.05),
+    # Newey-West with the n/(n-p) correction and t on n-p df: the gaussian default before
+    # hac_small_sample "bm" (kept to show what the bias-reduced variance fixes)
+    "gaussian / HAC (NW, n/(n-p)), 48 months": (
+        dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02, ar=0.3),
+        dict(family="gaussian", errors="hac", hac_small_sample=True), 0.05),
+    "gaussian / HAC (NW, n/(n-p)), 120 months": (
+        dict(family="gaussian", baseline=0.3, trend=0.0005, sd=0.02, ar=0.3, n_months=120,
+             start="2016-01"),
+        dict(family="gaussian", errors="hac", hac_small_sample=True), 0.03),
     "gaussian / HAC, 48 months": (
         dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02, ar=0.3),
         dict(family="gaussian", errors="hac"), 0.05),

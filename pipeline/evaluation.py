@@ -144,8 +144,9 @@ def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame
                        quality: dict | None = None) -> ITSResult:
     """The classic alternative: OLS on the monthly proportion with Newey-West errors.
 
-    Shown beside the GLM because analysts know it from Stata's ``itsa`` (Linden 2015); its
-    intervals are too narrow in short series (docs/adr/0007), which the report says.
+    Shown beside the GLM because analysts know it from Stata's ``itsa`` (Linden 2015). Plain
+    Newey-West intervals are too narrow in short series (docs/adr/0007), so the engine's default
+    small-sample correction (Bell-McCaffrey variance, Satterthwaite df) is kept.
     """
     return fit_outcome(cfg, outcome, series, quality=quality, family="gaussian", errors="hac")
 

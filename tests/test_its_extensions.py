@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import stats
 from statsmodels.stats.diagnostic import acorr_breusch_godfrey
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -118,7 +119,7 @@ def test_ar_order_two_and_acf():
 
 def test_hac_small_sample_matches_statsmodels_use_correction():
     data = _gauss(ar=0.3, n=48)
-    res = fit_its(data, _spec(family="gaussian", errors="hac", hac_lags=3))
+    res = fit_its(data, _spec(family="gaussian", errors="hac", hac_lags=3, hac_small_sample=True))
     X = res.model_results.model.exog
     y = (data["numerator"] / data["denominator"]).to_numpy()
     ref = sm.OLS(y, X).fit(cov_type="HAC", cov_kwds={"maxlags": 3, "use_correction": True},
@@ -128,6 +129,86 @@ def test_hac_small_sample_matches_statsmodels_use_correction():
     np.testing.assert_allclose([row["ci_low"], row["ci_high"]], ref.conf_int()[2], rtol=1e-8)
     assert row["p_value"] == pytest.approx(ref.pvalues[2], rel=1e-8)
     assert "small-sample corrected" in res.method
+
+
+def _bm_direct(X, y, contrast, lags):
+    """Bias-reduced Newey-West variance and Satterthwaite df of ``contrast'beta`` from the
+    n x n matrices (Bell & McCaffrey 2002; Imbens & Kolesar 2016), no shortcuts."""
+    n = len(y)
+    B = np.linalg.inv(X.T @ X)
+    M = np.eye(n) - X @ B @ X.T
+    e = M @ y
+    d = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    K = np.clip(1 - d / (lags + 1), 0, None)
+    a = X @ B @ contrast
+    A = np.diag(a) @ K @ np.diag(a)
+    AM = A @ M
+    return (e @ A @ e) * (a @ a) / np.trace(AM), np.trace(AM) ** 2 / np.trace(AM @ AM)
+
+
+def test_hac_bm_default_for_gaussian_matches_direct_formula():
+    """``errors: hac`` for gaussian defaults to ``hac_small_sample: "bm"``: every estimand gets
+    its own bias-reduced variance and Satterthwaite df; lags round(1.3 sqrt(48)) = 9."""
+    data = _gauss(ar=0.3, n=48)
+    res = fit_its(data, _spec(family="gaussian", errors="hac"))
+    assert res.spec.hac_small_sample == "bm" and res.spec.ci_quantile == "t"
+    assert res.diagnostics["hac_lags"] == 9
+    assert "bias-reduced Newey-West SE (9 lags" in res.method
+    X = res.model_results.model.exog
+    y = (data["numerator"] / data["denominator"]).to_numpy()
+    eff = res.effects.set_index("estimand")
+    dfs = {}
+    for name, col in (("level_change", 2), ("slope_change", 3), ("pre_trend", 1)):
+        c = np.zeros(X.shape[1])
+        c[col] = 1.0
+        var, df = _bm_direct(X, y, c, 9)
+        row = eff.loc[name]
+        q = stats.t.ppf(0.975, df)
+        assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * q * np.sqrt(var), rel=1e-8)
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(row["estimate"]) / np.sqrt(var), df),
+                                               rel=1e-8)
+        dfs[name] = df
+    assert res.diagnostics["ci_df"] == pytest.approx(dfs["level_change"], rel=1e-10)
+    assert dfs["level_change"] != pytest.approx(dfs["slope_change"], rel=1e-3)
+    assert 2 < dfs["level_change"] < 44
+    # the .cov matrix stays the n/(n-p) Newey-West sandwich (for code that needs one matrix)
+    plain = fit_its(data, _spec(family="gaussian", errors="hac", hac_lags=9, hac_small_sample=True))
+    np.testing.assert_allclose(res.cov.to_numpy(), plain.cov.to_numpy(), rtol=1e-12)
+    # the GLM families keep n/(n-p) and t on n-p df
+    glm = fit_its(_counts(), _spec(family="quasipoisson", errors="hac"))
+    assert glm.spec.hac_small_sample is True and glm.diagnostics["ci_df"] == 44
+
+
+def test_hac_bm_delta_method_and_band_use_their_own_df():
+    data = _gauss(ar=0.3, n=48)
+    res = fit_its(data, _spec(family="gaussian", errors="hac"))
+    X = res.model_results.model.exog
+    y = (data["numerator"] / data["denominator"]).to_numpy()
+    # abs_diff_h3 of a gaussian model is the linear contrast X_post - X_cf at month 3
+    design_rows = res.series.index[res.series["month"] == pd.Timestamp("2021-03-01")]
+    cf = np.array(X[design_rows[0]])
+    cf[2:] = 0.0
+    var, df = _bm_direct(X, y, X[design_rows[0]] - cf, 9)
+    row = res.effects.set_index("estimand").loc["abs_diff_h3"]
+    assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * stats.t.ppf(0.975, df) * np.sqrt(var),
+                                                           rel=1e-8)
+    i = 30  # a post-period month: band of the counterfactual linear predictor
+    var, df = _bm_direct(X, y, np.r_[X[i, :2], 0.0, 0.0], 9)
+    band = res.series.iloc[i]
+    assert band["cf_high"] - band["cf_low"] == pytest.approx(
+        2 * stats.t.ppf(0.975, df) * np.sqrt(var), rel=1e-8)
+
+
+def test_hac_bm_many_equals_single():
+    frames = {s: _gauss(seed=s, ar=0.3, n=48) for s in (1, 2, 3)}
+    spec = _spec(family="gaussian", errors="hac")
+    batch = fit_its_many(frames, spec)
+    for s, data in frames.items():
+        one = fit_its(data, spec).effects
+        many = batch.effects[batch.effects.iloc[:, 0] == s]
+        np.testing.assert_allclose(many[["estimate", "ci_low", "ci_high", "p_value"]].to_numpy(),
+                                   one[["estimate", "ci_low", "ci_high", "p_value"]].to_numpy(),
+                                   rtol=1e-10)
 
 
 # --- covariates, ramp, excluded months ---------------------------------------------------
@@ -247,7 +328,10 @@ def test_plot_residuals_and_summary_verdict():
     ({"errors": "ar", "family": "binomial"}, r"spec\['errors'\] = 'ar' .* needs family 'gaussian'"),
     ({"errors": "ar", "family": "gaussian", "ar_order": 0}, r"spec\['ar_order'\] = 0 must be an integer >= 1"),
     ({"ar_method": "yw"}, r"spec\['ar_method'\] = 'yw' is not allowed; choose one of: reml, ml"),
-    ({"hac_small_sample": "no"}, r"spec\['hac_small_sample'\] = 'no' must be true or false"),
+    ({"hac_small_sample": "no"}, r"spec\['hac_small_sample'\] = 'no' must be true, false or 'bm'"),
+    ({"hac_small_sample": "bm", "family": "quasipoisson", "errors": "hac"}, r"'bm' .* needs family 'gaussian'"),
+    ({"hac_small_sample": "bm", "family": "gaussian", "errors": "hac", "hac_kernel": "ewc"},
+     r"needs family 'gaussian' and hac_kernel 'bartlett'"),
     ({"covariates": "covid"}, r"spec\['covariates'\] = 'covid' must be a list of column names"),
     ({"covariates": ["numerator"]}, r"cannot name the series' own column"),
     ({"exclude_months": [["2020-06", "2020-03"]]}, r"the last month is before the first"),

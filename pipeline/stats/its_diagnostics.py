@@ -114,6 +114,21 @@ def verdict(d: dict, spec: ITSSpec, fit: Fit) -> str:
     return "Model checks: " + "; ".join(parts)
 
 
+def _ci_df(design: Design, fit: Fit) -> float | None:
+    """The t df of the intervals; with per-contrast Satterthwaite df
+    (``hac_small_sample: "bm"``) that of the first phase's level change (else its first
+    contrast)."""
+    if fit.df is None:
+        return None
+    if fit.bm is None or not design.contrasts:
+        return float(fit.df)
+    idx = next((i for name, _, i in design.contrasts if name == "level_change"),
+               design.contrasts[0][2])
+    vec = np.zeros(len(fit.params))
+    vec[idx] = 1.0
+    return float(np.atleast_1d(fit.se_df(vec)[1])[0])
+
+
 def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
     """Diagnostics dict with plain-language ``warnings`` and a one-line ``verdict``.
 
@@ -121,7 +136,8 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
     -------
     dict
         ``n_obs``, ``n_params``, ``df_resid``, ``durbin_watson``, ``ljung_box_p``,
-        ``ci_df`` (t degrees of freedom of the intervals; None: normal quantiles),
+        ``ci_df`` (t degrees of freedom of the intervals; None: normal quantiles; with
+        ``hac_small_sample: "bm"`` the Satterthwaite df of the first level change),
         ``ljung_box_lags``, ``breusch_godfrey_p`` (Gaussian single series with independent or
         HAC errors, else None), ``dispersion``, ``hac_lags``, ``nb_alpha``, ``ar_coefs``,
         ``cooks_distance`` (per fitted row), ``influential_months`` (labels, ``D > 4/n``),
@@ -158,7 +174,9 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
                 f"autocorrelation detected (Ljung-Box p={lb_p:.3g}): "
                 + (f"equal-weighted cosine HAC errors used ({fit.hac_lags} df)"
                    if spec.hac_kernel == "ewc" else
-                   f"Newey-West errors used ({fit.hac_lags} lags)")
+                   f"Newey-West errors used ({fit.hac_lags} lags"
+                   + (", bias-reduced, Satterthwaite df)" if spec.hac_small_sample == "bm"
+                      else ")"))
             )
         elif spec.errors == "ar":
             warnings.append(
@@ -178,7 +196,9 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
             f"standard errors are too small; consider family='quasi{spec.family}'"
             + (" or 'negbin'" if spec.family == "poisson" else "")
         )
-    if spec.errors == "hac":
+    if spec.errors == "hac" and spec.hac_small_sample == "bm":
+        pass  # bias-reduced Newey-West: met the coverage target in simulation (docs section 3)
+    elif spec.errors == "hac":
         warnings.append(
             ("Equal-weighted cosine" if spec.hac_kernel == "ewc" else "Newey-West")
             + " intervals for level and slope changes are too narrow in series of "
@@ -194,7 +214,7 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
         "n_obs": n,
         "n_params": k,
         "df_resid": int(fit.df_resid),
-        "ci_df": None if fit.df is None else float(fit.df),
+        "ci_df": _ci_df(design, fit),
         "durbin_watson": durbin_watson_within(resid, groups),
         "ljung_box_p": lb_p,
         "ljung_box_lags": int(max(lags_used)),

@@ -29,7 +29,9 @@ With ``spec.ci_quantile == "t"`` (the default for gaussian, quasipoisson, quasib
 negbin, for HAC with the small-sample correction or the EWC kernel and for REML AR errors)
 every interval and p-value here, the delta-method ones and the counterfactual band included,
 uses t quantiles on the fit's df (``Fit.df``); with ``"normal"`` (the default for poisson and
-binomial) normal ones.
+binomial) normal ones. With ``hac_small_sample: "bm"`` (gaussian + HAC default) the SE and the
+t df come from :meth:`Fit.se_df` per contrast: each coefficient its own Satterthwaite df,
+each delta-method estimand the df of its gradient, each counterfactual month its own.
 
 Intervals for these functions of the coefficients use the delta method (Oehlert 1992) from
 the coefficient covariance: exact-form gradients, no simulation, so results are
@@ -66,6 +68,10 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     parts = [f"Segmented {FAMILY_LABELS[spec.family]}"]
     if spec.errors == "hac" and spec.hac_kernel == "ewc":
         parts.append(f"equal-weighted cosine HAC SE ({fit.hac_lags} df, t intervals)")
+    elif spec.errors == "hac" and spec.hac_small_sample == "bm":
+        parts.append(f"bias-reduced Newey-West SE ({fit.hac_lags} lags, Bell-McCaffrey, "
+                     + ("Satterthwaite t df per estimand)" if fit.df is not None
+                        else "normal intervals)"))
     elif spec.errors == "hac":
         extra = ", small-sample corrected" if spec.hac_small_sample else ""
         extra += ", t intervals" if fit.df is not None else ""
@@ -118,7 +124,9 @@ def p_value(stat: float, df: float | None) -> float:
     return float(2 * special.stdtr(df, -abs(stat)))
 
 
-def _row(estimand, phase, est, se, z, scale, transform=None, df=None) -> dict:
+def _row(estimand, phase, est, se, alpha, df, scale, transform=None) -> dict:
+    df = None if df is None else float(df)
+    z = quantile(alpha, df)
     lo, hi = est - z * se, est + z * se
     p = p_value(est / se, df) if se > 0 else float("nan")
     if transform is not None:
@@ -127,20 +135,29 @@ def _row(estimand, phase, est, se, z, scale, transform=None, df=None) -> dict:
             "ci_high": float(hi), "p_value": p, "scale": scale}
 
 
-def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, z: float) -> list:
+def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec) -> list:
     link, suffix, natural = SCALES[spec.base_family]
     items = [("pre_trend", "pre-intervention", design.trend, " per month")]
     for estimand, phase, idx in design.contrasts:
         vec = np.zeros(len(fit.params))
         vec[idx] = 1.0
         items.append((estimand, phase, vec, " per month" if estimand == "slope_change" else ""))
+    ses, dfs = fit.se_df(np.array([vec for _, _, vec, _ in items]))
     rows = []
-    for estimand, phase, vec, per in items:
-        est, se = float(vec @ fit.params), float(np.sqrt(vec @ fit.cov @ vec))
-        rows.append(_row(estimand, phase, est, se, z, link + per, df=fit.df))
+    for i, (estimand, phase, vec, per) in enumerate(items):
+        est, se, df = float(vec @ fit.params), float(ses[i]), _pick(dfs, i)
+        rows.append(_row(estimand, phase, est, se, spec.alpha, df, link + per))
         if suffix:
-            rows.append(_row(estimand + suffix, phase, est, se, z, natural + per, np.exp, fit.df))
+            rows.append(_row(estimand + suffix, phase, est, se, spec.alpha, df, natural + per,
+                             np.exp))
     return rows
+
+
+def _pick(dfs, i):
+    """The df of contrast ``i``: one df for the fit, or one per contrast."""
+    if dfs is None or np.ndim(dfs) == 0:
+        return dfs
+    return float(dfs[i])
 
 
 def _contrast(design: Design, fit: Fit, family: str, mask: np.ndarray):
@@ -155,15 +172,17 @@ def _contrast(design: Design, fit: Fit, family: str, mask: np.ndarray):
     return total, mean_f, mean_c, grad_f, grad_c
 
 
-def _se(grad: np.ndarray, cov: np.ndarray) -> float:
-    return float(np.sqrt(grad @ cov @ grad))
+def _se(grad: np.ndarray, fit: Fit) -> tuple[float, float | None]:
+    """SE and t df of the delta-method contrast with gradient ``grad``."""
+    se, df = fit.se_df(grad[None, :])
+    return float(se[0]), _pick(df, 0)
 
 
-def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, z: float, warnings: list) -> list:
+def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, warnings: list) -> list:
     family = spec.base_family
     treated = design.treated
     event = design.event_time
-    df = fit.df
+    a = spec.alpha
     rows = []
     for h in spec.horizons:
         mask = treated & (event == h)
@@ -172,27 +191,26 @@ def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, z: float, warnings: li
             warnings.append(f"horizon {h} month(s) is past the data (last month {last}): skipped")
             continue
         _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
-        rows.append(_row(f"abs_diff_h{h}", "overall", mf - mc, _se(gf - gc, fit.cov), z,
-                         DIFF_SCALE[family], df=df))
+        se, df = _se(gf - gc, fit)
+        rows.append(_row(f"abs_diff_h{h}", "overall", mf - mc, se, a, df, DIFF_SCALE[family]))
         if mf > 0 and mc > 0:
-            rows.append(_row(f"rel_diff_h{h}", "overall", np.log(mf / mc),
-                             _se(gf / mf - gc / mc, fit.cov), z,
-                             "relative change (fitted / counterfactual - 1)",
-                             _exp_minus_one, df))
+            se, df = _se(gf / mf - gc / mc, fit)
+            rows.append(_row(f"rel_diff_h{h}", "overall", np.log(mf / mc), se, a, df,
+                             "relative change (fitted / counterfactual - 1)", _exp_minus_one))
         else:
             warnings.append(f"relative change at horizon {h} undefined (non-positive proportion)")
     post = treated & (event >= 1) & design.fit_rows
     total, mf, mc, gf, gc = _contrast(design, fit, family, post)
-    se_diff = _se(gf - gc, fit.cov)
-    rows.append(_row("cumulative_excess", "overall", total * (mf - mc), total * se_diff, z,
-                     "events (fitted minus counterfactual)", df=df))
-    rows.append(_row("average_effect", "overall", mf - mc, se_diff, z,
-                     f"mean {DIFF_SCALE[family]} over the post period", df=df))
+    se_diff, df_diff = _se(gf - gc, fit)
+    rows.append(_row("cumulative_excess", "overall", total * (mf - mc), total * se_diff, a,
+                     df_diff, "events (fitted minus counterfactual)"))
+    rows.append(_row("average_effect", "overall", mf - mc, se_diff, a, df_diff,
+                     f"mean {DIFF_SCALE[family]} over the post period"))
     if mf > 0 and mc > 0:
-        rows.append(_row("average_rel_effect", "overall", np.log(mf / mc),
-                         _se(gf / mf - gc / mc, fit.cov), z,
+        se, df = _se(gf / mf - gc / mc, fit)
+        rows.append(_row("average_rel_effect", "overall", np.log(mf / mc), se, a, df,
                          "relative change over the post period (mean fitted / mean "
-                         "counterfactual - 1)", _exp_minus_one, df))
+                         "counterfactual - 1)", _exp_minus_one))
     return rows
 
 
@@ -208,9 +226,8 @@ def effects_table(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple
 
 def effect_rows(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[list, list]:
     """The effects as a list of row dicts (no pandas) and any warnings."""
-    z = quantile(spec.alpha, fit.df)
     warnings: list = []
-    rows = _coefficient_rows(design, fit, spec, z) + _effect_rows(design, fit, spec, z, warnings)
+    rows = _coefficient_rows(design, fit, spec) + _effect_rows(design, fit, spec, warnings)
     n = int(design.fit_rows.sum())
     for row in rows:
         row["method"] = method
@@ -225,9 +242,12 @@ def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
     back-transformed (so it stays inside [0, 1] for binomial models).
     """
     family = spec.base_family
-    z = quantile(spec.alpha, fit.df)
     eta_cf = design.X_cf @ fit.params
-    se_cf = np.sqrt(np.einsum("ij,jk,ik->i", design.X_cf, fit.cov, design.X_cf))
+    se_cf, df_cf = fit.se_df(design.X_cf)
+    if df_cf is None or np.ndim(df_cf) == 0:
+        z = quantile(spec.alpha, df_cf)
+    else:  # one Satterthwaite df per month (hac_small_sample: "bm")
+        z = special.stdtrit(np.asarray(df_cf, float), 1 - spec.alpha / 2)
     m = design.m
     columns = {}
     if spec.design == "staggered":

@@ -28,6 +28,15 @@ Errors:
   intervals use t quantiles on n-p df (statsmodels ``use_correction=True, use_t=True``);
   without it, it equals statsmodels' ``cov_type="HAC"``. A sandwich is robust to
   over-dispersion, so quasi and plain families give the same HAC covariance.
+* ``hac`` with ``hac_small_sample="bm"`` (the default for gaussian with the Bartlett kernel):
+  the Newey-West variance of each contrast (level change, slope change, each delta-method
+  gradient, each counterfactual month) is divided by its expectation under a working i.i.d.
+  model and multiplied by the true variance under that model (Bell & McCaffrey 2002 bias
+  reduction, applied to the HAC meat), and its interval uses t quantiles on that contrast's
+  Satterthwaite df (Bell & McCaffrey 2002; Imbens & Kolesar 2016), see :class:`BMContrasts`.
+  Default lags ``round(1.3 sqrt(T))`` (Lazarus, Lewis & Stock 2021), 9 for 48 months.
+  ``Fit.cov`` stays the n/(n-p) Newey-West matrix (the one-matrix summary); the effects and
+  the counterfactual band use :meth:`Fit.se_df`. OLS only: the GLM families keep n/(n-p).
 * ``hac`` with ``hac_kernel="ewc"``: the equal-weighted cosine estimator of Lazarus, Lewis,
   Stock & Watson (2018): ``Omega = (1/nu) sum_j Lambda_j Lambda_j'`` with
   ``Lambda_j = sqrt(2/T) sum_t cos(pi j (t - 1/2) / T) z_t`` for j = 1..nu, computed within each
@@ -92,6 +101,20 @@ class Fit:
     converged: bool = True
     _results: object = field(default=None, repr=False)
     _make_results: object = field(default=None, repr=False)
+    bm: "BMContrasts | None" = field(default=None, repr=False)
+
+    def se_df(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray | float | None]:
+        """Standard errors and t df of the contrasts ``G @ params`` (rows of ``G``).
+
+        By default ``sqrt(diag(G cov G'))`` and the fit's single ``df``; with the bias-reduced
+        HAC (``hac_small_sample: "bm"``) each contrast gets its own variance and
+        Satterthwaite df (:class:`BMContrasts`), None when ``df`` is None (normal quantiles).
+        """
+        G = np.atleast_2d(G)
+        if self.bm is not None:
+            var, df = self.bm.var_df(G)
+            return np.sqrt(var), (df if self.df is not None else None)
+        return np.sqrt(np.einsum("ij,jk,ik->i", G, self.cov, G)), self.df
 
     @property
     def results(self):
@@ -121,6 +144,73 @@ def default_ewc_df(n_time: int) -> int:
     """Lazarus, Lewis, Stock & Watson (2018) rule for the EWC df: ``nu = 0.4 T^(2/3)``, rounded
     (at least 1)."""
     return max(1, int(round(0.4 * n_time ** (2 / 3))))
+
+
+def default_bm_lags(n_time: int) -> int:
+    """Bandwidth of the bias-reduced Newey-West (``hac_small_sample: "bm"``):
+    ``round(1.3 sqrt(T))`` (Lazarus, Lewis & Stock 2021 recommend ``1.3 sqrt(T)`` for
+    Newey-West with fixed-b critical values), e.g. 9 for 48 months, 14 for 120."""
+    return max(1, int(round(1.3 * np.sqrt(n_time))))
+
+
+def bartlett_weights(groups: np.ndarray, lags: int) -> np.ndarray:
+    """n x n Bartlett weights ``1 - |i-j|/(L+1)`` for rows of the same series (rows in time
+    order), 0 across series: ``sum_ij K_ij z_i z_j'`` is :func:`newey_west_meat`."""
+    n = len(groups)
+    d = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    K = np.clip(1.0 - d / (lags + 1.0), 0.0, None)
+    return K * (groups[:, None] == groups[None, :])
+
+
+@dataclass
+class BMContrasts:
+    """Bias-reduced Newey-West variance and Satterthwaite df of linear contrasts of OLS.
+
+    For a contrast ``c'beta`` let ``a = X (X'X)^-1 c`` and ``D = diag(a)``. The Newey-West
+    variance is the quadratic form ``V = (a*e)' K (a*e) = e' A e`` with ``A = D K D``, ``K`` the
+    Bartlett weights and ``e`` the OLS residuals. Under the working model
+    ``y ~ N(X beta, sigma^2 I)``, ``e = M y`` with ``M = I - H``, so
+    ``E[V] = sigma^2 tr(AM)`` while the true variance of the estimate is ``sigma^2 a'a``: the
+    bias-reduced variance (Bell & McCaffrey 2002, applied to the HAC meat) is
+    ``V a'a / tr(AM)``, unbiased under the working model. Its Satterthwaite df is
+    ``nu = 2 E[V]^2 / Var[V] = tr(AM)^2 / tr((AM)^2)`` (Bell & McCaffrey 2002; Imbens &
+    Kolesar 2016). With ``M = I - QQ'`` (Q an orthonormal basis of X) and ``S = DQ``:
+    ``tr(AM) = sum_i K_ii a_i^2 - tr(S'KS)`` and
+    ``tr((AM)^2) = (a^2)'(K o K)(a^2) - 2 ||DKS||_F^2 + ||S'KS||_F^2``, O(n^2 k) per contrast.
+    Scale-free, so sigma^2 need not be estimated.
+    """
+
+    X: np.ndarray
+    bread: np.ndarray
+    resid: np.ndarray
+    K: np.ndarray
+    Q: np.ndarray
+
+    @classmethod
+    def build(cls, X, bread, resid, groups, lags):
+        return cls(X, bread, resid, bartlett_weights(groups, lags), np.linalg.qr(X)[0])
+
+    def var_df(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bias-reduced variances and Satterthwaite df of the contrasts in the rows of G."""
+        K, Q = self.K, self.Q
+        A = self.X @ (self.bread @ G.T)  # (n, m): column j is a for contrast j
+        U = A * self.resid[:, None]
+        nw = np.sum(U * (K @ U), axis=0)
+        n, m = A.shape
+        k = Q.shape[1]
+        S = A[:, :, None] * Q[:, None, :]  # (n, m, k)
+        KS = (K @ S.reshape(n, m * k)).reshape(n, m, k)
+        SKS = np.einsum("nmk,nml->mkl", S, KS)  # (m, k, k)
+        A2 = A * A
+        t1 = np.diag(K) @ A2 - np.einsum("mkk->m", SKS)
+        t2 = (np.sum(A2 * ((K * K) @ A2), axis=0)
+              - 2 * np.sum((A[:, :, None] * KS) ** 2, axis=(0, 2))
+              + np.sum(SKS ** 2, axis=(1, 2)))
+        aa = A2.sum(axis=0)
+        ok = (t1 > 0) & (t2 > 0)
+        var = np.where(ok, nw * aa / np.where(ok, t1, 1.0), nw)
+        df = np.where(ok, t1 * t1 / np.where(ok, t2, 1.0), np.nan)
+        return var, df
 
 
 def ewc_meat(scores: np.ndarray, groups: np.ndarray, nu: int) -> np.ndarray:
@@ -334,6 +424,7 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
     n, k = X.shape
     df_resid = n - k
     hac_lags, t_df, nb_alpha, ar_coefs, converged = None, None, None, None, True
+    bm = None
     if family == "gaussian":
         y = num / den
         if spec.errors == "ar":
@@ -381,6 +472,12 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
             hac_lags = max(1, hac_lags)
             cov = bread @ ewc_meat(scores, groups, hac_lags) @ bread
             t_df = hac_lags
+        elif spec.hac_small_sample == "bm":
+            hac_lags = spec.hac_lags if spec.hac_lags is not None else default_bm_lags(longest)
+            cov = bread @ newey_west_meat(scores, groups, hac_lags) @ bread
+            if df_resid > 0:
+                cov = cov * n / df_resid  # the matrix (for .cov); contrasts use bm below
+            bm = BMContrasts.build(X, bread, resid, groups, hac_lags)
         else:
             hac_lags = spec.hac_lags if spec.hac_lags is not None else default_hac_lags(longest)
             cov = bread @ newey_west_meat(scores, groups, hac_lags) @ bread
@@ -398,7 +495,7 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
         t_df = None
     maker = (lambda: _sm_results(X, num, den, spec, params, nb_alpha)) if make_results else None
     return Fit(params, cov, dispersion, df_resid, pearson, hac_lags, t_df, hat, nb_alpha,
-               ar_coefs, converged, None, maker)
+               ar_coefs, converged, None, maker, bm)
 
 
 def _nb_hessian_sm(X, num, den, params, alpha):

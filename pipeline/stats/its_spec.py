@@ -30,7 +30,7 @@ DEFAULTS = {
     "family": "quasibinomial",
     "errors": "independent",
     "hac_lags": None,
-    "hac_small_sample": True,
+    "hac_small_sample": None,
     "hac_kernel": "bartlett",
     "ci_quantile": None,
     "negbin_scale": "pearson",
@@ -79,7 +79,7 @@ class ITSSpec:
     family: str
     errors: str
     hac_lags: int | None
-    hac_small_sample: bool
+    hac_small_sample: bool | str
     ar_order: int
     ar_method: str
     seasonality: str
@@ -124,7 +124,14 @@ def design_of(unit_starts, comparator_units) -> str:
     return "single"
 
 
-def default_ci_quantile(family: str, errors: str, hac_small_sample: bool = True,
+def default_hac_small_sample(family: str, hac_kernel: str = "bartlett") -> bool | str:
+    """``hac_small_sample`` when it is not given: ``"bm"`` (Bell-McCaffrey-type bias-reduced
+    Newey-West with Satterthwaite df per contrast) for gaussian models with the Bartlett
+    kernel, ``True`` (n/(n-p) and t on n-p df) otherwise."""
+    return "bm" if (family == "gaussian" and hac_kernel == "bartlett") else True
+
+
+def default_ci_quantile(family: str, errors: str, hac_small_sample: bool | str = True,
                         hac_kernel: str = "bartlett", ar_method: str = "reml") -> str:
     """The quantile of intervals and p-values when ``ci_quantile`` is not given.
 
@@ -132,12 +139,12 @@ def default_ci_quantile(family: str, errors: str, hac_small_sample: bool = True,
       is estimated (gaussian, quasipoisson, quasibinomial, negbin), as R's ``summary.glm``
       does for the quasi families; ``"normal"`` for poisson and binomial (dispersion fixed
       at 1, as ``summary.glm``).
-    * ``errors: hac``: ``"t"`` with the small-sample correction or the EWC kernel, else
-      ``"normal"``.
+    * ``errors: hac``: ``"t"`` with a small-sample correction (``True`` or ``"bm"``) or the
+      EWC kernel, else ``"normal"``.
     * ``errors: ar``: ``"t"`` for REML, ``"normal"`` for ML.
     """
     if errors == "hac":
-        return "t" if (hac_small_sample or hac_kernel == "ewc") else "normal"
+        return "t" if (hac_small_sample is not False or hac_kernel == "ewc") else "normal"
     if errors == "ar":
         return "t" if ar_method == "reml" else "normal"
     return "t" if family in ESTIMATED_DISPERSION else "normal"
@@ -265,8 +272,11 @@ def validate_spec(spec: dict) -> ITSSpec:
     spec : dict
         Keys (all optional except ``phases``): ``family`` (gaussian | poisson | quasipoisson |
         negbin | binomial | quasibinomial), ``errors`` (independent | hac | ar), ``hac_lags``
-        (int >= 0 or None for the Newey-West (1994) rule), ``hac_small_sample`` (bool, default
-        True: n/(n-p) scaling and t quantiles), ``hac_kernel`` (bartlett: Newey-West | ewc:
+        (int >= 0 or None for the Newey-West (1994) rule), ``hac_small_sample`` (true: n/(n-p)
+        scaling and t quantiles on n-p df | false | "bm": Bell-McCaffrey-type bias-reduced
+        Newey-West variance and Satterthwaite t df per contrast, gaussian + Bartlett only |
+        None, the default: "bm" for gaussian with the Bartlett kernel, else true; with "bm"
+        ``hac_lags: None`` means round(1.3 sqrt(T))), ``hac_kernel`` (bartlett: Newey-West | ewc:
         equal-weighted cosine of Lazarus, Lewis, Stock & Watson 2018, t on nu df),
         ``ci_quantile`` (t | normal | None: by family and errors, see
         :func:`default_ci_quantile`), ``negbin_scale`` (pearson: the NB covariance times the
@@ -344,10 +354,18 @@ def validate_spec(spec: dict) -> ITSSpec:
     ar_order = _int(full, "ar_order", 1)
     if ar_order > 6:
         raise ValueError(f"spec['ar_order'] = {ar_order} must be at most 6")
-    small = full["hac_small_sample"]
-    if not isinstance(small, bool):
-        raise ValueError(f"spec['hac_small_sample'] = {small!r} must be true or false")
     hac_kernel = _choice(full, "hac_kernel", HAC_KERNELS)
+    small = full["hac_small_sample"]
+    if small is None:
+        small = default_hac_small_sample(family, hac_kernel)
+    if not (isinstance(small, bool) or small == "bm"):
+        raise ValueError(f"spec['hac_small_sample'] = {small!r} must be true, false or 'bm'")
+    if small == "bm" and errors == "hac" and (family != "gaussian" or hac_kernel != "bartlett"):
+        raise ValueError(
+            f"spec['hac_small_sample'] = 'bm' (bias-reduced Newey-West with Satterthwaite df) "
+            f"needs family 'gaussian' and hac_kernel 'bartlett', got {family!r} and "
+            f"{hac_kernel!r}; use true or false"
+        )
     ar_method = _choice(full, "ar_method", AR_METHODS)
     if full["ci_quantile"] is None:
         ci_quantile = default_ci_quantile(family, errors, small, hac_kernel, ar_method)
