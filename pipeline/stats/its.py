@@ -330,6 +330,14 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
             rows.append((*parts, *(r[c] for c in COLUMNS)))
         diagnostics[key] = diag
 
+    def record(key, design, fit) -> None:
+        """Estimands and diagnostics of one fitted stratum, as fit_its would give them."""
+        method = describe_method(checked, fit, design)
+        eff, notes = effect_rows(design, fit, checked, method)
+        diag = diagnose(design, fit, checked)
+        diag["warnings"] += notes
+        add(key, eff, diag)
+
     fast_ok = not checked.covariates
     ref = None
     if fast_ok:
@@ -369,12 +377,7 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
                     design = build_design(frames[key], checked)
                     ref = (cells, design, design.fit_rows, design.X[design.fit_rows],
                            design.keys[design.fit_rows], design.m[design.fit_rows])
-                    ref_fit = fit_model(design, checked)
-                    method = describe_method(checked, ref_fit, design)
-                    eff, notes = effect_rows(design, ref_fit, checked, method)
-                    diag = diagnose(design, ref_fit, checked)
-                    diag["warnings"] += notes
-                    add(key, eff, diag)
+                    record(key, design, fit_model(design, checked))
                     n_fast += 1
                     done = True
                 elif ref is not None and len(cells) == len(ref[0]) and (cells == ref[0]).all() \
@@ -382,13 +385,8 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
                     _, rdesign, rows_fit, X_fit, k_fit, m_fit = ref
                     num_g = num_sum[a:b]
                     d = rdesign.with_counts(num_g, den_g)
-                    fit = fit_arrays(X_fit, num_g[rows_fit], den_g[rows_fit], k_fit, m_fit,
-                                     checked, make_results=False)
-                    method = describe_method(checked, fit, d)
-                    eff, notes = effect_rows(d, fit, checked, method)
-                    diag = diagnose(d, fit, checked)
-                    diag["warnings"] += notes
-                    add(key, eff, diag)
+                    record(key, d, fit_arrays(X_fit, num_g[rows_fit], den_g[rows_fit], k_fit,
+                                              m_fit, checked, make_results=False))
                     n_fast += 1
                     done = True
             if not done:
