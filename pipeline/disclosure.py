@@ -7,8 +7,11 @@ denominator was suppressed is suppressed too. Zero is published as zero: it is n
 number of people. Suppressed cells carry the GSS symbol ``[c]`` (confidential).
 
 Models are fitted on unrounded aggregate data; only what is published passes through here.
-Proportions, confidence intervals and model estimates are published as estimated from the
-unrounded counts unless a count they rest on was suppressed (docs/adr/0004).
+Every published figure computed from counts alone (a proportion, its interval, a before/after
+difference, ratio or test, an observed point in a figure, a gap between strata, an SII from
+strata) is computed from the *published* counts, rounded and suppressed as above, so it gives
+back nothing the counts do not (docs/adr/0022). Model estimates pooled over many months (ITS
+coefficients, fitted and counterfactual values) come from the unrounded counts.
 """
 
 from __future__ import annotations
@@ -82,7 +85,9 @@ def stamp(rule: Disclosure, secondary: bool = False) -> str:
     if secondary:
         text += (" Where a hidden count could be worked out from a total, the next smallest "
                  "count in the same breakdown (or the total) is hidden too.")
-    return text + " Estimates are computed from unrounded aggregate counts."
+    return text + (" Percentages, their intervals and before/after comparisons are computed "
+                   "from the published (rounded) counts; model estimates (ITS effects, fitted "
+                   "and counterfactual values) from the unrounded monthly counts.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +195,37 @@ def protect_table(table: pd.DataFrame, rule: Disclosure, counts: Iterable[str],
     return out
 
 
+def published_counts(numerator, denominator, rule: Disclosure) -> tuple[pd.Series, pd.Series]:
+    """Counts as published, as floats: rounded, NaN where the rule hides them.
+
+    A numerator is hidden when it is small, when its denominator is hidden, or when the people
+    *without* the event (denominator minus numerator) are a small number; a denominator is
+    hidden when small. Every derived figure should be computed from what this returns
+    (:func:`published_proportion`), never from the counts it was given.
+    """
+    num = pd.Series(numerator, dtype=float).reset_index(drop=True)
+    den = pd.Series(denominator, dtype=float).reset_index(drop=True)
+
+    def shown(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: float("nan") if is_small(v, rule)
+                          else float(publish_count(v, rule)))
+
+    den_pub = shown(den)
+    hidden = num.map(lambda v: is_small(v, rule)) | den_pub.isna() \
+        | (den - num).map(lambda v: is_small(v, rule) if pd.notna(v) else False)
+    num_pub = shown(num).where(~hidden)
+    if isinstance(numerator, pd.Series):
+        num_pub.index = den_pub.index = numerator.index
+    return num_pub, den_pub
+
+
+def published_proportion(numerator, denominator, rule: Disclosure) -> pd.Series:
+    """Proportion computed from the published counts (NaN where either is hidden or the
+    published denominator is 0): a reader can recompute it from what is printed beside it."""
+    num, den = published_counts(numerator, denominator, rule)
+    return num / den.where(den > 0)
+
+
 def count_text(value, rule: Disclosure) -> str:
     """A count for a sentence or a figure label, under the same rule: '[c]' or '1,085'."""
     published = publish_count(value, rule)
@@ -197,8 +233,7 @@ def count_text(value, rule: Disclosure) -> str:
 
 
 def percent_text(numerator, denominator, rule: Disclosure, digits: int = 1) -> str:
-    """A percentage for prose or labels; '[c]' when a count it rests on is suppressed."""
-    if is_small(numerator, rule) or is_small(denominator, rule) or not denominator:
-        return SUPPRESSED
-    return f"{100 * numerator / denominator:.{digits}f}%"
+    """A percentage for prose or labels, from the published counts; '[c]' when hidden."""
+    value = published_proportion([numerator], [denominator], rule).iloc[0]
+    return SUPPRESSED if pd.isna(value) else f"{100 * value:.{digits}f}%"
 

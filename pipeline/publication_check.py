@@ -30,6 +30,10 @@ scanned as prose):
 3. **Record-level columns**: a column/key/table header named like a date of birth (``dob``,
    ``date_of_birth``, ``birth_date``...), a patient identifier (``patient_id``, ``nhs_number``,
    ``person_id``, ``pseudo_id``...) or free text (``free_text``, ``notes``, ``comment``).
+4. **Back-calculation** (every table of every format): the attacks of
+   :mod:`pipeline.back_calculation` try to recover an exact count from the proportions and
+   comparisons printed beside the counts, and from a total minus its published parts; a
+   success is a ``recovered_count``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from pipeline.back_calculation import SIGNIFICANT, attack_margins, attack_row
 from pipeline.config import Disclosure
 from pipeline.disclosure import SUPPRESSED
 
@@ -168,8 +173,13 @@ class _Scanner:
             if kind:
                 self.add(path, where, "record_level_column", name, f"a {kind} column must not be published")
 
-    def rows(self, path: Path, where: str, header: list, rows: list) -> None:
-        """A table: header names and rows of cells (strings or numbers)."""
+    def rows(self, path: Path, where: str, header: list, rows: list,
+             significant: int | None = SIGNIFICANT) -> None:
+        """A table: header names and rows of cells (strings or numbers).
+
+        ``significant``: digits the writer promises (CSV and JSON: six, see
+        :mod:`pipeline.back_calculation`); None for HTML, read as printed.
+        """
         self.columns(path, where, header)
         counted = [(i, h) for i, h in enumerate(header) if is_count_column(h)]
         for r, row in enumerate(rows, start=1):
@@ -180,6 +190,21 @@ class _Scanner:
                         self.add(path, f"{where} row {r} column {name!r}", kind, row[i],
                                  f"count columns must be {SUPPRESSED}, 0 or a multiple of "
                                  f"{self.rule.round_to} above {self.rule.suppress_at_or_below}")
+        self.back_calculation(path, where, header, rows, significant)
+
+    def back_calculation(self, path: Path, where: str, header: list, rows: list,
+                         significant: int | None) -> None:
+        """Attack the table: counts recovered from printed figures or totals are violations."""
+        for r, row in enumerate(rows, start=1):
+            for found in attack_row(dict(zip(header, row)), self.rule, significant):
+                self._recovered(path, f"{where} row {r} column {found.column!r}", found)
+        for r, found in attack_margins(header, rows, self.rule):
+            self._recovered(path, f"{where} row {r} column {found.column!r}", found)
+
+    def _recovered(self, path: Path, location: str, found) -> None:
+        self.add(path, location, "recovered_count", found.published,
+                 f"{found.source} gives back the exact count {found.value}; derive published "
+                 "figures from the published (rounded) counts (docs/adr/0022)")
 
     # -- formats ------------------------------------------------------------------------------
     def csv(self, path: Path) -> None:
@@ -225,7 +250,7 @@ class _Scanner:
             header_row = next((r for r, cells in enumerate(table) if any(th for th, _ in cells)), 0)
             header = [c for _, c in table[header_row]]
             body = [[c for _, c in row] for row in table[header_row + 1:]]
-            self.rows(path, f"{where} table {t}", header, body)
+            self.rows(path, f"{where} table {t}", header, body, significant=None)
         self.text(path, where, " ".join(parser.text))
 
     def ipynb(self, path: Path) -> None:

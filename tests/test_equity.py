@@ -199,7 +199,8 @@ def test_figures_have_labelled_axes_and_okabe_ito_colours(thi):
     ax = fig.axes[0]
     assert "odds ratio" in ax.get_xlabel() and ax.get_xscale() == "log"
     assert any("p(adj)" in t.get_text() for t in ax.texts)
-    gap = equity_section.gap_figure(thi, "bbv_test", "BBV test uptake", Disclosure(),
+    published = equity_section.published_tables(thi, Disclosure())["equity_gap_series"]
+    gap = equity_section.gap_figure(published, "bbv_test", "BBV test uptake", thi.alpha,
                                     ["2021-09"])
     assert "percentage points" in gap.axes[0].get_ylabel()
     assert gap.axes[-1].get_xlabel() == "Month"

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Disclosure
-from pipeline.disclosure import SUPPRESSED, is_small, protect_table
-from pipeline.stats.equity import OVERALL, EquityResult
+from pipeline.disclosure import SUPPRESSED, published_counts
+from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
 
 OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73",
              "purple": "#CC79A7", "orange": "#E69F00", "sky": "#56B4E9", "black": "#000000",
@@ -182,29 +182,19 @@ def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str 
     return fig
 
 
-def _hide_small(gs: pd.DataFrame, rule: Disclosure | None) -> pd.DataFrame:
-    gs = gs.copy()
-    if rule is None:
-        return gs
-    small = np.zeros(len(gs), dtype=bool)
-    for col in ("numerator_q1", "denominator_q1", "numerator_q5", "denominator_q5"):
-        if col in gs.columns:
-            small |= gs[col].map(lambda v: is_small(v, rule)).to_numpy()
-    for col in ("q1_observed", "q5_observed", "gap_observed"):
-        if col in gs.columns:
-            gs.loc[small, col] = np.nan
-    return gs
-
-
-def gap_figure(result: EquityResult, outcome: str, label: str, rule: Disclosure | None = None,
+def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float = 0.05,
                phase_starts=()):
-    """The gap over time: observed Q1 - Q5 (hidden in months resting on a small count),
-    fitted, and the counterfactual gap from the stratified ITS with its band; below it the
-    monthly SII (most - least deprived) with its interval. Percentage points on the y axes.
+    """The gap over time: observed Q1 - Q5, fitted, and the counterfactual gap from the
+    stratified ITS with its band; below it the monthly SII (most - least deprived) with its
+    interval. Percentage points on the y axes.
+
+    ``gap_series`` is the published ``equity_gap_series`` table (:func:`published_tables`):
+    observed points and SII come from published counts and are blank where one is hidden, so
+    the picture shows exactly what the table gives.
     """
     import matplotlib.pyplot as plt
 
-    gs = result.gap_series
+    gs = gap_series
     gs = gs[gs["outcome"] == outcome] if not gs.empty else gs
     has_sii = not gs.empty and "sii" in gs.columns and gs["sii"].notna().any()
     fig, axes = plt.subplots(2 if has_sii else 1, 1, figsize=(8, 6 if has_sii else 3.8),
@@ -213,7 +203,7 @@ def gap_figure(result: EquityResult, outcome: str, label: str, rule: Disclosure 
     if gs.empty:
         ax.text(0.5, 0.5, "The gap could not be modelled", ha="center", transform=ax.transAxes)
         return fig
-    gs = _hide_small(gs, rule)
+    gs = gs.assign(month=pd.to_datetime(gs["month"]))
     pp = 100.0
     ax.scatter(gs["month"], gs["gap_observed"] * pp, s=12, color=OKABE_ITO["blue"], alpha=0.7,
                label="observed gap (Q1 - Q5)")
@@ -227,7 +217,7 @@ def gap_figure(result: EquityResult, outcome: str, label: str, rule: Disclosure 
                 ls="--", lw=1.6, label="counterfactual gap (no intervention)")
         ax.fill_between(cf["month"], cf["gap_cf_low"] * pp, cf["gap_cf_high"] * pp,
                         color=OKABE_ITO["vermillion"], alpha=0.15, lw=0,
-                        label=f"counterfactual {1 - result.alpha:.0%} CI")
+                        label=f"counterfactual {1 - alpha:.0%} CI")
     ax.axhline(0, color="0.5", lw=0.7)
     for j, start in enumerate(phase_starts):
         for a in axes[:, 0]:
@@ -251,51 +241,105 @@ def gap_figure(result: EquityResult, outcome: str, label: str, rule: Disclosure 
     return fig
 
 
+GAP_COUNTS = {"q1": ("numerator_q1", "denominator_q1"), "q5": ("numerator_q5", "denominator_q5")}
+SII_COLUMNS = ["sii", "sii_low", "sii_high", "rii"]
+
+
+def _published_gap_series(result: EquityResult, rule: Disclosure, series: pd.DataFrame | None):
+    """The monthly gap series with its observed side restated from published counts.
+
+    Q1 and Q5 counts are rounded (or hidden); observed proportions and the observed gap come
+    from them; the monthly SII is recomputed from each month's published quintile counts
+    (months with a hidden quintile count are left blank). Fitted and counterfactual gaps are
+    model estimates and stay as they are.
+    """
+    gs = result.gap_series
+    if gs.empty:
+        return gs
+    gs = gs.drop(columns=[c for c in SII_COLUMNS if c in gs.columns]).copy()
+    for q, (num, den) in GAP_COUNTS.items():
+        gs[num], gs[den] = published_counts(gs[num], gs[den], rule)
+        gs[f"{q}_observed"] = gs[num] / gs[den].where(gs[den] > 0)
+    gs["gap_observed"] = gs["q1_observed"] - gs["q5_observed"]
+    if series is not None:
+        gs = gs.merge(_published_sii(result, rule, series), on=["outcome", "month"], how="left")
+    for num, den in GAP_COUNTS.values():
+        for column in (num, den):
+            gs[column] = gs[column].map(lambda v: SUPPRESSED if pd.isna(v) else int(v))
+    return gs
+
+
+def _published_sii(result: EquityResult, rule: Disclosure, series: pd.DataFrame) -> pd.DataFrame:
+    """Monthly SII of the treated series from published quintile counts (empty if none)."""
+    def publish(x, n):
+        return published_counts(x, n, rule)
+
+    frames = []
+    for outcome in result.gap_series["outcome"].unique():
+        fit = result.its.get((outcome, "imd_quintile", result.most))
+        if fit is None or fit.spec.design == "staggered":
+            continue
+        sii = monthly_sii(series.assign(stratum=series["stratum"].astype(str)), outcome,
+                          fit.spec, [], counts=publish)
+        if not sii.empty:
+            frames.append(sii[sii["key"].isin(["all", "treated"])])
+    if not frames:
+        return pd.DataFrame(columns=["outcome", "month", *SII_COLUMNS])
+    return pd.concat(frames)[["outcome", "month", *SII_COLUMNS]]
+
+
+def _published_gaps(result: EquityResult, published_ba: pd.DataFrame,
+                    repetitions: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Inequality before and after (gaps, SII, RII and their change) from published counts.
+
+    Withheld for an outcome whose Q1 or Q5 counts are hidden; the SII and RII rows are
+    withheld too when any quintile's count is hidden.
+    """
+    rows = []
+    for outcome, ba in published_ba.groupby("outcome", sort=False):
+        imd = ba[ba["dimension"] == "imd_quintile"]
+        hidden = imd[BEFORE_AFTER_COUNTS].eq(SUPPRESSED).any(axis=1)
+        visible = imd[~hidden].astype({c: float for c in BEFORE_AFTER_COUNTS})
+        found = gap_rows(visible, outcome, result.most, result.least, result.alpha,
+                         repetitions, seed, [])
+        if hidden.any():
+            found = [r for r in found if r["measure"] not in ("sii", "rii")]
+        rows += found
+    return pd.DataFrame(rows, columns=result.gaps.columns if not result.gaps.empty else None)
+
+
 BEFORE_AFTER_COUNTS = ["numerator_before", "denominator_before", "numerator_after",
                        "denominator_after"]
 
 
-def published_tables(result: EquityResult, rule: Disclosure) -> dict[str, pd.DataFrame]:
-    """The equity tables as they may be published under ``reports/``.
+def published_tables(result: EquityResult, rule: Disclosure,
+                     series: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The equity tables as they may be published under ``reports/`` (docs/adr/0022).
 
     * ``equity_before_after``: counts suppressed (1..7, and numerators whose complement is
       small), secondary suppression within each outcome's breakdowns against the ``all`` row,
-      the rest rounded; every estimate resting on a hidden count hidden.
-    * ``equity_stratum_effects``: ITS rows keep ``n_months`` (months fitted, not people);
-      before/after rows are hidden where their stratum's counts are hidden.
-    * ``equity_gap_series``: monthly counts dropped; observed proportions and gap hidden in
-      months resting on a small count; fitted, counterfactual and SII are model estimates.
-    * heterogeneity, gaps and gap change: estimates only (no counts), published as they are.
+      the rest rounded; every estimate recomputed from the published counts (hidden where a
+      count is hidden).
+    * ``equity_stratum_effects``: the ITS rows (model estimates; ``n_months`` is months fitted,
+      not people). Before/after rows are in ``equity_before_after``.
+    * ``equity_gap_series``: Q1 and Q5 counts as published, observed proportions, gap and
+      monthly SII from them (``series`` is needed for the SII); fitted and counterfactual gaps
+      are model estimates.
+    * ``equity_gaps``: gaps, SII and RII before and after, from the published counts.
+    * heterogeneity and gap change: model estimates, published as they are.
     """
+    from pipeline.report.publish import protect_before_after
+
     out = {}
     ba = result.before_after
-    if not ba.empty:
-        estimates = [c for c in ba.columns if c not in BEFORE_AFTER_COUNTS
-                     + ["outcome", "dimension", "stratum", "test"]]
-        published = protect_table(
-            ba, rule, BEFORE_AFTER_COUNTS, derived={c: BEFORE_AFTER_COUNTS for c in estimates},
-            complements={"numerator_before": "denominator_before",
-                         "numerator_after": "denominator_after"},
-            margins={"by": ["outcome"], "dimension": "dimension", "total": OVERALL})
-        out["equity_before_after"] = published
-        hidden = published[BEFORE_AFTER_COUNTS].eq(SUPPRESSED).any(axis=1)
-        hidden_keys = set(map(tuple, published.loc[hidden, ["outcome", "dimension", "stratum"]]
-                              .to_numpy()))
-    else:
-        hidden_keys = set()
-    eff = result.stratum_effects.copy()
-    is_ba = eff["source"] == "before_after"
-    eff["n_months"] = eff["n"].where(~is_ba)
-    eff = eff.drop(columns="n")
-    keys = list(map(tuple, eff[["outcome", "dimension", "stratum"]].to_numpy()))
-    mask = is_ba & pd.Series([k in hidden_keys for k in keys], index=eff.index)
-    for col in ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted"):
-        eff[col] = eff[col].astype(object).where(~mask, SUPPRESSED)
-    out["equity_stratum_effects"] = eff
-    gs = _hide_small(result.gap_series, rule) if not result.gap_series.empty else result.gap_series
-    out["equity_gap_series"] = gs.drop(columns=[c for c in gs.columns
-                                                if c.startswith(("numerator_", "denominator_"))])
+    out["equity_before_after"] = (protect_before_after(ba, rule, result.alpha, total=OVERALL)
+                                  if not ba.empty else ba)
+    eff = result.stratum_effects
+    eff = eff[eff["source"] != "before_after"].rename(columns={"n": "n_months"})
+    out["equity_stratum_effects"] = eff.reset_index(drop=True)
+    out["equity_gap_series"] = _published_gap_series(result, rule, series)
     out["equity_heterogeneity"] = result.heterogeneity
-    out["equity_gaps"] = result.gaps
+    out["equity_gaps"] = (_published_gaps(result, out["equity_before_after"])
+                          if not ba.empty else result.gaps)
     out["equity_gap_change"] = result.gap_change
     return out

@@ -1,8 +1,10 @@
 """Figures of a report, drawn from result objects and already disclosure-controlled.
 
 Colours come from the Okabe-Ito palette (safe for the common colour-vision deficiencies); axes
-are labelled with units; observed points resting on a suppressed count are not drawn. Every
-figure is shown through :func:`show`, which embeds it as a PNG with alt text and a caption.
+are labelled with units. Observed points are computed from the published (rounded) counts and
+are not drawn where a count is hidden, exactly as in the figure's data file under ``plots/``
+(docs/adr/0022). Every figure is shown through :func:`show`, which embeds it as a PNG with alt
+text and a caption.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.config import Disclosure, Intervention
-from pipeline.disclosure import SUPPRESSED, publish_count
+from pipeline.report.publish import with_published_observed
 from pipeline.stats.its import ITSResult
 
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00",
@@ -48,12 +50,6 @@ def show(fig: Figure, alt: str, caption: str = "") -> None:
                  f'src="data:image/png;base64,{data}">{caption_html}</figure>'))
 
 
-def _publishable(series: pd.DataFrame, rule: Disclosure) -> pd.Series:
-    if "numerator" not in series.columns:
-        return pd.Series(True, index=series.index)
-    return series["numerator"].map(lambda v: publish_count(v, rule) != SUPPRESSED)
-
-
 def treated_series(result: ITSResult, cfg: Intervention) -> pd.DataFrame:
     """One monthly series of the units with the intervention, for the impact panels.
 
@@ -81,7 +77,8 @@ def _starts(cfg: Intervention) -> list:
 
 
 def _draw_series(ax, series: pd.DataFrame, rule: Disclosure, colour: str, suffix: str = ""):
-    shown = series[_publishable(series, rule)]
+    series = with_published_observed(series, rule)
+    shown = series[series["observed"].notna()]
     ax.plot(shown["month"], shown["observed"] * 100, "o", ms=3.5, color=colour, alpha=0.6,
             label=f"Observed{suffix}")
     ax.plot(series["month"], series["fitted"] * 100, "-", color=colour, lw=2,
@@ -119,13 +116,15 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     """Three panels in the manner of CausalImpact (Brodersen et al. 2015).
 
     1. the observed series, the fitted model and the counterfactual with its 95% band;
-    2. the pointwise effect, observed minus counterfactual, in percentage points;
-    3. the cumulative effect in events (people), the running sum of denominator x pointwise
-       effect. Bands come from the counterfactual's band (coefficient uncertainty), summed
-       month by month for panel 3: an approximation, the exact interval of the total is the
+    2. the pointwise effect, observed minus counterfactual, in percentage points (observed
+       from the published counts; a gap where a count is hidden);
+    3. the cumulative effect in events (people): the running sum of the published denominator
+       times the model's effect (fitted minus counterfactual), as the ``cumulative_excess``
+       estimand sums it. Bands come from the counterfactual's band (coefficient uncertainty),
+       summed month by month: an approximation, the exact interval of the total is the
        ``cumulative_excess`` row of the effects table.
     """
-    series = treated_series(result, cfg)
+    series = with_published_observed(treated_series(result, cfg), rule)
     first = min(_starts(cfg))
     post = series[series["month"] >= first]
     fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True,
@@ -143,9 +142,10 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     axes[1].axhline(0, color=OKABE_ITO["grey"], lw=1)
     axes[1].set_ylabel("Pointwise effect\n(percentage points)")
 
-    cumulative = (post["denominator"] * (post["observed"] - post["counterfactual"])).cumsum()
-    cum_low = (post["denominator"] * (post["observed"] - post["cf_high"])).cumsum()
-    cum_high = (post["denominator"] * (post["observed"] - post["cf_low"])).cumsum()
+    people = post["denominator"].fillna(0)
+    cumulative = (people * (post["fitted"] - post["counterfactual"])).cumsum()
+    cum_low = (people * (post["fitted"] - post["cf_high"])).cumsum()
+    cum_high = (people * (post["fitted"] - post["cf_low"])).cumsum()
     axes[2].plot(post["month"], cumulative, color=OKABE_ITO["green"], lw=1.5)
     axes[2].fill_between(post["month"], cum_low, cum_high, color=OKABE_ITO["green"],
                          alpha=0.15, lw=0)
@@ -163,8 +163,9 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     return fig
 
 
-def impact_alt_text(result: ITSResult, cfg: Intervention, label: str) -> str:
-    series = treated_series(result, cfg)
+def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
+                    rule: Disclosure) -> str:
+    series = with_published_observed(treated_series(result, cfg), rule)
     first = min(_starts(cfg))
     pre, post = series[series["month"] < first], series[series["month"] >= first]
     return (

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Disclosure
-from pipeline.disclosure import SUPPRESSED, protect_table, publish_count, publish_table
+from pipeline.disclosure import SUPPRESSED, protect_table, published_counts
 from pipeline.evaluation import Evaluation, select, treated_units
-from pipeline.report.equity_section import published_tables
+from pipeline.stats.before_after import compare_proportions
 
 DIGITS = 6  # significant digits of published estimates: far beyond their precision, stable
 
@@ -54,22 +54,65 @@ def write_json(value, path: Path) -> None:
                     encoding="utf-8")
 
 
-def published_before_after(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
-    """Before/after table with primary and secondary suppression and rounding.
+def restate_from_published(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Recompute every before/after statistic from the table's published counts.
+
+    ``table`` has passed :func:`~pipeline.disclosure.protect_table`: its counts are rounded or
+    ``[c]``. Rows with a hidden count keep ``[c]`` in every estimate; the others get the Wilson
+    proportions, Newcombe difference, ratios and test of the published counts, so nothing
+    printed gives back an unrounded count (docs/adr/0022).
+    """
+    out = table.copy()
+    for i, row in table.iterrows():
+        counts = [row[c] for c in BEFORE_AFTER_COUNTS]
+        if any(isinstance(c, str) for c in counts):
+            continue
+        x0, n0, x1, n1 = (int(c) for c in counts)
+        if n0 <= 0 or n1 <= 0:
+            continue
+        for column, value in compare_proportions(x1, n1, x0, n0, alpha=alpha).items():
+            if column in out.columns:
+                out.at[i, column] = value
+    return out
+
+
+def protect_before_after(table: pd.DataFrame, rule: Disclosure, alpha: float,
+                         total: str = "all") -> pd.DataFrame:
+    """A before/after table as published: suppression, rounding, estimates restated.
 
     ``n_before``/``n_after`` repeat the denominators, so they are dropped; a numerator whose
     complement (denominator minus numerator) is small is hidden too; within each outcome a
-    hidden stratum forces a second hidden cell so it cannot be recovered from the total row.
+    hidden stratum forces a second hidden cell so it cannot be recovered from the total row;
+    the estimates are then computed from the published counts.
     """
-    table = ev.before_after.drop(columns=["n_before", "n_after"], errors="ignore")
+    table = table.drop(columns=["n_before", "n_after"], errors="ignore")
     estimates = [c for c in table.columns
                  if c not in BEFORE_AFTER_COUNTS + ["outcome", "dimension", "stratum", "test"]]
-    return protect_table(
+    protected = protect_table(
         table, rule, counts=BEFORE_AFTER_COUNTS,
-        derived={c: BEFORE_AFTER_COUNTS for c in estimates},
+        derived={c: BEFORE_AFTER_COUNTS for c in estimates + ["test"]},
         complements={"numerator_before": "denominator_before",
                      "numerator_after": "denominator_after"},
-        margins={"by": ["outcome"], "dimension": "dimension", "total": "all"})
+        margins={"by": ["outcome"], "dimension": "dimension", "total": total})
+    return restate_from_published(protected, alpha)
+
+
+def published_before_after(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
+    """The overall before/after table as published (:func:`protect_before_after`)."""
+    return protect_before_after(ev.before_after, rule, ev.cfg.alpha)
+
+
+def with_published_observed(frame: pd.DataFrame, rule: Disclosure) -> pd.DataFrame:
+    """``frame`` with its counts as published and ``observed`` recomputed from them.
+
+    Counts become floats (NaN where hidden), so an observed point resting on a hidden count is
+    NaN: not drawn, not written. Fitted and counterfactual columns are left as they are.
+    """
+    out = frame.copy()
+    out["numerator"], out["denominator"] = published_counts(out["numerator"],
+                                                            out["denominator"], rule)
+    out["observed"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
+    return out
 
 
 def published_monthly(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
@@ -79,25 +122,37 @@ def published_monthly(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
         rows = select(ev.series, outcome.key)
         rows = rows[rows["unit"].isin(treated_units(ev.cfg, rows["unit"].unique()))]
         monthly = rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
-        monthly["proportion"] = monthly["numerator"] / monthly["denominator"]
         frames.append(monthly.assign(outcome=outcome.key))
     table = pd.concat(frames, ignore_index=True)
     table["month"] = table["month"].dt.strftime("%Y-%m")
-    table = table[["outcome", "month", "numerator", "denominator", "proportion"]]
-    return publish_table(table, rule, counts=["numerator", "denominator"],
-                         derived={"proportion": ["numerator", "denominator"]})
+    table = with_published_observed(table, rule).rename(columns={"observed": "proportion"})
+    return _counts_as_text(table[["outcome", "month", "numerator", "denominator", "proportion"]])
+
+
+def _counts_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Published counts as whole numbers, ``[c]`` where hidden (floats would print 85.0)."""
+    out = table.copy()
+    for column in ("numerator", "denominator"):
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: SUPPRESSED if pd.isna(v) else int(v))
+    return out
 
 
 def plot_data(ev: Evaluation, outcome: str, rule: Disclosure) -> pd.DataFrame:
-    """Observed (as published), fitted and counterfactual series of one outcome for dvc plots."""
-    series = ev.its[outcome].series.copy()
+    """The data behind the outcome's figures, for dvc plots and for readers who recompute.
+
+    Per month (and unit or group where the design has several series): the published counts,
+    the observed proportion computed from them, the model's fitted and counterfactual values
+    with the counterfactual's band, and the pointwise effect (observed minus counterfactual),
+    blank wherever a count is hidden.
+    """
+    series = with_published_observed(ev.its[outcome].series, rule)
     series["month"] = pd.to_datetime(series["month"]).dt.strftime("%Y-%m")
-    if "numerator" in series.columns:
-        hidden = series["numerator"].map(lambda v: publish_count(v, rule) == SUPPRESSED)
-        series["observed"] = series["observed"].where(~hidden)
-    keep = [c for c in ("month", "group", "unit", "observed", "fitted", "counterfactual",
-                        "cf_low", "cf_high") if c in series.columns]
-    return series[keep]
+    series["pointwise"] = series["observed"] - series["counterfactual"]
+    keep = [c for c in ("month", "group", "unit", "numerator", "denominator", "observed",
+                        "fitted", "counterfactual", "cf_low", "cf_high", "pointwise")
+            if c in series.columns]
+    return _counts_as_text(series[keep])
 
 
 def metrics(ev: Evaluation) -> dict:
@@ -114,8 +169,13 @@ def metrics(ev: Evaluation) -> dict:
     return {"headline_outcome": ev.cfg.headline.key, "outcomes": out}
 
 
-def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path) -> None:
-    """Write tables/, plots/, metrics.json and manifest.json into ``out_dir``."""
+def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path,
+              equity_tables: dict | None = None) -> None:
+    """Write tables/, plots/, metrics.json and manifest.json into ``out_dir``.
+
+    ``equity_tables`` are the published equity tables when the caller already built them.
+    """
+    from pipeline.report.equity_section import published_tables
     from pipeline.report.manifest import dumps
 
     write_csv(published_before_after(ev, rule), out_dir / "tables" / "before_after.csv")
@@ -123,7 +183,9 @@ def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path) -
     if ev.sensitivity is not None:
         write_csv(ev.sensitivity, out_dir / "tables" / "robustness.csv")
     if ev.equity is not None:
-        for name, table in published_tables(ev.equity, rule).items():
+        if equity_tables is None:
+            equity_tables = published_tables(ev.equity, rule, ev.series)
+        for name, table in equity_tables.items():
             write_csv(table, out_dir / "tables" / f"{name}.csv")
     write_csv(published_monthly(ev, rule), out_dir / "tables" / "monthly_series.csv")
     for outcome in ev.its:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -313,7 +314,7 @@ class Story:
         result = self.ev.its[outcome.key]
         display(Markdown(f"### {outcome.label}"))
         figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule),
-                     alt=figures.impact_alt_text(result, self.cfg, outcome.label),
+                     alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule),
                      caption="Top: observed, fitted and counterfactual (dashed, with its 95% "
                              "band); dotted lines mark the start(s). Middle: observed minus "
                              "counterfactual. Bottom: the running total in people.")
@@ -339,33 +340,43 @@ class Story:
             display(HTML(self.effects_table(outcome.key, self.ev.ols)))
 
     def treated_monthly(self, outcome_key: str) -> pd.DataFrame:
-        """Monthly totals of the units with the intervention (unrounded: for charts and models)."""
+        """Monthly totals of the units with the intervention (unrounded: pass them through
+        :func:`pipeline.report.publish.with_published_observed` before showing them)."""
         rows = select(self.ev.series, outcome_key)
         rows = rows[rows["unit"].isin(treated_units(self.cfg, rows["unit"].unique()))]
         return rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
 
     def show_spc(self, outcome: config.Outcome) -> None:
         """NHS "Making Data Count" view: Laney p'-chart, limits rebased at each phase start,
-        with the ITS counterfactual overlaid (docs/spc.md)."""
-        monthly = self.treated_monthly(outcome.key)
+        with the ITS counterfactual overlaid (docs/spc.md).
+
+        Drawn from the published (rounded) monthly counts, like every observed figure; when a
+        month's count is hidden the chart is not drawn (runs, trends and moving ranges need
+        every month, and limits from the unrounded counts would show the hidden month's
+        denominator), and the report says so.
+        """
+        monthly = publish.with_published_observed(self.treated_monthly(outcome.key), self.rule)
+        hidden = monthly.loc[monthly["numerator"].isna(), "month"]
+        title = f"{outcome.label}: statistical process control"
+        if len(hidden):
+            display(Markdown(
+                f"**{title}.** Not drawn: {len(hidden)} of {len(monthly)} months rest on a "
+                "count hidden by the disclosure rule, and a control chart needs every month. "
+                "The ITS figure above shows the months that can be published."))
+            return
         starts = sorted({s for s in (self.cfg.unit_starts or {}).values()}
                         or {p.start for p in self.cfg.phases})
-        result = spc.spc_chart(monthly, "pprime", improvement=outcome.improvement,
+        result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
+                               improvement=outcome.improvement,
                                rebase_at=[starts[0]] if self.cfg.unit_starts else starts)
-        hidden = monthly.loc[monthly["numerator"].map(
-            lambda v: disclosure.is_suppressed(disclosure.publish_count(v, self.rule))), "month"]
         counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
-        title = f"{outcome.label}: statistical process control"
         fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
-                                    counterfactual=counterfactual, hidden_months=list(hidden))
-        sentence = result.summary_sentence if hidden.empty else (
-            "Some months rest on suppressed counts; see the chart for the pattern.")
-        figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%") if hidden.empty
-                     else f"{title}. {sentence}",
+                                    counterfactual=counterfactual)
+        figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%"),
                      caption="Laney p'-chart: mean (solid), process limits (dashed), rebased at "
                              "each start; coloured points are special causes; the dashed line "
                              "with a band is the ITS counterfactual.")
-        display(Markdown(f"{sentence} Variation: {result.variation_label}."))
+        display(Markdown(f"{result.summary_sentence} Variation: {result.variation_label}."))
 
     def show_equity(self) -> None:
         """Forest plot by stratum, the gap over time with its counterfactual, the tables."""
@@ -387,15 +398,18 @@ class Story:
                              "comparisons; the dashed line is the overall estimate.")
         starts = sorted({p.start for p in self.cfg.phases} | set((self.cfg.unit_starts or {})
                                                                  .values()))
-        figures.show(equity_section.gap_figure(res, outcome.key, label, self.rule, starts),
+        tables = self.equity_tables
+        figures.show(equity_section.gap_figure(tables["equity_gap_series"], outcome.key, label,
+                                               res.alpha, starts),
                      alt=f"The gap in {label} between IMD quintile 1 and quintile 5 by month, "
                          f"observed and fitted, with the counterfactual gap. "
                          f"{self.equity_sentence()}",
                      caption="Gap = most deprived (quintile 1) minus least deprived (quintile 5), "
                              "in percentage points; below, the slope index of inequality.")
-        gaps = res.gaps[res.gaps["outcome"] == outcome.key]
+        gaps = tables["equity_gaps"]
+        gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
-                         "relative index of inequality; PHE method):"))
+                         "relative index of inequality; PHE method; from the published counts):"))
         display(HTML(_html_table(gaps.drop(columns=["outcome"]))))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         display(Markdown("**Change in the gap** (stratified ITS: quintile 1 minus quintile 5; "
@@ -414,6 +428,11 @@ class Story:
         if res.warnings:
             display(Markdown("Strata not modelled: " + "; ".join(res.warnings[:8])
                              + ("; …" if len(res.warnings) > 8 else "") + "."))
+
+    @cached_property
+    def equity_tables(self) -> dict[str, pd.DataFrame]:
+        """The equity tables as published (computed once: shown here, written to tables/)."""
+        return equity_section.published_tables(self.ev.equity, self.rule, self.ev.series)
 
     def provenance(self) -> str:
         m = self.manifest
@@ -438,7 +457,7 @@ class Story:
     def publish(self, output_dir: str | Path) -> None:
         """Write tables, metrics, plot data, manifest and the index summary."""
         out = config.project_root() / output_dir
-        publish.write_all(self.ev, self.rule, self.manifest, out)
+        publish.write_all(self.ev, self.rule, self.manifest, out, self.equity_tables)
         (out / "history.json").write_text(history.dumps(self.history), encoding="utf-8")
         summary = {"headline": self.summary_line(), "equity": self.equity_sentence(),
                    "confidence": self.confidence().level}

@@ -369,8 +369,13 @@ def _gap_change_stratified(outcome, fits, most, least, alpha) -> list:
     return rows
 
 
-def _monthly_sii(series, outcome, spec_v, warnings) -> pd.DataFrame:
-    """SII (most - least orientation) per month and modelled series key."""
+def monthly_sii(series, outcome, spec_v, warnings, counts=None) -> pd.DataFrame:
+    """SII (most - least orientation) per month and modelled series key.
+
+    ``counts``, if given, maps each month's quintile counts ``(x, n)`` to the counts to use
+    (the publication layer passes the disclosure rule, so a published SII rests only on
+    published counts); a month with a missing (NaN) count is left out.
+    """
     rows = series[(series["outcome"] == outcome) & (series["dimension"] == "imd_quintile")]
     if rows.empty:
         return pd.DataFrame()
@@ -387,7 +392,9 @@ def _monthly_sii(series, outcome, spec_v, warnings) -> pd.DataFrame:
     for (k, month), g in grouped.groupby(["key", "month"], sort=True):
         g = g.sort_values("stratum", key=lambda s: s.astype(int))
         x, n = g["numerator"].to_numpy(float), g["denominator"].to_numpy(float)
-        if len(g) < 2 or (n <= 0).any():
+        if counts is not None:
+            x, n = (np.asarray(v, float) for v in counts(x, n))
+        if len(g) < 2 or np.isnan(x).any() or np.isnan(n).any() or (n <= 0).any():
             continue
         point = sii_point(x / n, n, SII_ORIENTATION)
         rec = {"outcome": outcome, "key": k, "month": month, "sii": point["sii"],
@@ -431,7 +438,13 @@ def _sii_its(sii: pd.DataFrame, spec: dict, outcome, warnings):
     return result, rows
 
 
-def _gap_rows(ba: pd.DataFrame, outcome, most, least, alpha, repetitions, seed, warnings) -> list:
+def gap_rows(ba: pd.DataFrame, outcome, most, least, alpha, repetitions, seed, warnings) -> list:
+    """Inequality before and after from a before/after table by IMD quintile: absolute gap
+    (Newcombe), relative gap (Katz), SII and RII (PHE method), and their change.
+
+    ``ba`` needs numeric counts for every IMD quintile row; the publication layer calls this
+    on the published (rounded) counts.
+    """
     imd = ba[(ba["dimension"] == "imd_quintile")].copy()
     if imd.empty or not {most, least} <= set(imd["stratum"]):
         return []
@@ -596,7 +609,7 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
         if "imd_quintile" in dims:
             change += _gap_change_stratified(outcome, fits, most, least, alpha)
             gs = _gap_series(series, outcome, fits, most, least, spec_v, alpha)
-            sii = _monthly_sii(series, outcome, spec_v, warnings)
+            sii = monthly_sii(series, outcome, spec_v, warnings)
             sres, srows = _sii_its(sii, spec, outcome, warnings)
             change += srows
             if sres is not None:
@@ -609,7 +622,7 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
                                   on="month", how="left")
             gap_series.append(gs)
             if "difference" in ba.columns:
-                gaps += _gap_rows(ba, outcome, most, least, alpha, sii_repetitions, seed, warnings)
+                gaps += gap_rows(ba, outcome, most, least, alpha, sii_repetitions, seed, warnings)
 
     table = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame(columns=EFFECT_COLUMNS)
     base = table["estimand"].str.replace(r"_(or|rr)$", "", regex=True)
