@@ -1,43 +1,22 @@
 """Build one intervention's report folder, all or nothing.
 
-The notebook runs with the project root as working directory and writes its tables, metrics and
-manifest into a staging folder; this module then adds ``report.ipynb`` and ``report.html`` and
-moves the staged files into ``reports/<key>`` by rename, so a failed run never leaves half
-a report (DESIGN.md section 6). It also writes the index entry the ``index`` stage reads.
+The notebook runs with the project root as working directory and writes its tables, metrics,
+manifest and extended version history into a staging folder; this module then adds
+``report.ipynb`` and ``report.html``, scans the result, and swaps the complete folder in for
+``reports/<key>`` in one step (pipeline.report.atomic_publish, docs/adr/0035), so neither a
+failure nor a kill at any point leaves half a report or loses its history (DESIGN.md section
+6). It also writes the index entry the ``index`` stage reads.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from pipeline import config
 from pipeline.errors import PipelineError
-from pipeline.report import render
-
-
-def replace_into(staged: Path, target: Path) -> None:
-    """Move every file and folder of ``staged`` into ``target`` by rename.
-
-    Each item is swapped in whole (a folder's old copy is removed only once the new one is in
-    place), and only after every item was written, so a failure before this point leaves the
-    previous report untouched.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    for item in sorted(staged.iterdir()):
-        destination = target / item.name
-        previous = target / f".{item.name}.previous"
-        shutil.rmtree(previous, ignore_errors=True)
-        if destination.exists():
-            os.replace(destination, previous)
-        os.replace(item, destination)
-        if previous.is_dir():
-            shutil.rmtree(previous)
-        elif previous.exists():
-            previous.unlink()
-    staged.rmdir()
+from pipeline.report import atomic_publish, render
 
 
 class DisclosureViolation(PipelineError):
@@ -73,6 +52,7 @@ def build_report(key: str, root: Path | None = None) -> Path:
     root = root or config.project_root()
     cfg = config.load_intervention(key, root)
     paths = config.paths(root)
+    atomic_publish.recover_folder(paths.report(key))  # the notebook reads the history there
     staged = paths.staging(key)
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
@@ -85,11 +65,20 @@ def build_report(key: str, root: Path | None = None) -> Path:
     render.write_notebook(nb, staged / "report.ipynb")
     (staged / "report.html").write_text(render.to_html(nb, cfg.title), encoding="utf-8")
     refuse_unsafe(staged, config.load_disclosure(root))
+    return publish_staged(key, staged, cfg.title, root)
 
-    entry = index_entry(key, staged, cfg.title)
+
+def publish_staged(key: str, staged: Path, title: str, root: Path) -> Path:
+    """Swap the complete, scanned folder ``staged`` in as ``reports/<key>``; write its entry.
+
+    The index entry is written after the swap: a kill in between leaves the entry of the
+    previous run missing (DVC deleted it), so the ``index`` stage stops with a clear error and
+    ``dvc repro`` reruns this stage, whose lock was never written.
+    """
+    paths = config.paths(root)
+    entry = index_entry(key, staged, title)
     target = paths.report(key)
-    replace_into(staged, target)
-    entry_path = paths.index_entry(key)
-    entry_path.parent.mkdir(parents=True, exist_ok=True)
-    entry_path.write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_publish.replace_folder(staged, target)
+    atomic_publish.write_text(paths.index_entry(key),
+                              json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return target

@@ -5,12 +5,25 @@ it and appends an entry only when the report's version (manifest hash) differs f
 one. An entry records what changed against the version before it: params (key by key), input
 hashes, the code hash, and the headline metrics. A forced rerun with nothing changed leaves the
 file as it was.
+
+The next version's history is written into the staged report folder, built from the previous
+one read here; the folder is then swapped in whole (pipeline.report.atomic_publish), so a kill
+at any point leaves either the old history or the old one plus the new entry. ``load`` first
+recovers the report folder from an interrupted swap, and refuses to start the numbering again
+when a published report has lost its history.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from pipeline.errors import PipelineError
+from pipeline.report import atomic_publish
+
+
+class HistoryLost(PipelineError):
+    """A published report has no history.json: numbering again from 1 would erase the record."""
 
 
 def _flatten(value, prefix: str = "") -> dict[str, object]:
@@ -52,9 +65,23 @@ def changes(previous: dict, current: dict) -> dict:
 
 
 def load(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The history of the published report that holds ``path`` (after recovering the folder).
+
+    An empty list only for a report never published; a report folder with a manifest but no
+    history means the record was lost (by a copy, or a publish from before docs/adr/0035), and
+    starting again at number 1 would hide that.
+    """
+    atomic_publish.recover_folder(path.parent)
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    if (path.parent / "manifest.json").exists():
+        raise HistoryLost(
+            f"{path}: missing, but {path.parent} holds a published report (manifest.json), so "
+            "its version history would restart at 1. Fix: restore it with `git checkout -- "
+            f"{path.as_posix()}` (or delete the whole folder {path.parent} to start a new "
+            "history on purpose), then rerun."
+        )
+    return []
 
 
 def updated(history: list[dict], manifest: dict, headline: dict) -> list[dict]:

@@ -1,4 +1,9 @@
-"""``reports/index.html``: every intervention side by side, with its headline and version."""
+"""``reports/index.html``: every intervention side by side, with its headline and version.
+
+The page is written to a hidden temporary sibling and renamed over the old one, and the stage's
+output is ``persist: true`` in dvc.yaml so DVC does not delete it first: a failed or killed
+index run leaves the previous page (docs/adr/0035).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 from pathlib import Path
 
 from pipeline import config
+from pipeline.report import atomic_publish
 
 STYLESHEET = Path(__file__).parent / "templates" / "report" / "report.css"
 
@@ -46,9 +52,11 @@ ROW = (
 def write_index(root: Path | None = None) -> Path:
     """Write the index from the entries that the evaluate stages left, in params order."""
     root = root or config.project_root()
+    paths = config.paths(root)
     rows = []
     for key in config.intervention_keys(root):
-        entry_path = config.paths(root).index_entry(key)
+        atomic_publish.recover_folder(paths.report(key))  # the page links into each folder
+        entry_path = paths.index_entry(key)
         if not entry_path.exists():
             raise config.ConfigError(
                 f"{entry_path}: no index entry for {key!r}. Fix: run `dvc repro` (or "
@@ -57,8 +65,6 @@ def write_index(root: Path | None = None) -> Path:
         entry = json.loads(entry_path.read_text(encoding="utf-8"))
         rows.append(ROW.format(**{k: html.escape(str(v)) for k, v in entry.items()}))
     css = STYLESHEET.read_text(encoding="utf-8")
-    out = root / "reports" / "index.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(PAGE.format(css=css, rows="\n".join(rows)), encoding="utf-8")
-    tmp.replace(out)
+    out = paths.reports / "index.html"
+    atomic_publish.write_text(out, PAGE.format(css=css, rows="\n".join(rows)))
     return out
