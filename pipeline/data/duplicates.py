@@ -35,6 +35,7 @@ class Copies:
     count: int
     rows: tuple[int, ...]
     originals: tuple[int, ...]
+    has_id: bool = True
 
 
 def _columns(source: Source, dropped) -> list[str]:
@@ -51,7 +52,8 @@ def find_copies(con, source: Source, dropped=(), analysed=()) -> Copies:
     """Rows that copy an earlier row (module doc); ``analysed`` are the file's columns in use."""
     cols = _columns(source, dropped)
     row_hash = f"hash({', '.join(cols)})"
-    if set(source.columns) - set(dropped) - set(analysed):
+    has_id = bool(set(source.columns) - set(dropped) - set(analysed))
+    if has_id:
         candidates = con.execute(f"SELECT h FROM (SELECT {row_hash} AS h FROM {source.relation}) "
                                  f"GROUP BY h HAVING count(*) > 1 LIMIT 100000").fetchall()
         if not candidates:
@@ -68,30 +70,41 @@ def find_copies(con, source: Source, dropped=(), analysed=()) -> Copies:
             return Copies(0, (), ())
         where = _not_blank(cols)
     found = con.execute(f"""
-        SELECT count(*) FILTER (WHERE k > 1),
-               list(__row ORDER BY __row) FILTER (WHERE k > 1)[1:{MAX_ROWS_SHOWN}],
-               list(first ORDER BY __row) FILTER (WHERE k > 1)[1:{MAX_ROWS_SHOWN}]
-        FROM (SELECT __row, row_number() OVER w AS k, min(__row) OVER w AS first
+        SELECT count(*) FILTER (WHERE k > keep),
+               list(__row ORDER BY __row) FILTER (WHERE k > keep)[1:{MAX_ROWS_SHOWN}],
+               list(first ORDER BY __row) FILTER (WHERE k > keep)[1:{MAX_ROWS_SHOWN}]
+        FROM (SELECT __row, row_number() OVER w AS k, min(__row) OVER w AS first,
+                     {_keep(has_id)} AS keep
               FROM {source.numbered} WHERE {where}
-              WINDOW w AS (PARTITION BY {', '.join(cols)} ORDER BY __row))""").fetchone()
-    return Copies(int(found[0] or 0), tuple(found[1] or ()), tuple(found[2] or ()))
+              WINDOW w AS (PARTITION BY {', '.join(cols)} ORDER BY __row),
+                     g AS (PARTITION BY {', '.join(cols)}))""").fetchone()
+    return Copies(int(found[0] or 0), tuple(found[1] or ()), tuple(found[2] or ()), has_id)
+
+
+def _keep(has_id: bool) -> str:
+    """How many of a set of identical rows are genuine: one when a column identifies the record,
+    else half (the file holds two copies of its rows)."""
+    return "1" if has_id else "count(*) OVER g // 2"
 
 
 def copies_problem(source: Source, copies: Copies) -> Problem:
     pairs = ", ".join(f"{r} repeats {o}" for r, o in zip(copies.rows, copies.originals))
+    what = (f"rows identical in every column to an earlier row ({pairs}): an export appended "
+            "twice, or a join that repeated rows?" if copies.has_id else
+            f"every distinct row appears an even number of times: the file holds two copies of "
+            f"its rows (the second copies begin {pairs})")
     return Problem(
-        str(source.path), None, copies.rows, copies.count,
-        f"rows identical in every column to an earlier row ({pairs}): an export appended "
-        "twice, or a join that repeated rows?",
+        str(source.path), None, copies.rows, copies.count, what,
         "remove the copies and export again; if the file is known to hold copies, set "
         "data: {quirks: {duplicate_rows: drop}} in params.yaml to drop them on read (they are "
         "counted in quality.json); if they are genuine separate events, add the record's "
         "pseudonymised id column to the extract so they differ")
 
 
-def without_copies(source: Source, dropped=()) -> Source:
-    """``source`` keeping the first of each set of identical rows (row numbers unchanged)."""
+def without_copies(source: Source, copies: Copies, dropped=()) -> Source:
+    """``source`` without the copies (row numbers unchanged)."""
     cols = ", ".join(_columns(source, dropped))
     kept = (f"(SELECT * FROM {source.numbered} QUALIFY row_number() OVER "
-            f"(PARTITION BY {cols} ORDER BY __row) = 1)")
+            f"(PARTITION BY {cols} ORDER BY __row) <= "
+            f"{_keep(copies.has_id).replace('OVER g', f'OVER (PARTITION BY {cols})')})")
     return replace(source, relation=kept, numbered=kept)

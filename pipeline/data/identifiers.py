@@ -41,6 +41,8 @@ _NAMES = {
     "contact detail": {"email", "email_address", "phone", "telephone", "phone_number", "mobile",
                        "mobile_number"},
 }
+_PLURAL = {"NHS number": "NHS numbers", "postcode": "postcodes", "date of birth": "dates of birth",
+           "name": "names", "address": "addresses", "contact detail": "contact details"}
 _NHS = re.compile(r"^(\d{3})[ -]?(\d{3})[ -]?(\d{4})$")
 _POSTCODE = re.compile(
     r"^(GIR ?0AA|[A-PR-UWYZ](?:[A-HK-Y]?\d[A-Z\d]?|\d[A-HJKPSTUW]) ?\d[ABD-HJLNP-UW-Z]{2})$",
@@ -115,7 +117,7 @@ def find_identifiers(con, source: Source, *, dropped: tuple[str, ...], window_st
         role = f" (used as '{used_as[column]}')" if column in used_as and used_as[column] != column else ""
         problems.append(Problem(
             str(source.path), column, (), 0,
-            f"holds direct identifiers{role}: {kind}s, by {how}. An extract for evaluation "
+            f"holds direct identifiers{role}: {_PLURAL[kind]}, by {how}. An extract for evaluation "
             "should be pseudonymised: the evaluation needs counts, not who",
             f"remove the column from the extract (and any copy of the file), or, if it must "
             f"stay in the file, list it in params.yaml as data: {{drop_on_read: [\"{excerpt(column)}\"]}} "

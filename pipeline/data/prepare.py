@@ -73,7 +73,7 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
         if copies and copies.count and opts.quirks.duplicate_rows == "error":
             first.append(copies_problem(source, copies))
         elif copies and copies.count:
-            source = without_copies(source, opts.drop_on_read)
+            source = without_copies(source, copies, opts.drop_on_read)
         try:
             if opts.format == "monthly":
                 table, quality = scan_monthly(con, source, outcomes=outcomes,
@@ -196,9 +196,11 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=()) -> dict:
+            keep_units=(), check_series=None) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
+    ``check_series(table, quality)``, if given, runs on the series before anything is written
+    (the CLI checks the params' design against it there: :mod:`pipeline.preflight`).
     Raises :class:`ExtractError` (every problem of the file) before anything is written; each
     output is written to a temporary file beside it and renamed into place, so an interrupted
     run leaves the previous outputs as they were. Returns the quality dictionary.
@@ -209,6 +211,8 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
                                    options=options, keep_units=keep_units)
+    if check_series is not None:
+        check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),
                         "quality.json": lambda p: write_json(quality, p)})
     return quality

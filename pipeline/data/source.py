@@ -29,11 +29,13 @@ from .options import DataOptions
 PARQUET = (".parquet", ".pq")
 CSV = (".csv", ".tsv", ".txt")
 EXCEL = (".xlsx", ".xlsm")
+COMPRESSED = (".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".rar")
 #: DuckDB's CSV reader refuses a longer line; no line of an evaluation extract comes near it.
 MAX_LINE_BYTES = 2_000_000
 MAGIC = {b"PK\x03\x04": "a zip file (an Excel .xlsx workbook?)", b"PAR1": "a Parquet file",
          b"\xd0\xcf\x11\xe0": "an old Excel .xls (or Word) file", b"%PDF": "a PDF document",
-         b"\x89PNG": "a PNG image", b"{\\rtf": "a rich-text document"}
+         b"\x89PNG": "a PNG image", b"{\\rtf": "a rich-text document",
+         b"\x1f\x8b": "a gzip-compressed file (decompress it first)"}
 
 
 def q(name: str) -> str:
@@ -127,6 +129,11 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: DataOptions
         return None, _problem(path, "file is empty", "export the extract again, with a header "
                                                      "row and at least one data row")
     suffix = path.suffix.lower()
+    if suffix in COMPRESSED:
+        return None, _problem(path, f"is a compressed file ('{suffix}')",
+                              "decompress it (gunzip, unzip, or Extract All in Windows) into "
+                              "data/raw/ and point extract: in params.yaml at the CSV, Parquet "
+                              "or .xlsx file inside")
     try:
         if suffix in PARQUET:
             return _open_parquet(con, path)
