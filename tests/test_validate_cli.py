@@ -452,3 +452,33 @@ def test_excel_decile_column_recoded_on_read(tmp_path, capsys, monkeypatch):
     assert code == 0, text
     quality = yaml.safe_load((project / "data" / "processed" / KEY / "quality.json").read_text())
     assert quality["strata"]["imd_quintile"] == ["1", "2", "3", "4", "5"]
+
+
+def test_the_readme_data_mapping_reads_a_real_extract(tmp_path, capsys, monkeypatch):
+    """The README's bring-your-own-extract `data:` section, applied to the pulmonary_rehab
+    example written the way the README describes the service's workbook."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Pointing an intervention at your own extract"):]
+    block = section[section.index("```yaml") + 7: section.index("```", section.index("```yaml") + 7)]
+    data = yaml.safe_load(block)["pulmonary_rehab"]["data"]
+    header, rows = read_rows("pulmonary_rehab")
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    sheet = book.create_sheet("Referrals")
+    sheet.append(["Referral Month", "Service", "NHS Number", "IMD Decile", "Ethnic Category",
+                  "Gender", "Age Group", "Started PR", "Completed PR"])
+    for i, r in enumerate(rows):
+        month, unit, _, imd, ethnicity, sex, age, started, completed = r
+        sheet.append([f"0{1 + i % 9}/{month[5:]}/{month[:4]}", "PR North" if unit == "service_a" else unit,
+                      nhs_number(i), str(int(imd) * 2 - i % 2), ethnicity,
+                      {"Female": "2", "Male": "1"}.get(sex, "9"), age, started, completed])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    project = make_project(tmp_path, "pulmonary_rehab", content=buffer.getvalue(),
+                           name="referrals.xlsx", data=data)
+    code, text = command(project, capsys, monkeypatch, "validate", "pulmonary_rehab")
+    assert code == 0 and "fits the data" in text, text
+    code, text = command(project, capsys, monkeypatch, "prepare", "pulmonary_rehab")
+    assert code == 0, text
+    quality = yaml.safe_load((project / "data/processed/pulmonary_rehab/quality.json").read_text())
+    assert quality["rows_used"] == 630 and "service_a" in quality["units"]
