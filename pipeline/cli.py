@@ -1,17 +1,25 @@
 """Command line: ``python -m pipeline <command>``, the thin layer the DVC stages call.
 
 Each command reads params through :mod:`pipeline.config` and calls one function elsewhere.
-Errors meant for a person (bad params, bad extracts) are printed without a traceback and exit
-with status 2; nothing already written is changed when a command fails.
+Errors meant for a person (bad params, bad extracts, a design the data cannot support) are
+printed without a traceback and exit with status 2; nothing already written is changed when a
+command fails. ``validate``, ``prepare`` and ``evaluate`` run the same checks of params against
+the data (:mod:`pipeline.preflight`), so what ``validate`` passes runs to a report. Anything
+unexpected (a bug, not the input) exits with status 3 and one paragraph saying where the full
+traceback was saved (docs/adr/0043).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
 
 from pipeline import config
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, excerpt, message_from_notebook_error
 
 
 def _simulate(args) -> None:
@@ -50,30 +58,44 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
     }
 
 
+def _design_check(cfg: config.Intervention):
+    """The check of params against the data, run on a series before anything is written."""
+    from pipeline.preflight import check_design, series_from_table
+
+    return lambda table, quality: check_design(cfg, series_from_table(table), quality)
+
+
 def _prepare(args) -> None:
     from pipeline.data.prepare import prepare
 
     cfg = config.load_intervention(args.key)
     out = config.paths().processed(args.key)
-    prepare(cfg.extract, out, **_extract_arguments(cfg))
+    prepare(cfg.extract, out, **_extract_arguments(cfg), check_series=_design_check(cfg))
     print(f"prepare: wrote {out / 'series.parquet'}")
 
 
 def _validate(args) -> None:
-    """Check every intervention's extract (quirks included) and report all their problems."""
-    from pipeline.data import ExtractError, validate_extract
+    """Check every intervention's extract (quirks included) and its design against the data,
+    and report all their problems."""
+    from pipeline.data import ExtractError, check_extract
+    from pipeline.data.prepare import check_output_folder
 
     root = config.project_root()
     failed = []
     for key in args.keys or config.intervention_keys(root):
         try:
             cfg = config.load_intervention(key, root)
-            validate_extract(cfg.extract, **_extract_arguments(cfg))
-        except (config.ConfigError, ExtractError) as exc:
+            problems = check_output_folder(cfg.extract, config.paths(root).processed(key))
+            if problems:
+                raise ExtractError(problems)
+            table, quality = check_extract(cfg.extract, **_extract_arguments(cfg))
+            _design_check(cfg)(table, quality)
+        except PipelineError as exc:
             print(f"validate {key}: {exc}", file=sys.stderr)
             failed.append(key)
             continue
-        print(f"validate: {_shown(cfg.extract, root)} is a valid extract for {key}")
+        print(f"validate: {_shown(cfg.extract, root)} is a valid extract for {key}, and its "
+              f"design in params.yaml fits the data")
     if failed:
         raise _Failed(f"{len(failed)} intervention(s) failed validation: {', '.join(failed)}")
 
@@ -89,10 +111,44 @@ class _Failed(PipelineError):
     """Problems already printed; only the summary line is left to say."""
 
 
+class _Unexpected(Exception):
+    """A failure that is not the input's: the message says where the traceback was saved."""
+
+
+def _save_traceback(command: str, text: str) -> Path:
+    """Save a traceback for whoever debugs it, outside the project (never under data/ or
+    reports/, so a failed run changes nothing there)."""
+    folder = Path(tempfile.gettempdir()) / "pipeline-errors"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{command}-{datetime.now():%Y%m%d-%H%M%S}-{id(text) % 10**6}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _evaluate(args) -> None:
+    """Check the prepared series against params (the words validate uses), then run the
+    notebook; a pipeline error raised inside the notebook is shown as its message."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from pipeline.preflight import check_prepared
     from pipeline.report.build import build_report
 
-    out = build_report(args.key)
+    root = config.project_root()
+    cfg = config.load_intervention(args.key, root)
+    check_prepared(cfg, config.paths(root))
+    try:
+        out = build_report(args.key)
+    except PapermillExecutionError as exc:
+        message = message_from_notebook_error(exc.ename, exc.traceback)
+        if message is not None:
+            raise _Failed(message) from None
+        log = _save_traceback("evaluate", str(exc))
+        raise _Unexpected(
+            f"evaluate {args.key}: the evaluation notebook stopped in cell {exc.exec_count} with "
+            f"{exc.ename}: {excerpt(exc.evalue, 300)}. This is not a problem the checks of the "
+            f"input know about. Where to look: the notebook's traceback is saved in {log}; run "
+            f"`python -m pipeline validate {args.key}`, and if it passes, report the saved "
+            "traceback.") from None
     print(f"evaluate: wrote {out}")
 
 
@@ -130,4 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except _Unexpected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("error: interrupted; outputs already written are unchanged", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say where the traceback is, never print it
+        log = _save_traceback(args.command, traceback.format_exc())
+        print(f"error: {args.command} failed unexpectedly with {type(exc).__name__}: "
+              f"{excerpt(exc, 300)}. This is a bug, not a problem with your input that the "
+              f"checks know about. Where to look: the full traceback is saved in {log}; please "
+              "report it with the command you ran.", file=sys.stderr)
+        return 3
     return 0

@@ -13,7 +13,7 @@ from .conftest import ROOT
 EXAMPLES = ROOT / "data" / "examples"
 SERVICE_NAMES = {   # docs/data-dictionary/pulmonary_rehab.md shows this `data:` section
     "sheet": "Referrals",
-    "columns": {"month": "Referral Month", "unit": "Service", "patient_id": "Pseudo ID",
+    "columns": {"month": "Referral Month", "unit": "Service",
                 "imd_quintile": "IMD Quintile", "ethnicity": "Ethnic Category", "sex": "Gender",
                 "age_band": "Age Group", "started": "Started PR", "completed": "Completed PR"},
     "values": {"ethnicity": "nhs_ethnic_category", "sex": "nhs_sex_code"},

@@ -119,7 +119,7 @@ def test_csv_months_outside_window_are_excluded_and_counted(tmp_path):
 
 
 def test_refuses_to_write_next_to_the_input(extract):
-    with pytest.raises(ValueError, match="next to the input"):
+    with pytest.raises(ExtractError, match="the folder prepare writes its outputs into"):
         run_prepare(extract, extract.parent)
 
 
@@ -133,7 +133,7 @@ def write_csv(tmp_path, rows, drop=()) -> Path:
 
 def rows_with(n_good, bad_at: dict[int, dict]):
     """n_good good rows where data rows (1-based) in `bad_at` get the given values."""
-    return [{**GOOD_ROW, **bad_at.get(i, {})} for i in range(1, n_good + 1)]
+    return [{**GOOD_ROW, "patient_id": f"p{i}", **bad_at.get(i, {})} for i in range(1, n_good + 1)]
 
 
 CATALOGUE = [

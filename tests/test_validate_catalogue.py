@@ -26,7 +26,7 @@ GOOD = ["2023-01", "s1", "p1", "1", "White", "Female", "65+", "1", "0"]
 def good_rows(n: int = 6) -> list[list[str]]:
     """n rows covering every month of WINDOW for unit s1."""
     months = ["2023-01", "2023-02", "2023-03"]
-    return [[months[i % 3], *GOOD[1:]] for i in range(n)]
+    return [[months[i % 3], GOOD[1], f"p{i + 1}", *GOOD[3:]] for i in range(n)]
 
 
 def csv_text(rows, header=HEADER, sep=",") -> str:
@@ -182,13 +182,18 @@ def test_a_services_own_names_codes_and_dates(tmp_path):
     rows = [[m, "North", "943 476 5919", "1", "A", "2", "65+", "1", "1"]
             for m in ("01/01/2023", "15/02/2023", "31/03/2023")]
     path = write(tmp_path, "service.csv", csv_text(rows, header))
-    options = {"columns": {"month": "Activity Month", "unit": "Service", "patient_id": "NHS Number",
+    options = {"columns": {"month": "Activity Month", "unit": "Service",
                            "imd_quintile": "IMD Quintile", "ethnicity": "Ethnic Category",
                            "sex": "Gender", "age_band": "Age Group", "started": "Started PR",
                            "completed": "Completed PR"},
                "date_format": "%d/%m/%Y",
                "values": {"ethnicity": "nhs_ethnic_category", "sex": "nhs_sex_code"}}
+    error = problems_of(path, options=options)          # NHS numbers: refused by default
+    assert "column 'NHS Number'" in str(error) and "drop_on_read" in str(error)
+    assert "943 476 5919" not in str(error)
+    options["drop_on_read"] = ["NHS Number"]             # ... or named, and never read
     table, quality = check(path, options=options)
+    assert quality["dropped_on_read"] == ["NHS Number"] and "NHS Number" not in quality["ignored_columns"]
     s = table.to_pandas()
     assert set(s.loc[s.dimension == "ethnicity", "stratum"]) == {"White"}
     assert set(s.loc[s.dimension == "sex", "stratum"]) == {"Female"}
@@ -262,7 +267,7 @@ def test_validate_writes_nothing_and_returns_quality(tmp_path):
 
 def test_prepare_refuses_to_write_into_the_inputs_folder(tmp_path):
     path = write(tmp_path, "ok.csv", csv_text(good_rows()))
-    with pytest.raises(ValueError, match="next to the input"):
+    with pytest.raises(ExtractError, match="inside .* the folder prepare writes its outputs into"):
         prepare(path, path.parent, outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW)
 
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from pipeline.errors import excerpt
+
 ETHNICITY = ("White", "Mixed", "Asian", "Black", "Other", "Not stated")
 SEX = ("Female", "Male", "Not known")
 AGE_BANDS = ("0-17", "18-34", "35-49", "50-64", "65+")
@@ -32,7 +34,10 @@ NHS_ETHNIC_CATEGORY = {
 #: NHS Data Dictionary "Person Stated Gender Code": 1 male, 2 female, 9 indeterminate, X not known.
 NHS_SEX_CODE = {"1": "Male", "2": "Female", "9": "Not known", "X": "Not known", "0": "Not known",
                 "M": "Male", "F": "Female", "U": "Not known", **{s: s for s in SEX}}
-BUILTIN_RECODES = {"nhs_ethnic_category": NHS_ETHNIC_CATEGORY, "nhs_sex_code": NHS_SEX_CODE}
+#: IMD decile (1 = most deprived 10%) -> quintile ceil(d / 2), for a decile column read as the quintile.
+IMD_DECILE = {str(d): str((d + 1) // 2) for d in range(1, 11)}
+BUILTIN_RECODES = {"nhs_ethnic_category": NHS_ETHNIC_CATEGORY, "nhs_sex_code": NHS_SEX_CODE,
+                   "imd_decile": IMD_DECILE}
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,27 @@ def parse_month(text: str | None, date_format: str | None = None):
                         f"YYYY-MM-DD{fmt}")
 
 
+def month_parser(date_format: str | None, latest: date | None = None):
+    """:func:`parse_month` that also refuses months after ``latest`` (default: this month).
+
+    Why the clock here, and only here: a month in the future is a typo or a test record, and
+    left in it would become the extract's "latest month" that the reporting-lag rule counts
+    back from, dropping a complete month and keeping an incomplete one (docs/adr/0041). The
+    clock decides only whether a run is refused, never what a report says.
+    """
+    today = date.today()
+    latest = latest or date(today.year, today.month, 1)
+
+    def parse(text: str | None):
+        value, reason = parse_month(text, date_format)
+        if reason is None and value > latest:
+            return None, Reason("future", "{values} in the future (after " + f"{latest:%Y-%m})",
+                                "correct the month (a typo, or a test record?), or remove the "
+                                "row; events cannot be dated after the extract was made")
+        return value, reason
+    return parse
+
+
 def _number(s: str) -> float | None:
     try:
         return float(s)
@@ -121,7 +147,8 @@ def parse_imd(text: str | None):
     if v is not None and v in (6, 7, 8, 9, 10):
         return None, Reason("decile", "{values} not an IMD quintile (1-5): deciles?",
                             "recode to 1 (most deprived) .. 5 (least deprived); deciles d map to "
-                            "quintile ceil(d / 2)")
+                            "quintile ceil(d / 2), which data: {values: {imd_quintile: "
+                            "imd_decile}} in params.yaml does on read")
     return None, Reason("imd", "{values} not an IMD quintile (1-5)",
                         "recode to 1 (most deprived) .. 5 (least deprived); deciles d map to "
                         "quintile ceil(d / 2)")
@@ -217,6 +244,7 @@ def values_text(values: list) -> str:
     def show(v) -> str:
         if v is None:
             return "(blank)"
-        return v if _number(str(v)) is not None else repr(str(v))
+        text = excerpt(v)
+        return text if _number(str(v)) is not None else repr(text)
     shown = [show(v) for v in values]
     return f"value {shown[0]} is" if len(shown) == 1 else "values " + ", ".join(shown) + " are"

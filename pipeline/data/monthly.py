@@ -200,6 +200,7 @@ def scan_monthly(con, source: Source, *, outcomes, dimensions, window, options: 
                    sum(n_rows) AS present
             FROM mrows GROUP BY ALL""")
         structural, table, info = finish(con, name=name, column=scan.mapping["month"],
+                                         unit_column=scan.mapping["unit"],
                                          outcomes=outcomes, window=window, options=options,
                                          keep_units=keep_units)
     problems = scan.problems + locate(con, source, scan.mapping, scan.checks) + structural

@@ -16,12 +16,15 @@ Every key is optional; the defaults describe the synthetic extracts::
       values: {}                 # recode file values, e.g. {sex: {F: Female, M: Male},
                                  #   ethnicity: nhs_ethnic_category}
       age_bands: [0-17, 18-34, 35-49, 50-64, 65+]   # allowed age-band labels
+      drop_on_read: []           # the file's columns never read (direct identifiers kept in
+                                 #   the file: NHS number, postcode, date of birth)
       quirks:
         reporting_lag_months: 0  # the last N months of the extract are incomplete: dropped
         disruption: null         # {start: "2020-03", end: "2021-03", handling: exclude|model}
         coding_change: null      # "YYYY-MM": a 0/1 step covariate from that month
         missing_months: error    # error | list: a unit-month with no records
         small_units: {min_records: 0, label: other units}   # merge units with fewer records
+        duplicate_rows: error    # error | drop: rows identical in every column read
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ ENCODINGS = ("utf-8", "latin-1", "utf-16")
 DELIMITERS = (",", ";", "\t", "|")
 HANDLINGS = ("exclude", "model")
 MISSING = ("error", "list")
+DUPLICATES = ("error", "drop")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 #: Canonical column names of a monthly (pre-aggregated, long) file.
@@ -68,6 +72,7 @@ class Quirks:
     coding_change: str | None = None
     missing_months: str = "error"
     small_units: SmallUnits = field(default_factory=SmallUnits)
+    duplicate_rows: str = "error"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class DataOptions:
     date_format: str | None = None
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {file: ours}
     age_bands: tuple[str, ...] = AGE_BANDS
+    drop_on_read: tuple[str, ...] = ()
     quirks: Quirks = field(default_factory=Quirks)
 
     def file_column(self, name: str) -> str:
@@ -88,9 +94,9 @@ class DataOptions:
 
 
 _KEYS = {"format", "columns", "sheet", "encoding", "delimiter", "date_format", "values",
-         "age_bands", "quirks"}
+         "age_bands", "drop_on_read", "quirks"}
 _QUIRK_KEYS = {"reporting_lag_months", "disruption", "coding_change", "missing_months",
-               "small_units"}
+               "small_units", "duplicate_rows"}
 
 
 def _fail(where: str, text: str) -> OptionsError:
@@ -135,7 +141,7 @@ def allowed_columns(fmt: str, outcomes: dict, dimensions, plus_groups=()) -> set
     if fmt == "monthly":
         return set(MONTHLY_COLUMNS)
     flags = {c for pair in outcomes.values() for c in pair if c}
-    return {"month", "unit", "patient_id", *dimensions, *plus_groups, *flags}
+    return {"month", "unit", *dimensions, *plus_groups, *flags}
 
 
 def parse_options(raw, *, outcomes: dict[str, tuple[str, str | None]] | None = None,
@@ -156,6 +162,10 @@ def parse_options(raw, *, outcomes: dict[str, tuple[str, str | None]] | None = N
     for k, v in columns.items():
         if not isinstance(v, str) or not v.strip():
             raise _fail(f"{where}.columns.{k}", f" = {v!r} should be the file's column name.")
+        if k == "patient_id":
+            raise _fail(f"{where}.columns", ": patient_id is never read (rows are counted, not "
+                        "people), so it needs no mapping. Fix: remove it from columns:; a column "
+                        "of direct identifiers (NHS numbers) goes under drop_on_read: instead.")
         if k not in ours:
             raise _fail(f"{where}.columns", f": {k!r} is not a column this {fmt} extract uses. "
                         f"Fix: map one of {sorted(ours)} (our name: the file's name).")
@@ -202,9 +212,19 @@ def parse_options(raw, *, outcomes: dict[str, tuple[str, str | None]] | None = N
         raise _fail(f"{where}.age_bands", " should be a list of age-band labels, e.g. "
                                           '["18-34", "35-49", "50-64", "65+"].')
 
+    drop = raw.get("drop_on_read", [])
+    if not isinstance(drop, list) or any(not isinstance(c, str) or not c.strip() for c in drop):
+        raise _fail(f"{where}.drop_on_read", f" = {drop!r} should be a list of the file's column "
+                                             'names, e.g. ["NHS Number", "Postcode"].')
+    clash = sorted(set(drop) & set(columns.values()) | set(drop) & ours)
+    if clash:
+        raise _fail(f"{where}.drop_on_read", f": {clash} are also read as columns the evaluation "
+                                             "uses. Fix: drop only columns the evaluation does "
+                                             "not use, and map another column under columns:.")
+
     return DataOptions(format=fmt, columns=dict(columns), sheet=sheet, encoding=encoding,
                        delimiter=delimiter, date_format=date_format, values=values,
-                       age_bands=tuple(bands),
+                       age_bands=tuple(bands), drop_on_read=tuple(drop),
                        quirks=_parse_quirks(raw.get("quirks"), f"{where}.quirks"))
 
 
@@ -244,6 +264,8 @@ def _parse_quirks(raw, where: str) -> Quirks:
                                f"{where}.missing_months"),
         small_units=SmallUnits(_whole(small.get("min_records", 0),
                                       f"{where}.small_units.min_records"), label),
+        duplicate_rows=_choice(raw.get("duplicate_rows", "error"), DUPLICATES,
+                               f"{where}.duplicate_rows"),
     )
 
 

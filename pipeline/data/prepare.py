@@ -18,15 +18,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ExtractError
+from .duplicates import copies_problem, find_copies, without_copies
+from .errors import ExtractError, Problem
+from .identifiers import find_identifiers
 from .monthly import scan_monthly
-from .options import DataOptions, parse_options
+from .options import MONTHLY_COLUMNS, DataOptions, parse_options
 from .schema import locate, scan_records, wide_to_long_sql
 from .series import SERIES_SCHEMA, finish
 from .simulate import write_json, write_parquet
 from .source import open_source
 
-__all__ = ["SERIES_SCHEMA", "check_extract", "prepare", "validate_extract"]
+__all__ = ["SERIES_SCHEMA", "check_extract", "check_output_folder", "prepare", "validate_extract"]
 
 
 def _options(options, outcomes, dimensions) -> DataOptions:
@@ -63,17 +65,53 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
         source, problems = open_source(con, src, opts)
         if problems:
             raise ExtractError(problems)
-        if opts.format == "monthly":
-            table, quality = scan_monthly(con, source, outcomes=outcomes, dimensions=dimensions,
-                                          window=window, options=opts, keep_units=keep_units)
-        else:
-            table, quality = _records(con, source, outcomes, dimensions, window, opts, keep_units)
+        # Problems of the whole file first (identifiers, copies), then every check of the scan,
+        # all reported together.
+        first, needed = _file_problems(con, source, outcomes, dimensions, window, opts)
+        copies = (find_copies(con, source, opts.drop_on_read, needed.values())
+                  if opts.format == "records" else None)
+        if copies and copies.count and opts.quirks.duplicate_rows == "error":
+            first.append(copies_problem(source, copies))
+        elif copies and copies.count:
+            source = without_copies(source, copies, opts.drop_on_read)
+        try:
+            if opts.format == "monthly":
+                table, quality = scan_monthly(con, source, outcomes=outcomes,
+                                              dimensions=dimensions, window=window,
+                                              options=opts, keep_units=keep_units)
+            else:
+                table, quality = _records(con, source, outcomes, dimensions, window, opts,
+                                          keep_units)
+        except ExtractError as exc:
+            raise ExtractError(first + exc.problems) from None
+        if first:
+            raise ExtractError(first)
+    if copies is not None:
+        quality["duplicate_rows_dropped"] = copies.count
+    if opts.drop_on_read:
+        quality["dropped_on_read"] = sorted(opts.drop_on_read)
     quality["strata"] = _strata(table, dimensions)
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
     quality["window"] = {"start": window[0], "end": window[1],
                          "months": len(set(table["month"].to_pylist()))}
     return table, quality
+
+
+def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
+                   ) -> tuple[list[Problem], dict[str, str]]:
+    """Direct identifiers in the file, and ``drop_on_read`` names the file does not have; also
+    the file's names of the columns in use (ours -> theirs)."""
+    needed = (list(MONTHLY_COLUMNS) if opts.format == "monthly" else
+              ["month", "unit", *dimensions, *(c for pair in outcomes.values() for c in pair if c)])
+    problems = [Problem(str(source.path), c, (), 0, "is listed under data: drop_on_read but the "
+                        f"file has no such column (it has: {', '.join(source.columns[:20])})",
+                        "correct the name in params.yaml (names are matched exactly), or remove "
+                        "it from drop_on_read")
+                for c in opts.drop_on_read if c not in source.columns]
+    mapped = {ours: opts.file_column(ours) for ours in needed}
+    return problems + find_identifiers(con, source, dropped=opts.drop_on_read,
+                                       window_start=window[0], mapped=mapped), mapped
 
 
 def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units):
@@ -87,6 +125,7 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
                     f"({wide_to_long_sql(outcomes, flags, dimensions)})")
         if con.execute("SELECT count(*) FROM long").fetchone()[0]:
             structural, table, info = finish(con, name=str(source.path), column=column,
+                                             unit_column=scan.mapping.get("unit", "unit"),
                                              outcomes=outcomes, window=window, options=opts,
                                              keep_units=keep_units)
     problems = scan.problems + locate(con, source, scan.mapping, scan.checks) + structural
@@ -107,7 +146,8 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
         "rows_used": rows_used,
         "months_with_data": int(months_with_data),
         "units": info["unit_sizes"],
-        "ignored_columns": sorted(c for c in scan.columns if c not in used),
+        "ignored_columns": sorted(c for c in scan.columns
+                                  if c not in used and c not in opts.drop_on_read),
         **_quirk_info(info),
     }
     return table, quality
@@ -156,22 +196,47 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=()) -> dict:
+            keep_units=(), check_series=None) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
+    ``check_series(table, quality)``, if given, runs on the series before anything is written
+    (the CLI checks the params' design against it there: :mod:`pipeline.preflight`).
     Raises :class:`ExtractError` (every problem of the file) before anything is written; each
     output is written to a temporary file beside it and renamed into place, so an interrupted
     run leaves the previous outputs as they were. Returns the quality dictionary.
     """
     src, out = Path(extract_path), Path(out_dir)
-    if out.resolve() == src.resolve().parent:
-        raise ValueError(f"refusing to write outputs next to the input {src}: choose another "
-                         f"out_dir (e.g. data/processed/<key>)")
+    problems = check_output_folder(src, out)
+    if problems:
+        raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
                                    options=options, keep_units=keep_units)
+    if check_series is not None:
+        check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),
                         "quality.json": lambda p: write_json(quality, p)})
     return quality
+
+
+def check_output_folder(extract: Path, out: Path) -> list[Problem]:
+    """The extract must not sit in the folder ``prepare`` replaces (or be written beside).
+
+    Why: ``data/processed/<key>`` is an output, replaced on every run and deleted by DVC, and
+    ``data/raw`` is never written (docs/data.md section 3).
+    """
+    def resolved(p: Path) -> Path:
+        try:
+            return p.resolve()
+        except (RuntimeError, OSError):   # a symlink loop: reported by open_source
+            return p.absolute()
+    src, dst = resolved(extract), resolved(out)
+    if src.parent == dst or dst in src.parents:
+        return [Problem(str(extract), None, (), 0,
+                        f"the extract is inside {out}, the folder prepare writes its outputs "
+                        "into (and DVC deletes): it would be lost",
+                        f"move it to data/raw/{out.name}/ (git-ignored, never written by the "
+                        "pipeline) and point extract: in params.yaml at it")]
+    return []
 
 
 def write_outputs(out: Path, writers: dict) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.errors import excerpt
+
 from . import codes
 from .errors import MAX_ROWS_SHOWN, Problem
 from .options import DataOptions
@@ -69,7 +71,7 @@ class Scan:
 
 def parser_for(column: str, options: DataOptions):
     if column == "month":
-        return lambda v: codes.parse_month(v, options.date_format)
+        return codes.month_parser(options.date_format)
     if column == "imd_quintile":
         return codes.parse_imd
     if column == "ethnicity":
@@ -117,7 +119,7 @@ def resolve_columns(source: Source, needed: list[str], options: DataOptions, sca
     dup = set(source.notes.get("duplicated_columns", ()))
     if len(file_cols) == 1 and len(needed) > 1:
         scan.problems.append(Problem(
-            name, None, (), 0, f"does not look like a table: one column only ({file_cols[0]!r})",
+            name, None, (), 0, f"does not look like a table: one column only ({excerpt(file_cols[0])!r})",
             "export it with one column per field and a header row; if the columns are split by "
             "';' or tabs, set data: {delimiter: ...} in params.yaml"))
         return
@@ -125,6 +127,13 @@ def resolve_columns(source: Source, needed: list[str], options: DataOptions, sca
         theirs = options.file_column(ours)
         if theirs in file_cols:
             scan.mapping[ours] = theirs
+            if (ours == "imd_quintile" and "decile" in theirs.lower()
+                    and options.values.get(ours) is not codes.IMD_DECILE):
+                scan.problems.append(Problem(
+                    name, theirs, (), 0, "is read as the IMD quintile but its name says decile",
+                    "recode deciles to quintiles on read with data: {values: {imd_quintile: "
+                    "imd_decile}} in params.yaml (decile d is quintile ceil(d / 2)), or map the "
+                    "quintile column instead"))
             if theirs in dup:
                 scan.problems.append(Problem(
                     name, theirs, (), 0, "the column name appears more than once in the header",
@@ -136,7 +145,7 @@ def resolve_columns(source: Source, needed: list[str], options: DataOptions, sca
                 f"{{{ours}: \"{near}\"}}}}" if near else
                 f"add a column '{theirs}' ({COLUMN_HELP.get(ours, 'a 0/1 flag')}), or map the "
                 f"file's name for it in params.yaml: data: {{columns: {{{ours}: \"...\"}}}}")
-        shown = ", ".join(file_cols[:20]) + (", ..." if len(file_cols) > 20 else "")
+        shown = ", ".join(excerpt(c) for c in file_cols[:20]) + (", ..." if len(file_cols) > 20 else "")
         scan.problems.append(Problem(
             name, theirs, (), 0, f"required column is missing{mapped} (the file has: {shown})",
             hint))

@@ -26,6 +26,8 @@ from datetime import date
 
 import pyarrow as pa
 
+from pipeline.errors import excerpt
+
 from .errors import Problem
 from .options import DataOptions
 from .source import lit
@@ -57,8 +59,11 @@ def label(d: date) -> str:
 
 
 def finish(con, *, name: str, column: str, outcomes, window, options: DataOptions,
-           keep_units=()) -> tuple[list[Problem], pa.Table | None, dict]:
-    """Apply the window and quirks to ``long`` and build the series table (see module doc)."""
+           keep_units=(), unit_column: str = "unit") -> tuple[list[Problem], pa.Table | None, dict]:
+    """Apply the window and quirks to ``long`` and build the series table (see module doc).
+
+    ``column`` and ``unit_column`` are the file's names of the month and unit columns, for
+    the messages."""
     quirks = options.quirks
     problems: list[Problem] = []
     lo, hi = (date.fromisoformat(w + "-01") for w in window)
@@ -113,8 +118,9 @@ def finish(con, *, name: str, column: str, outcomes, window, options: DataOption
                                 "units": {u: int(sizes[u]) for u in merged}}
     units = [u for (u,) in con.execute("SELECT DISTINCT unit FROM inwin ORDER BY unit").fetchall()]
     if len(units) > MAX_UNITS:
-        problems.append(Problem(name, column, (), 0,
-                                f"{len(units)} distinct units (e.g. {', '.join(units[:3])}): "
+        problems.append(Problem(name, unit_column, (), 0,
+                                f"{len(units)} distinct units (e.g. "
+                                f"{', '.join(excerpt(u) for u in units[:3])}): "
                                 "is the unit column an identifier?",
                                 f"map the service / ward / site column as the unit (data: "
                                 f"columns: {{unit: ...}}); at most {MAX_UNITS} units"))

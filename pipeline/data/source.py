@@ -11,6 +11,7 @@ A file that cannot be read as a table becomes a :class:`Problem` with a fix, nev
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import itertools
 from dataclasses import dataclass, field
@@ -20,15 +21,21 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.errors import excerpt
+
 from .errors import Problem
 from .options import DataOptions
 
 PARQUET = (".parquet", ".pq")
 CSV = (".csv", ".tsv", ".txt")
 EXCEL = (".xlsx", ".xlsm")
+COMPRESSED = (".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".rar")
+#: DuckDB's CSV reader refuses a longer line; no line of an evaluation extract comes near it.
+MAX_LINE_BYTES = 2_000_000
 MAGIC = {b"PK\x03\x04": "a zip file (an Excel .xlsx workbook?)", b"PAR1": "a Parquet file",
          b"\xd0\xcf\x11\xe0": "an old Excel .xls (or Word) file", b"%PDF": "a PDF document",
-         b"\x89PNG": "a PNG image", b"{\\rtf": "a rich-text document"}
+         b"\x89PNG": "a PNG image", b"{\\rtf": "a rich-text document",
+         b"\x1f\x8b": "a gzip-compressed file (decompress it first)"}
 
 
 def q(name: str) -> str:
@@ -80,12 +87,38 @@ def _kind_of(head: bytes) -> str | None:
 
 def _first_error_line(exc: Exception) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return excerpt(text.splitlines()[0], 160) if text else type(exc).__name__
+
+
+def _first_long_line(path: Path, limit: int = MAX_LINE_BYTES) -> tuple[int, int] | None:
+    """(1-based line number, bytes) of the first line longer than ``limit``, read in blocks
+    (only on the failure path: the fast path never reads the file twice)."""
+    line, length = 1, 0
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            parts = block.split(b"\n")
+            for k, part in enumerate(parts):
+                length += len(part)
+                if k < len(parts) - 1:
+                    if length > limit:
+                        return line, length
+                    line, length = line + 1, 0
+    return (line, length) if length > limit else None
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: DataOptions
                 ) -> tuple[Source | None, list[Problem]]:
     """Open ``path`` for reading in ``con``; returns the source or the problems of the file."""
+    try:
+        path.resolve(strict=True)
+    except (RuntimeError, OSError) as exc:  # Python 3.11 raises RuntimeError on a loop, 3.13 ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            return None, _problem(path, "is a symbolic link that loops back on itself",
+                                  "point the extract path in params.yaml at the file itself "
+                                  "(ls -l shows where each link leads)")
+        if path.is_symlink():
+            return None, _problem(path, "is a symbolic link to a file that does not exist",
+                                  "point the extract path in params.yaml at the file itself")
     if not path.exists():
         return None, _problem(path, "file not found",
                               "check the extract path in params.yaml, or run the simulate stage")
@@ -96,6 +129,11 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, options: DataOptions
         return None, _problem(path, "file is empty", "export the extract again, with a header "
                                                      "row and at least one data row")
     suffix = path.suffix.lower()
+    if suffix in COMPRESSED:
+        return None, _problem(path, f"is a compressed file ('{suffix}')",
+                              "decompress it (gunzip, unzip, or Extract All in Windows) into "
+                              "data/raw/ and point extract: in params.yaml at the CSV, Parquet "
+                              "or .xlsx file inside")
     try:
         if suffix in PARQUET:
             return _open_parquet(con, path)
@@ -166,6 +204,15 @@ def _open_csv(con, path: Path, options: DataOptions):
         described = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
     except duckdb.Error as exc:
         text = str(exc)
+        if "maximum line size" in text.lower():
+            where = _first_long_line(path)
+            at = (f"line {where[0]} of the file (data row {where[0] - 1}) is {where[1]:,} bytes "
+                  "long" if where else "a line is too long")
+            return None, _problem(
+                path, f"{at} (at most {MAX_LINE_BYTES:,}): a cell holds a very long text, or "
+                      "the file's line ends are not newlines",
+                "remove the long free-text column (free text has no place in an evaluation "
+                "extract), or export the file again as CSV with one record per line")
         if "unicode" in text.lower() or "encoded" in text.lower():
             line = next((ln for ln in text.splitlines() if ln.startswith("CSV Error on Line")), "")
             at = f" ({line.replace('CSV Error on ', '').strip().rstrip(':')} of the file)" if line else ""
