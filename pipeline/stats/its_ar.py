@@ -21,14 +21,14 @@ regression with an AR(1) working correlation between months, for any family:
    Turner et al. 2021 found REML the least biased for short ITS), ``sigma^2`` and ``beta`` by
    GLS given ``rho``. The AR(1) process is Markov, so the likelihood is evaluated by the
    Prais-Winsten whitening ``(e_t - rho^d e_{t-1}) / sqrt(1 - rho^{2d})`` (``d`` the months
-   since the previous fitted month of the same series) in O(n k), and maximised by Brent's
-   method on ``atanh(rho)``.
+   since the previous fitted month of the same series) in O(n k), and maximised over
+   ``atanh(rho)`` by successively finer batched grids (:func:`reml_rho`).
 3. **Small-sample inference** (``ar_small_sample: "kr"``, the default for AR(1) by REML): the
    plug-in covariance ``Phi = sigma^2 (X' R^-1 X)^-1`` ignores the uncertainty of ``rho``;
    the Kenward & Roger (1997) adjusted covariance ``Phi_A = Phi + 2 Lambda`` adds it, and each
    contrast ``c' beta`` (level change, slope change, every delta-method gradient and
    counterfactual month) gets its own Satterthwaite df
-   ``nu = 2 (c' Phi c)^2 / (g' A g)`` with ``g`` the gradient of ``c' Phi c`` in
+   ``nu = 2 (c' Phi c)^2 / (g' A g)``, bounded to ``[1, n - k - 1]``, with ``g`` the gradient of ``c' Phi c`` in
    ``(sigma^2, rho)`` and ``A`` the inverse of the REML information (Satterthwaite 1946;
    Giesbrecht & Burns 1985; the method Turner et al. 2021 recommend for short series). With
    ``V = sigma^2 R(rho)`` the terms of Kenward & Roger's ``Lambda`` that involve ``sigma^2``
@@ -47,7 +47,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 STEP = 1e-4
 RHO_MAX = 0.999
@@ -62,40 +61,80 @@ def ar1_structure(m: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.nda
     return d, first
 
 
-def _whiten(A: np.ndarray, rho: float, d: np.ndarray, first: np.ndarray):
-    """Prais-Winsten transform of the columns of ``A`` under AR(1) ``rho`` with gaps ``d``;
-    also returns ``log det R``."""
-    a = np.where(first, 0.0, rho ** d)
-    s = np.where(first, 1.0, np.sqrt(1.0 - rho ** (2.0 * d)))
-    prev = np.vstack([np.zeros((1, A.shape[1])), A[:-1]])
-    return (A - a[:, None] * prev) / s[:, None], 2.0 * np.sum(np.log(s))
+class _AR1Problem:
+    """GLS of ``y`` on ``X`` under AR(1) errors with gaps ``d``, by the Prais-Winsten
+    transform: row t becomes ``(r_t - rho^d r_{t-1}) / sqrt(1 - rho^{2d})`` (rows starting a
+    series unchanged). The lagged rows do not depend on ``rho`` and are built once."""
+
+    def __init__(self, X, y, d, first):
+        self.A = np.column_stack([X, y])
+        self.prev = np.vstack([np.zeros((1, self.A.shape[1])), self.A[:-1]])
+        self.d, self.first = d, first
+        self.n, self.k = X.shape
+
+    def _whitened(self, rho):
+        a = np.where(self.first, 0.0, rho ** self.d)
+        s = np.where(self.first, 1.0, np.sqrt(1.0 - rho ** (2.0 * self.d)))
+        return (self.A - a[:, None] * self.prev) / s[:, None], 2.0 * np.sum(np.log(s))
+
+    def reml_objective(self, rhos: np.ndarray) -> np.ndarray:
+        """``(n-k) log RSS(rho) + log det R + log det X'R^-1X`` (minus twice the profile
+        REML log-likelihood up to a constant) for a vector of ``rho``, in one batched pass."""
+        rhos = np.asarray(rhos, float)[:, None]
+        a = np.where(self.first, 0.0, rhos ** self.d)
+        s = np.where(self.first, 1.0, np.sqrt(1.0 - rhos ** (2.0 * self.d)))
+        W = (self.A[None] - a[:, :, None] * self.prev[None]) / s[:, :, None]
+        gram = np.einsum("gni,gnj->gij", W, W)
+        k = self.k
+        L = np.linalg.cholesky(gram[:, :k, :k])
+        b = np.linalg.solve(L, gram[:, :k, k:])[..., 0]
+        rss = gram[:, k, k] - np.sum(b * b, axis=1)
+        logdet = 2.0 * np.sum(np.log(s), axis=1) + 2.0 * np.sum(
+            np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+        return (self.n - k) * np.log(rss) + logdet
+
+    def gls(self, rho):
+        """``beta, F = (X'R^-1X)^-1, RSS, f``, whitened design and residuals."""
+        W, logdet_r = self._whitened(rho)
+        Xs, ys = W[:, :-1], W[:, -1]
+        info = Xs.T @ Xs
+        F = np.linalg.inv(info)
+        beta = F @ (Xs.T @ ys)
+        e = ys - Xs @ beta
+        return beta, F, float(e @ e), logdet_r + np.linalg.slogdet(info)[1], Xs, e
 
 
-def _gls(rho: float, X: np.ndarray, y: np.ndarray, d, first):
-    """GLS given ``rho``: ``beta, F = (X'R^-1X)^-1, RSS, f = log det R + log det F^-1``,
-    whitened design and residuals."""
-    W, logdet_r = _whiten(np.column_stack([X, y]), rho, d, first)
-    Xs, ys = W[:, :-1], W[:, -1]
-    info = Xs.T @ Xs
-    F = np.linalg.inv(info)
-    beta = F @ (Xs.T @ ys)
-    e = ys - Xs @ beta
-    return beta, F, float(e @ e), logdet_r + np.linalg.slogdet(info)[1], Xs, e
+def reml_rho(problem: _AR1Problem, grid: int = 33, refine: int = 9,
+             passes: int = 6) -> tuple[float, bool]:
+    """REML estimate of the AR(1) ``rho`` (sigma^2 profiled out).
 
-
-def reml_rho(X: np.ndarray, y: np.ndarray, d, first) -> tuple[float, bool]:
-    """REML estimate of the AR(1) ``rho`` (sigma^2 profiled out): minimises
-    ``(n-k) log RSS(rho) + log det R + log det X'R^-1X`` over ``atanh(rho)``."""
-    n, k = X.shape
-
-    def objective(u):
-        _, _, rss, f, _, _ = _gls(np.tanh(u), X, y, d, first)
-        return (n - k) * np.log(rss) + f
-
+    Minimises :meth:`_AR1Problem.reml_objective` over ``u = atanh(rho)`` on a grid of
+    ``grid`` points over ``|rho| <= 0.999`` (which also guards against a local minimum),
+    then ``passes`` finer grids of ``refine`` points around the best point, each 4 times
+    finer, and a parabola through the last three points (batched: a handful of numpy calls
+    instead of a scalar optimiser's 20 evaluations). Returns ``rho`` and whether the
+    minimum is inside the bounds.
+    """
     bound = np.arctanh(RHO_MAX)
-    res = optimize.minimize_scalar(objective, bounds=(-bound, bound), method="bounded",
-                                   options={"xatol": 1e-7})
-    return float(np.tanh(res.x)), bool(res.success)
+    u = np.linspace(-bound, bound, grid)
+    step = u[1] - u[0]
+    values = problem.reml_objective(np.tanh(u))
+    best = int(np.argmin(values))
+    centre = u[best]
+    interior = 0 < best < grid - 1
+    for _ in range(passes):
+        step /= 4.0
+        u = centre + step * np.arange(-(refine // 2), refine // 2 + 1)
+        u = u[np.abs(u) <= bound]
+        values = problem.reml_objective(np.tanh(u))
+        best = int(np.argmin(values))
+        centre = u[best]
+    if 0 < best < len(u) - 1:
+        f0, f1, f2 = values[best - 1:best + 2]
+        curvature = f0 - 2 * f1 + f2
+        if curvature > 0:
+            centre = centre + 0.5 * step * (f0 - f2) / curvature
+    return float(np.tanh(centre)), bool(interior)
 
 
 @dataclass
@@ -112,19 +151,20 @@ class ARContrasts:
     sigma2: float
     A: np.ndarray | None
     Lam: np.ndarray
+    df_max: float
 
     def var_df(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Adjusted variances and Satterthwaite df of the contrasts in the rows of ``G``."""
         plug = self.sigma2 * np.einsum("ij,jk,ik->i", G, self.F, G)
         var = plug + 2.0 * np.einsum("ij,jk,ik->i", G, self.Lam, G)
         if self.A is None:
-            return var, np.full(len(G), np.nan)
+            return var, np.full(len(G), self.df_max)
         grad = np.column_stack([plug / self.sigma2,
                                 self.sigma2 * np.einsum("ij,jk,ik->i", G, self.dF, G)])
         spread = np.einsum("ij,jk,ik->i", grad, self.A, grad)
         with np.errstate(divide="ignore", invalid="ignore"):
-            df = np.where(spread > 0, 2.0 * plug ** 2 / spread, np.inf)
-        return var, df
+            df = np.where(spread > 0, 2.0 * plug ** 2 / spread, self.df_max)
+        return var, np.clip(df, 1.0, self.df_max)
 
 
 @dataclass
@@ -173,17 +213,17 @@ def fit_ar1_working(X, z, w, m, groups, small_sample: str = "kr") -> AR1Fit:
     n, k = X.shape
     sw = np.sqrt(w)
     Xw, zw = X * sw[:, None], z * sw
-    d, first = ar1_structure(m, groups)
-    rho, ok = reml_rho(Xw, zw, d, first)
-    beta, F, rss, f, Xs, e = _gls(rho, Xw, zw, d, first)
+    problem = _AR1Problem(Xw, zw, *ar1_structure(m, groups))
+    rho, ok = reml_rho(problem)
+    beta, F, rss, f, Xs, e = problem.gls(rho)
     sigma2 = rss / (n - k)
     hat = np.einsum("ij,jk,ik->i", Xs, F, Xs)
     cov = sigma2 * F
     contrasts = None
     if small_sample == "kr":
         r = float(np.clip(rho, -RHO_MAX + 2 * STEP, RHO_MAX - 2 * STEP))
-        _, Fp, rp, fp, _, _ = _gls(r + STEP, Xw, zw, d, first)
-        _, Fm, rm, fm, _, _ = _gls(r - STEP, Xw, zw, d, first)
+        _, Fp, rp, fp, _, _ = problem.gls(r + STEP)
+        _, Fm, rm, fm, _, _ = problem.gls(r - STEP)
         r1 = (rp - rm) / (2 * STEP)
         r2 = (rp - 2 * rss + rm) / STEP ** 2
         f2 = (fp - 2 * f + fm) / STEP ** 2
@@ -195,7 +235,7 @@ def fit_ar1_working(X, z, w, m, groups, small_sample: str = "kr") -> AR1Fit:
             A = np.linalg.inv(info)
         Lam = np.zeros_like(F) if A is None else _kr_lambda(Xw, rho, m, groups, F, sigma2,
                                                             A[1, 1])
-        contrasts = ARContrasts(F, (Fp - Fm) / (2 * STEP), sigma2, A, Lam)
+        contrasts = ARContrasts(F, (Fp - Fm) / (2 * STEP), sigma2, A, Lam, float(n - k - 1))
         cov = cov + 2.0 * Lam
     return AR1Fit(beta, cov, float(sigma2), rho, e / np.sqrt(sigma2), hat, contrasts, ok)
 

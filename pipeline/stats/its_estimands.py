@@ -136,7 +136,8 @@ def _row(estimand, phase, est, se, alpha, df, scale, transform=None) -> dict:
     lo, hi = est - z * se, est + z * se
     p = p_value(est / se, df) if se > 0 else float("nan")
     if transform is not None:
-        est, lo, hi = transform(est), transform(lo), transform(hi)
+        with np.errstate(over="ignore"):  # a limit beyond 1e308 is reported as inf
+            est, lo, hi = transform(est), transform(lo), transform(hi)
     return {"estimand": estimand, "phase": phase, "estimate": float(est), "ci_low": float(lo),
             "ci_high": float(hi), "p_value": p, "scale": scale}
 
