@@ -2,7 +2,7 @@
 change, per family x error structure (DESIGN.md section 4, issue 3).
 
 For every cell, ``n`` seeded series are simulated with a known level change (and ``n`` more
-with none) by :func:`pipeline.stats.simulate_series.simulate_series`, fitted through the
+with none) by :func:`pipeline.stats.simulation.simulate_series`, fitted through the
 public batch entry point ``fit_its_many`` (equal to ``fit_its`` per series), and the level
 change on the link scale is compared with the truth:
 
@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.stats.its import fit_its_many  # noqa: E402
 from pipeline.stats.its_estimands import quantile  # noqa: E402
 from pipeline.stats.its_spec import validate_spec  # noqa: E402
-from pipeline.stats.simulate_series import simulate_series  # noqa: E402
+from pipeline.stats.simulation import simulate_series  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "its_simulation.json"
 OUT_AC = ROOT / "benchmarks" / "out" / "its_autocorrelation.json"
@@ -187,10 +187,18 @@ AC_ERRORS = {"auto": {"errors": "auto"}, "independent": {"errors": "independent"
 
 def ac_cells() -> list[tuple[str, str, float, int]]:
     """(family, errors, rho, months) of every row of the autocorrelation table."""
-    cells = [(f, "auto", r, t) for t in AC_MONTHS for f in AC_FAMILIES for r in AC_RHOS]
-    cells += [(f, "independent", r, 48) for f in AC_FAMILIES for r in AC_RHOS]
-    cells += [("quasibinomial", "hac", r, 48) for r in AC_RHOS]
+    cells = []
+    for t in (48, 24, 120):  # the target length first
+        cells += [(f, "auto", r, t) for f in AC_FAMILIES for r in AC_RHOS]
+        if t == 48:
+            cells += [(f, "independent", r, 48) for f in AC_FAMILIES for r in AC_RHOS]
+            cells += [("quasibinomial", "hac", r, 48) for r in AC_RHOS]
     return cells
+
+
+# Under AR errors the scale is always estimated, so binomial and Poisson fits equal their
+# quasi twins on the same data (same seeds): their rows are copied, not recomputed.
+AC_TWINS = {"binomial": "quasibinomial", "poisson": "quasipoisson"}
 
 
 def ac_key(family, errors, rho, months) -> str:
@@ -252,15 +260,22 @@ def ac_markdown(results: dict) -> str:
             + head + "\n".join(lines) + "\n")
 
 
-def main_autocorrelation(n: int, only_months=None, n_issue: int | None = None) -> dict:
+def main_autocorrelation(n: int, only_months=None, n_issue: int | None = None,
+                         resume: bool = False) -> dict:
     """Run the autocorrelation table (optionally only some series lengths) and save it."""
     results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
     for (f, e, r, t) in ac_cells():
         if only_months and t not in only_months:
             continue
-        size = n_issue if (n_issue and f == "quasibinomial" and t == 48) else n
+        size = n_issue if (n_issue and f in ("quasibinomial", "binomial") and t == 48) else n
         key = ac_key(f, e, r, t)
-        res = run_ac_cell(f, e, r, t, size, seed0=int(r * 10) * 100_000 + t * 1000)
+        if resume and key in results and results[key]["n"] == size:
+            continue
+        twin = ac_key(AC_TWINS.get(f, f), e, r, t)
+        if e == "auto" and f in AC_TWINS and twin in results:
+            res = {**results[twin], "same_as": twin}
+        else:
+            res = run_ac_cell(f, e, r, t, size, seed0=int(r * 10) * 100_000 + t * 1000)
         results[key] = res
         print(f"{key:48s} " + "  ".join(
             f"{res[x]['coverage']:6.1%}/{res[x]['type1']:5.1%}" for x in AC_ESTIMANDS)
@@ -281,11 +296,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--cells", nargs="*", default=list(CELLS))
     parser.add_argument("--table", choices=("effects", "autocorrelation"), default="effects")
     parser.add_argument("--only", type=int, nargs="*", help="autocorrelation: series lengths")
+    parser.add_argument("--resume", action="store_true",
+                        help="autocorrelation: keep rows already saved with the same n")
     parser.add_argument("--n-issue", type=int, default=2000,
                         help="autocorrelation: series for the quasi-binomial 48-month rows")
     args = parser.parse_args(argv)
     if args.table == "autocorrelation":
-        return main_autocorrelation(args.n, args.only, args.n_issue)
+        return main_autocorrelation(args.n, args.only, args.n_issue, args.resume)
     results = {}
     if OUT.exists() and set(args.cells) != set(CELLS):
         kept = json.loads(OUT.read_text()).get("cells", {})

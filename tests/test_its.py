@@ -22,7 +22,7 @@ from statsmodels.stats.stattools import durbin_watson
 
 from pipeline.stats.its import fit_its
 from pipeline.stats.its_diagnostics import ljung_box
-from pipeline.stats.simulate_series import simulate_panel, simulate_series
+from pipeline.stats.simulation import simulate_panel, simulate_series
 
 START = "2021-01"
 PHASE = [{"name": "launch", "start": START}]

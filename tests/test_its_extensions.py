@@ -21,7 +21,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from pipeline.stats.its import fit_its, fit_its_many
 from pipeline.stats.its_fit import ar_acf, pacf_to_ar
-from pipeline.stats.simulate_series import simulate_series
+from pipeline.stats.simulation import simulate_series
 
 START = "2021-01"
 PHASE = [{"name": "launch", "start": START}]
