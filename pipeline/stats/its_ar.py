@@ -84,7 +84,7 @@ class _AR1Problem:
         a = np.where(self.first, 0.0, rhos ** self.d)
         s = np.where(self.first, 1.0, np.sqrt(1.0 - rhos ** (2.0 * self.d)))
         W = (self.A[None] - a[:, :, None] * self.prev[None]) / s[:, :, None]
-        gram = np.einsum("gni,gnj->gij", W, W)
+        gram = np.swapaxes(W, 1, 2) @ W
         k = self.k
         L = np.linalg.cholesky(gram[:, :k, :k])
         b = np.linalg.solve(L, gram[:, :k, k:])[..., 0]

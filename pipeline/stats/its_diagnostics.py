@@ -37,7 +37,7 @@ ALPHA_DIAG = 0.05
 # (start month 25, 1,000 a month, 20% baseline, latent AR(1) on the logit scale with SD 0.15)
 # with independent errors, by latent lag-1 correlation: benchmarks/its_simulation.py, 2,000
 # series per row (docs/statistics.md section 3; a test checks these against its output).
-SIMULATED_COVERAGE = {0.3: 0.888, 0.6: 0.773}
+SIMULATED_COVERAGE = {0.3: 0.891, 0.6: 0.757}
 OVERDISPERSION = 1.5
 SHORT_SEGMENT = 8
 
