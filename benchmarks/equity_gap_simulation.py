@@ -1,6 +1,6 @@
 """Simulation check of the change-in-the-gap estimators (issue 4; DESIGN.md section 4).
 
-Five IMD-quintile series are simulated with ``pipeline.stats.simulate_series.simulate_series``
+Five IMD-quintile series are simulated with ``pipeline.stats.simulation.simulate_series``
 (48 months, one interruption after 24, a deprivation gradient in the baseline, a common pre-
 trend, beta-binomial over-dispersion), and the two gap-change estimators of
 ``pipeline.stats.equity`` are applied to every dataset:
@@ -38,7 +38,7 @@ import pandas as pd
 from pipeline.stats.equity import monthly_sii, _sii_its, gap_change_between
 from pipeline.stats.inequality import sii_point
 from pipeline.stats.its_spec import validate_spec
-from pipeline.stats.simulate_series import simulate_series
+from pipeline.stats.simulation import simulate_series
 
 N_MONTHS, START, PHASE = 48, "2019-01", "2021-01"
 BASELINES = {"1": 0.08, "2": 0.09, "3": 0.10, "4": 0.11, "5": 0.12}

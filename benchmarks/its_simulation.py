@@ -2,7 +2,7 @@
 change, per family x error structure (DESIGN.md section 4, issue 3).
 
 For every cell, ``n`` seeded series are simulated with a known level change (and ``n`` more
-with none) by :func:`pipeline.stats.simulate_series.simulate_series`, fitted through the
+with none) by :func:`pipeline.stats.simulation.simulate_series`, fitted through the
 public batch entry point ``fit_its_many`` (equal to ``fit_its`` per series), and the level
 change on the link scale is compared with the truth:
 
@@ -17,6 +17,20 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/its_simulation.py            # 1,000 series per cell (~2-4 min)
     .venv/bin/python benchmarks/its_simulation.py --n 200    # quick look
+
+Second table, autocorrelation (``--table autocorrelation``, issue 16): every family with latent
+AR(1) noise on the link scale (SD 0.15; 0.02 on the proportion for gaussian) at lag-1
+correlation 0, 0.3 and 0.6, at 24, 48 and 120 months (start in the middle), no true effect,
+for the level change, the slope change and the 12-month difference (``abs_diff_h12``): 95% CI
+coverage of 0, type I error and median SE / SD of the estimates (SE read off the
+width as width / (2 x 1.96)), with ``errors: auto`` (AR(1)
+working correlation, Kenward-Roger, Satterthwaite df) everywhere, the old default
+``errors: independent`` at 48 months, and Newey-West (3 lags) for quasi-binomial at 48
+months. Binomial-type data: 1,000 trials a month, 20% baseline; Poisson-type: 5,000
+person-months, rate 0.02. Writes ``benchmarks/out/its_autocorrelation.json`` and ``.md``::
+
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation   # ~30 min, 1,000 a cell
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48
 
 Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
@@ -49,9 +63,10 @@ sys.path.insert(0, str(ROOT))
 from pipeline.stats.its import fit_its_many  # noqa: E402
 from pipeline.stats.its_estimands import quantile  # noqa: E402
 from pipeline.stats.its_spec import validate_spec  # noqa: E402
-from pipeline.stats.simulate_series import simulate_series  # noqa: E402
+from pipeline.stats.simulation import simulate_series  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "its_simulation.json"
+OUT_AC = ROOT / "benchmarks" / "out" / "its_autocorrelation.json"
 TARGETS = {"bias": 0.05, "coverage": (0.93, 0.97), "type1": (0.03, 0.07)}
 
 # name -> (simulation arguments, spec, level change on the link scale)
@@ -155,11 +170,139 @@ def run_cell(name: str, n: int, seed0: int = 0) -> dict:
     return out
 
 
+# --- autocorrelation table (issue 16) ------------------------------------------------------
+
+AC_FAMILIES = ("quasibinomial", "binomial", "quasipoisson", "poisson", "negbin", "gaussian")
+AC_RHOS = (0.0, 0.3, 0.6)
+AC_MONTHS = (24, 48, 120)
+AC_ESTIMANDS = ("level_change", "slope_change", "abs_diff_h12")
+AC_DATA = {  # simulated family -> simulate_series arguments (no effect)
+    "binomial": dict(family="binomial", baseline=0.2, denominator=1000, sd=0.15),
+    "poisson": dict(family="poisson", baseline=0.02, denominator=5000, sd=0.15),
+    "gaussian": dict(family="gaussian", baseline=0.2, sd=0.02),
+}
+AC_ERRORS = {"auto": {"errors": "auto"}, "independent": {"errors": "independent"},
+             "hac": {"errors": "hac", "hac_lags": 3}}
+
+
+def ac_cells() -> list[tuple[str, str, float, int]]:
+    """(family, errors, rho, months) of every row of the autocorrelation table."""
+    cells = []
+    for t in (48, 24, 120):  # the target length first
+        cells += [(f, "auto", r, t) for f in AC_FAMILIES for r in AC_RHOS]
+        if t == 48:
+            cells += [(f, "independent", r, 48) for f in AC_FAMILIES for r in AC_RHOS]
+            cells += [("quasibinomial", "hac", r, 48) for r in AC_RHOS]
+    return cells
+
+
+# Under AR errors the scale is always estimated, so binomial and Poisson fits equal their
+# quasi twins on the same data (same seeds): their rows are copied, not recomputed.
+AC_TWINS = {"binomial": "quasibinomial", "poisson": "quasipoisson"}
+
+
+def ac_key(family, errors, rho, months) -> str:
+    return f"{family} / {errors} / rho {rho:g} / {months} months"
+
+
+def run_ac_cell(family: str, errors: str, rho: float, months: int, n: int,
+                seed0: int = 0) -> dict:
+    """Coverage, type I error and SE/SD of the three estimands over ``n`` null series."""
+    import pandas as pd
+
+    sim = AC_DATA[family.removeprefix("quasi") if family != "negbin" else "poisson"]
+    start = str(pd.Period(BASE["start"], "M") + months // 2)
+    spec = {"family": family, **AC_ERRORS[errors], "phases": [{"name": "launch", "start": start}],
+            "horizons": [12]}
+    t0 = time.perf_counter()
+    frames = [simulate_series(n_months=months, start=BASE["start"], ar=rho, seed=seed0 + i,
+                              **sim).assign(stratum=i) for i in range(n)]
+    long = pd.concat(frames, ignore_index=True)[["month", "unit", "stratum", "numerator",
+                                                  "denominator"]]
+    batch = fit_its_many(long, spec, by="stratum")
+    eff = batch.effects
+    out = {"n": n, "spec": {k: v for k, v in spec.items() if k not in ("phases", "horizons")}}
+    for est in AC_ESTIMANDS:
+        rows = eff.loc[eff["estimand"] == est, ["estimate", "ci_low", "ci_high", "p_value"]]
+        v = rows.to_numpy()
+        out[est] = {
+            "coverage": float(np.mean((v[:, 1] <= 0) & (0 <= v[:, 2]))),
+            "type1": float(np.mean(v[:, 3] < 0.05)),
+            # width / (2 * 1.96): the SE an analyst reads off, whatever the quantile
+            "median_se_over_sd": float(np.median((v[:, 2] - v[:, 1]) / (2 * 1.959964))
+                                       / v[:, 0].std()),
+        }
+    out["ci_df_median"] = float(np.median([d["ci_df"] for d in batch.diagnostics.values()
+                                           if d["ci_df"] is not None] or [np.nan]))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["meets_target"] = bool(all(
+        TARGETS["coverage"][0] <= out[e]["coverage"] <= TARGETS["coverage"][1]
+        and TARGETS["type1"][0] <= out[e]["type1"] <= TARGETS["type1"][1] for e in AC_ESTIMANDS))
+    return out
+
+
+def ac_markdown(results: dict) -> str:
+    """The autocorrelation table as markdown (coverage / type I error per estimand)."""
+    head = ("| family | errors | months | lag-1 rho | level change cover / type I | "
+            "slope change cover / type I | 12-month difference cover / type I | target |\n"
+            "|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for (f, e, r, t) in ac_cells():
+        res = results.get(ac_key(f, e, r, t))
+        if res is None:
+            continue
+        cells = " | ".join(f"{res[x]['coverage']:.1%} / {res[x]['type1']:.1%}" for x in AC_ESTIMANDS)
+        lines.append(f"| {f} | {e} | {t} | {r:g} | {cells} | "
+                     f"{'met' if res['meets_target'] else 'missed'} |")
+    n = sorted({res["n"] for res in results.values()})
+    return (f"Null series per row: {', '.join(map(str, n))} (Monte Carlo SE of a 95% coverage "
+            f"about {100 * np.sqrt(0.95 * 0.05 / min(n)):.1f} points at {min(n)}).\n\n"
+            + head + "\n".join(lines) + "\n")
+
+
+def main_autocorrelation(n: int, only_months=None, n_issue: int | None = None,
+                         resume: bool = False) -> dict:
+    """Run the autocorrelation table (optionally only some series lengths) and save it."""
+    results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
+    for (f, e, r, t) in ac_cells():
+        if only_months and t not in only_months:
+            continue
+        size = n_issue if (n_issue and f in ("quasibinomial", "binomial") and t == 48) else n
+        key = ac_key(f, e, r, t)
+        if resume and key in results and results[key]["n"] == size:
+            continue
+        twin = ac_key(AC_TWINS.get(f, f), e, r, t)
+        if e == "auto" and f in AC_TWINS and twin in results:
+            res = {**results[twin], "same_as": twin}
+        else:
+            res = run_ac_cell(f, e, r, t, size, seed0=int(r * 10) * 100_000 + t * 1000)
+        results[key] = res
+        print(f"{key:48s} " + "  ".join(
+            f"{res[x]['coverage']:6.1%}/{res[x]['type1']:5.1%}" for x in AC_ESTIMANDS)
+            + f"  {res['seconds']:6.1f}s  {'met' if res['meets_target'] else 'MISSED'}",
+            flush=True)
+        ordered = {ac_key(*c): results[ac_key(*c)] for c in ac_cells() if ac_key(*c) in results}
+        OUT_AC.parent.mkdir(parents=True, exist_ok=True)
+        OUT_AC.write_text(json.dumps({"targets": {"coverage": [0.93, 0.97], "type1": [0.03, 0.07]},
+                                      "estimands": list(AC_ESTIMANDS), "cells": ordered},
+                                     indent=2) + "\n")
+        OUT_AC.with_suffix(".md").write_text(ac_markdown(ordered))
+    return results
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="series per cell (default 1000)")
     parser.add_argument("--cells", nargs="*", default=list(CELLS))
+    parser.add_argument("--table", choices=("effects", "autocorrelation"), default="effects")
+    parser.add_argument("--only", type=int, nargs="*", help="autocorrelation: series lengths")
+    parser.add_argument("--resume", action="store_true",
+                        help="autocorrelation: keep rows already saved with the same n")
+    parser.add_argument("--n-issue", type=int, default=2000,
+                        help="autocorrelation: series for the quasi-binomial 48-month rows")
     args = parser.parse_args(argv)
+    if args.table == "autocorrelation":
+        return main_autocorrelation(args.n, args.only, args.n_issue, args.resume)
     results = {}
     if OUT.exists() and set(args.cells) != set(CELLS):
         kept = json.loads(OUT.read_text()).get("cells", {})

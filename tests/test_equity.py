@@ -25,7 +25,7 @@ from pipeline.publication_check import scan
 from pipeline.report import equity_section
 from pipeline.stats.equity import cochran_q, evaluate_equity, gap_change_between
 from pipeline.stats.its import fit_its
-from pipeline.stats.simulate_series import simulate_series
+from pipeline.stats.simulation import simulate_series
 
 
 matplotlib.use("Agg")

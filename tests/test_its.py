@@ -22,7 +22,7 @@ from statsmodels.stats.stattools import durbin_watson
 
 from pipeline.stats.its import fit_its
 from pipeline.stats.its_diagnostics import ljung_box
-from pipeline.stats.simulate_series import simulate_panel, simulate_series
+from pipeline.stats.simulation import simulate_panel, simulate_series
 
 START = "2021-01"
 PHASE = [{"name": "launch", "start": START}]
@@ -252,7 +252,7 @@ def test_overdispersion_and_autocorrelation_warnings():
     assert any("overdispersion" in w and "quasibinomial" in w for w in res.diagnostics["warnings"])
     data = _data(family="gaussian", sd=0.03, ar=0.8, phases=[(START, 0.05, 0.0)])
     res = fit_its(data, _spec(family="gaussian"))
-    assert any("autocorrelation detected" in w and "errors='hac'" in w for w in res.diagnostics["warnings"])
+    assert any("autocorrelation detected" in w and "errors: auto" in w and "too narrow" in w for w in res.diagnostics["warnings"])
 
 
 # --- errors ------------------------------------------------------------------------------

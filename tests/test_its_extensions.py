@@ -21,7 +21,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from pipeline.stats.its import fit_its, fit_its_many
 from pipeline.stats.its_fit import ar_acf, pacf_to_ar
-from pipeline.stats.simulate_series import simulate_series
+from pipeline.stats.simulation import simulate_series
 
 START = "2021-01"
 PHASE = [{"name": "launch", "start": START}]
@@ -90,7 +90,7 @@ def test_ar_reml_gls_step_matches_statsmodels_gls():
     """Given the REML AR coefficient, coefficients and SEs are those of statsmodels' GLS with
     the AR(1) correlation matrix (REML sigma^2 = RSS/(n-p), the GLS scale)."""
     data = _gauss(seed=7)
-    res = fit_its(data, _spec(family="gaussian", errors="ar"))
+    res = fit_its(data, _spec(family="gaussian", errors="ar", ar_small_sample="none"))
     phi = res.diagnostics["ar_coefs"][0]
     X = res.model_results.model.exog
     y = (data["numerator"] / data["denominator"]).to_numpy()
@@ -325,7 +325,8 @@ def test_plot_residuals_and_summary_verdict():
 # --- new spec keys: validation --------------------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
-    ({"errors": "ar", "family": "binomial"}, r"spec\['errors'\] = 'ar' .* needs family 'gaussian'"),
+    ({"errors": "ar", "family": "binomial", "ar_order": 2}, r"spec\['errors'\] = 'ar' for family 'binomial' .* need family 'gaussian'"),
+    ({"errors": "ar", "family": "gaussian", "ar_method": "ml", "ar_small_sample": "kr"}, r"'kr' \(Kenward-Roger\) needs ar_order 1"),
     ({"errors": "ar", "family": "gaussian", "ar_order": 0}, r"spec\['ar_order'\] = 0 must be an integer >= 1"),
     ({"ar_method": "yw"}, r"spec\['ar_method'\] = 'yw' is not allowed; choose one of: reml, ml"),
     ({"hac_small_sample": "no"}, r"spec\['hac_small_sample'\] = 'no' must be true, false or 'bm'"),

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.stats.its import fit_its
 from pipeline.stats.sensitivity import COLUMNS, run_sensitivity, validate_options
-from pipeline.stats.simulate_series import simulate_panel, simulate_series
+from pipeline.stats.simulation import simulate_panel, simulate_series
 
 START = "2021-01"
 SPEC = {"family": "quasibinomial", "phases": [{"name": "launch", "start": START}],

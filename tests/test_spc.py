@@ -309,7 +309,7 @@ def test_laney_with_constant_n_is_an_individuals_chart():
 
 
 def test_p_chart_accepts_the_monthly_series_format():
-    from pipeline.stats.simulate_series import simulate_series
+    from pipeline.stats.simulation import simulate_series
     s = simulate_series(n_months=36, start="2019-01", phases=[("2020-07", 0.5, 0.0)],
                         baseline=0.3, denominator=400, seed=3)
     r = p_chart(s, rebase_at=["2020-07"], target=0.35)

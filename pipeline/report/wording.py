@@ -93,8 +93,10 @@ def autocorrelation_sentence(ljung_box_p: float, errors: str) -> str | None:
     """A warning when the residuals are autocorrelated, naming what the model did about it."""
     if ljung_box_p >= 0.05:
         return None
-    remedy = ("Newey-West standard errors allow for it" if errors == "hac"
-              else "the intervals assume independent months and may be too narrow")
+    remedy = {"hac": "Newey-West standard errors allow for it",
+              "ar": "even after allowing for AR(1) errors, so the intervals may still be "
+                    "too narrow"}.get(errors, "the intervals assume independent months and "
+                                              "may be too narrow")
     return (f"The monthly residuals are autocorrelated (Ljung-Box p = {ljung_box_p:.3f}); "
             f"{remedy}.")
 

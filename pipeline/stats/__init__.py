@@ -13,11 +13,20 @@ minimum_detectable_effect
 validate_spec
     Check an ITS spec dict (:mod:`pipeline.stats.its_spec`).
 simulate_series, simulate_panel
-    Simulated series with known effects (:mod:`pipeline.stats.simulate_series`).
+    Simulated series with known effects (:mod:`pipeline.stats.simulation`).
 """
+
+import sys as _sys
+
+from . import simulation as _simulation
 
 # Re-exports are resolved on first use, so that importing one small module of this package
 # (pipeline.config imports its_spec to validate params) does not load scipy and statsmodels.
+# No exported name may equal a submodule's name: importing a submodule binds it as an
+# attribute of the package, which then shadows the lazy export (``simulate_series`` used to
+# be both, so ``from pipeline.stats import simulate_series`` gave the module once
+# ``pipeline.stats.simulate_series`` had been imported; the module is now ``simulation``).
+# tests/test_its_simulation.py checks every export after importing every submodule.
 _EXPORTS = {
     "before_after_table": ".before_after",
     "compare_proportions": ".before_after",
@@ -27,9 +36,14 @@ _EXPORTS = {
     "minimum_detectable_effect": ".power",
     "run_sensitivity": ".sensitivity",
     "validate_spec": ".its_spec",
-    "simulate_panel": ".simulate_series",
-    "simulate_series": ".simulate_series",
+    "simulate_panel": ".simulation",
+    "simulate_series": ".simulation",
 }
+
+
+# The module's old path stays importable for code written before the rename. Registered in
+# sys.modules only (no file), so the import system never binds it on the package.
+_sys.modules[f"{__name__}.simulate_series"] = _simulation
 
 
 def __getattr__(name: str):

@@ -203,7 +203,7 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
 
     Examples
     --------
-    >>> from pipeline.stats.simulate_series import simulate_series
+    >>> from pipeline.stats.simulation import simulate_series
     >>> data = simulate_series(n_months=48, start="2019-01", phases=[("2021-01", 0.4, 0.0)],
     ...                        baseline=0.3, denominator=500, seed=1)
     >>> res = fit_its(data, {"family": "binomial", "phases": [{"name": "launch", "start": "2021-01"}],

@@ -29,7 +29,8 @@ With ``spec.ci_quantile == "t"`` (the default for gaussian, quasipoisson, quasib
 negbin, for HAC with the small-sample correction or the EWC kernel and for REML AR errors)
 every interval and p-value here, the delta-method ones and the counterfactual band included,
 uses t quantiles on the fit's df (``Fit.df``); with ``"normal"`` (the default for poisson and
-binomial) normal ones. With ``hac_small_sample: "bm"`` (gaussian + HAC default) the SE and the
+binomial) normal ones. With ``hac_small_sample: "bm"`` (gaussian + HAC default) and with AR(1)
+errors and ``ar_small_sample: "kr"`` (``errors: auto``: Kenward-Roger variance) the SE and the
 t df come from :meth:`Fit.se_df` per contrast: each coefficient its own Satterthwaite df,
 each delta-method estimand the df of its gradient, each counterfactual month its own.
 
@@ -76,6 +77,11 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
         extra = ", small-sample corrected" if spec.hac_small_sample else ""
         extra += ", t intervals" if fit.df is not None else ""
         parts.append(f"Newey-West SE ({fit.hac_lags} lags{extra})")
+    elif spec.errors == "ar" and spec.ar_small_sample == "kr":
+        parts.append(f"AR(1) errors{' (errors: auto)' if spec.errors_auto else ''} by GLS on "
+                     f"the working response (REML, rho = {fit.ar_coefs[0]:.2f}), Kenward-Roger SE, "
+                     + ("Satterthwaite t df per estimand" if fit.df is not None
+                        else "normal intervals"))
     elif spec.errors == "ar":
         coefs = ", ".join(f"{c:.2f}" for c in fit.ar_coefs)
         parts.append(f"AR({spec.ar_order}) errors by GLS ({spec.ar_method.upper()}, "
@@ -130,7 +136,8 @@ def _row(estimand, phase, est, se, alpha, df, scale, transform=None) -> dict:
     lo, hi = est - z * se, est + z * se
     p = p_value(est / se, df) if se > 0 else float("nan")
     if transform is not None:
-        est, lo, hi = transform(est), transform(lo), transform(hi)
+        with np.errstate(over="ignore"):  # a limit beyond 1e308 is reported as inf
+            est, lo, hi = transform(est), transform(lo), transform(hi)
     return {"estimand": estimand, "phase": phase, "estimate": float(est), "ci_low": float(lo),
             "ci_high": float(hi), "p_value": p, "scale": scale}
 

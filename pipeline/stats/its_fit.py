@@ -42,7 +42,12 @@ Errors:
   ``Lambda_j = sqrt(2/T) sum_t cos(pi j (t - 1/2) / T) z_t`` for j = 1..nu, computed within each
   series and summed; t quantiles on nu df (fixed-b theory, exact t_nu in the limit); default
   ``nu = round(0.4 T^(2/3))`` (their recommendation; 5 for 48 months), ``hac_lags`` sets nu.
-* ``ar`` (gaussian only): regression with AR(p) errors by generalised least squares, the AR
+* ``ar`` for every family with ``ar_small_sample: "kr"`` (the default for AR(1) by REML, and
+  what ``errors: auto`` resolves to): an AR(1) working correlation between months on the
+  IRLS working response, REML for the correlation, Kenward & Roger (1997) covariance and a
+  Satterthwaite df per contrast (:mod:`pipeline.stats.its_ar`; Zeger 1988; Turner et al.
+  2021). ``Fit.cov`` is the Kenward-Roger covariance; effects use :meth:`Fit.se_df`.
+* ``ar`` (gaussian, ``ar_small_sample: "none"``): regression with AR(p) errors by generalised least squares, the AR
   coefficients estimated by restricted maximum likelihood (``ar_method="reml"``, the default;
   Turner et al. 2021 found REML the least biased in short series) or maximum likelihood
   (``"ml"``, the estimates of statsmodels' ``SARIMAX(y, exog=X, order=(p, 0, 0))``). The AR
@@ -102,6 +107,7 @@ class Fit:
     _results: object = field(default=None, repr=False)
     _make_results: object = field(default=None, repr=False)
     bm: "BMContrasts | None" = field(default=None, repr=False)
+    contrasts: object = field(default=None, repr=False)  # per-contrast var/df (its_ar)
 
     def se_df(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray | float | None]:
         """Standard errors and t df of the contrasts ``G @ params`` (rows of ``G``).
@@ -111,8 +117,9 @@ class Fit:
         Satterthwaite df (:class:`BMContrasts`), None when ``df`` is None (normal quantiles).
         """
         G = np.atleast_2d(G)
-        if self.bm is not None:
-            var, df = self.bm.var_df(G)
+        provider = self.bm if self.bm is not None else self.contrasts
+        if provider is not None:
+            var, df = provider.var_df(G)
             return np.sqrt(var), (df if self.df is not None else None)
         return np.sqrt(np.einsum("ij,jk,ik->i", G, self.cov, G)), self.df
 
@@ -420,6 +427,8 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
         Month ordinals (for the AR correlation).
     spec : ITSSpec
     """
+    if spec.errors == "ar" and spec.ar_small_sample == "kr":
+        return fit_ar1_arrays(X, num, den, groups, m, spec, make_results)
     family = spec.base_family
     n, k = X.shape
     df_resid = n - k
@@ -496,6 +505,43 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
     maker = (lambda: _sm_results(X, num, den, spec, params, nb_alpha)) if make_results else None
     return Fit(params, cov, dispersion, df_resid, pearson, hac_lags, t_df, hat, nb_alpha,
                ar_coefs, converged, None, maker, bm)
+
+
+def working_response(X, num, den, params, spec: ITSSpec, nb_alpha=None):
+    """IRLS working response ``z = eta + (y - mu) / (dmu/deta)`` and weights ``w`` at
+    ``params`` (McCullagh & Nelder 1989, section 2.5): ``den p (1 - p)`` binomial, ``mu``
+    Poisson, ``mu / (1 + alpha mu)`` NB2; the proportion and 1 for gaussian."""
+    family = spec.base_family
+    if family == "gaussian":
+        return num / den, np.ones(len(num))
+    eta = X @ params
+    p, dp = inverse_link(eta, family)
+    mu = den * p
+    w = mu / (1 + nb_alpha * mu) if spec.family == "negbin" else den * dp
+    return eta + (num - mu) / np.maximum(den * dp, 1e-300), w
+
+
+def fit_ar1_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True) -> Fit:
+    """Any family with an AR(1) working correlation (``errors: ar``, ``ar_small_sample:
+    "kr"``): the independent-errors fit gives the IRLS working response and weights, then
+    :func:`pipeline.stats.its_ar.fit_ar1_working` refits them by GLS with the REML AR(1)
+    correlation and the Kenward-Roger covariance (module notes there).
+    """
+    from .its_ar import fit_ar1_working
+
+    n, k = X.shape
+    nb_alpha, converged, params = None, True, None
+    if spec.base_family != "gaussian":
+        if spec.family == "negbin":
+            params, nb_alpha, converged = fit_negbin(X, num, den)
+        else:
+            params, converged = irls(X, num, den, spec.base_family)
+    z, w = working_response(X, num, den, params, spec, nb_alpha)
+    ar = fit_ar1_working(X, z, w, m, groups, spec.ar_small_sample)
+    t_df = n - k - 1 if (spec.ci_quantile == "t" and n - k - 1 > 0) else None
+    maker = (lambda: _sm_results(X, num, den, spec, ar.params, nb_alpha)) if make_results else None
+    return Fit(ar.params, ar.cov, ar.sigma2, n - k, ar.resid, None, t_df, ar.hat, nb_alpha,
+               np.array([ar.rho]), converged and ar.converged, None, maker, None, ar.contrasts)
 
 
 def _nb_hessian_sm(X, num, den, params, alpha):

@@ -169,7 +169,7 @@ def run_sensitivity(series: pd.DataFrame, spec: dict, options: dict | None = Non
 
     Examples
     --------
-    >>> from pipeline.stats.simulate_series import simulate_series
+    >>> from pipeline.stats.simulation import simulate_series
     >>> data = simulate_series(n_months=48, start="2019-01", phases=[("2021-01", 0.4, 0.0)],
     ...                        denominator=500, seed=1)
     >>> table = run_sensitivity(data, {"family": "quasibinomial",
