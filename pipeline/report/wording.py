@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.stats.its_diagnostics import SHORT_SEGMENT as SHORT_SEGMENT_MONTHS
+
 
 def fmt(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
@@ -66,27 +68,92 @@ def ratio_sentence(what: str, estimate: float, low: float, high: float, ratio_na
             f"({numbers}){_judgement(change, improvement)}.")
 
 
+TREND = "the earlier trend predicts"
+
+
+def reference(design: str, unit_label: str = "unit") -> str:
+    """What the observed series is compared with, as it reads after "higher than ...".
+
+    A single or staggered series is compared with its own earlier trend; a controlled design
+    with the comparator units over the same months.
+    """
+    if design == "controlled":
+        return f"the comparator {unit_label}s"
+    return TREND
+
+
+def about(value: float) -> str:
+    """A count as people say it: three significant figures, thousands separated.
+
+    2,387 -> "2,390"; 143 -> "143"; 12,345 -> "12,300". The exact figure is in the tables.
+    """
+    value = float(value)
+    if abs(value) < 1000:
+        return f"{value:,.0f}"
+    digits = len(str(int(abs(value)))) - 3
+    return f"{round(value, -digits):,.0f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """A proportion as a percentage: 0.0807 -> "8.1%"."""
+    return f"{value * 100:.{digits}f}%"
+
+
+def points(value: float, digits: int = 1, signed: bool = True) -> str:
+    """A difference of proportions in percentage points: 0.081 -> "+8.1 points"."""
+    sign = "+" if signed and value > 0 else ""
+    return f"{sign}{value * 100:.{digits}f} percentage points"
+
+
+def before_after_sentence(what: str, before: float, after: float, months_before: int,
+                          months_after: int) -> str:
+    """The plain before and after percentages (published counts), the scale people use."""
+    return (f"{_capital(what)} was {percent(before)} in the {months_before} months before the "
+            f"start and {percent(after)} in the {months_after} months after it.")
+
+
 def difference_sentence(what: str, estimate: float, low: float, high: float, horizon: int,
-                        improvement: str = "increase") -> str:
-    """Observed minus counterfactual ``horizon`` months after the start, in percentage points."""
-    numbers = f"{fmt(estimate * 100, 1)} percentage points, {interval(low * 100, high * 100, 1)}"
+                        improvement: str = "increase", compared: str = TREND) -> str:
+    """Observed minus counterfactual ``horizon`` months after the start, in percentage points.
+
+    ``compared`` is what the counterfactual comes from (:func:`reference`).
+    """
+    numbers = f"{points(estimate)}, {interval(low * 100, high * 100, 1)}"
     change = direction(low, high, 0.0)
     when = f"{horizon} months after the start"
+    verb = "predicts" if compared.endswith("predicts") else ""
+    than = compared if verb else f"in {compared}"
     if change == "none":
         return (f"{_capital(when)}, the percentage for {what} was not clearly different from "
-                f"what the earlier trend predicts ({numbers}).")
+                f"{'what ' + compared if verb else compared} ({numbers}).")
     word = "higher" if change == "increase" else "lower"
-    return (f"{_capital(when)}, the percentage for {what} was {word} than the earlier trend "
-            f"predicts ({numbers}){_judgement(change, improvement)}.")
+    return (f"{_capital(when)}, the percentage for {what} was {word} than {than} "
+            f"({numbers}){_judgement(change, improvement)}.")
 
 
-def cumulative_sentence(estimate: float, low: float, high: float, what: str) -> str:
+def cumulative_sentence(estimate: float, low: float, high: float, what: str,
+                        compared: str = TREND) -> str:
+    """The extra (or missing) events over the whole post-period, rounded as people say them."""
     change = direction(low, high, 0.0)
-    numbers = f"{estimate:,.0f}, 95% CI {low:,.0f} to {high:,.0f}"
+    numbers = f"95% CI {about(low)} to {about(high)}"
     if change == "none":
-        return f"Over the whole period after the start, there is no clear excess or shortfall in {what} ({numbers})."
+        return (f"Over the whole period after the start, there is no clear excess or shortfall "
+                f"in {what} against {compared.removesuffix(' predicts')} "
+                f"(estimate {about(estimate)}, {numbers}).")
     word = "more" if change == "increase" else "fewer"
-    return f"Over the whole period after the start, about {abs(estimate):,.0f} {word} {what} than the earlier trend predicts ({numbers})."
+    verb = "predicts" if compared.endswith("predicts") else ""
+    than = compared if verb else f"in {compared}"
+    return (f"Over the whole period after the start, there were about {about(abs(estimate))} "
+            f"{word} {what} than {than} ({numbers}).")
+
+
+def short_phase_warning(phase: str, months: int) -> str | None:
+    """A warning when the headline's immediate change rests on a phase under 8 months."""
+    if months >= SHORT_SEGMENT_MONTHS:
+        return None
+    return (f"The immediate change rests on the first phase, “{phase}”, which lasted only "
+            f"{months} months before the next began (under {SHORT_SEGMENT_MONTHS}): read it "
+            "as unstable, and the longer-term difference above as the more robust figure.")
 
 
 def autocorrelation_sentence(ljung_box_p: float, errors: str) -> str | None:
@@ -97,6 +164,43 @@ def autocorrelation_sentence(ljung_box_p: float, errors: str) -> str | None:
               else "the intervals assume independent months and may be too narrow")
     return (f"The monthly residuals are autocorrelated (Ljung-Box p = {ljung_box_p:.3f}); "
             f"{remedy}.")
+
+
+def errors_sentence(family: str, errors: str, hac_lags: int | None = None, ar_order: int = 1,
+                    df: float | None = None) -> str:
+    """How the standard errors were made, from the fitted model's own specification.
+
+    ``family``, ``errors``, ``hac_lags`` and ``ar_order`` are the ITS spec's; ``df`` is the fit's
+    t degrees of freedom (None: normal quantiles). Never claims a correction that was not made.
+    """
+    parts = []
+    if family.startswith("quasi"):
+        parts.append("the variance is scaled by the Pearson dispersion (quasi-likelihood)")
+    if errors == "hac":
+        lags = f" with {hac_lags} lags" if hac_lags else ""
+        parts.append(f"Newey-West standard errors{lags} allow for autocorrelation")
+    elif errors == "ar":
+        parts.append(f"AR({ar_order}) errors fitted by generalised least squares allow for "
+                     "autocorrelation")
+    else:
+        parts.append("the standard errors treat months as independent (no allowance for "
+                     "autocorrelation; the Ljung-Box check below tests that assumption)")
+    parts.append(f"intervals use the t distribution on {df:.0f} degrees of freedom"
+                 if df is not None else "intervals use the normal distribution")
+    return _capital("; ".join(parts)) + "."
+
+
+def multiplicity_sentence(level: float, adjustment_note: str | None) -> str:
+    """The confidence level and what was, and was not, adjusted for multiple comparisons.
+
+    ``adjustment_note`` is the equity result's own description of the adjustment it applied
+    (:func:`pipeline.stats.multiplicity.describe`); None when no equity analysis ran.
+    """
+    text = (f"Confidence level {level:.0%}. The headline outcome's estimates are the "
+            "pre-specified primary comparison and are not adjusted for multiple comparisons.")
+    if adjustment_note:
+        text += f" Equity (stratum) p-values: {adjustment_note}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -123,7 +227,7 @@ def confidence(ci_excludes_null: bool, min_points_per_segment: int, autocorrelat
     reasons = []
     if not ci_excludes_null:
         reasons.append("the interval includes no change")
-    if min_points_per_segment < 8:
+    if min_points_per_segment < SHORT_SEGMENT_MONTHS:
         reasons.append(f"a segment has only {min_points_per_segment} months")
     if autocorrelated:
         reasons.append("the monthly residuals are autocorrelated")

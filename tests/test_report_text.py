@@ -1,0 +1,145 @@
+"""Every methods and results sentence follows the objects that made the numbers (issue 11).
+
+Each test changes one setting of a real fit on the project's simulated data (errors, family,
+multiplicity, design) and checks that the sentence the report prints changes with it, so a
+sentence cannot say one thing while the model did another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline import config
+from pipeline.evaluation import Evaluation, before_after_table, fit_outcome, load_series
+from pipeline.report import publish, wording
+from pipeline.report.story import Story
+from pipeline.stats.equity import EquityResult
+from pipeline.stats.multiplicity import describe
+
+
+def _equity(multiplicity: str, n_tests: int = 282) -> EquityResult:
+    """An equity result carrying only what methods() reads: the adjustment it applied."""
+    result = EquityResult.__new__(EquityResult)
+    result.__dict__.update(multiplicity=multiplicity, n_tests=n_tests, alpha=0.05,
+                           adjustment_note=describe(multiplicity, n_tests, 0.05))
+    return result
+
+
+def _story(project, key: str, multiplicity: str = "holm", **its) -> Story:
+    """A Story on the real prepared series with the headline outcome fitted as ``its`` says."""
+    cfg = config.load_intervention(key, project)
+    cfg = dataclasses.replace(cfg, its={**cfg.its, **its})
+    series = load_series(config.paths(project).series(key))
+    headline = cfg.headline
+    ev = Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
+                    its={headline.key: fit_outcome(cfg, headline, series, **its)},
+                    equity=_equity(multiplicity))
+    return Story(cfg=cfg, rule=config.load_disclosure(project), ev=ev, manifest={}, quality={},
+                 history=[])
+
+
+@pytest.fixture(scope="module")
+def project(prepared_project):
+    return prepared_project
+
+
+@pytest.mark.parametrize("its, says, never", [
+    ({"errors": "independent"}, "treat months as independent", "Newey-West"),
+    ({"errors": "hac"}, "Newey-West standard errors with", "independent"),
+    ({"errors": "ar", "family": "gaussian"}, "AR(1) errors fitted by generalised least squares",
+     "Newey-West"),
+])
+def test_methods_names_the_errors_the_model_used(project, its, says, never):
+    text = _story(project, "thi_month", **its).methods()
+    assert says in text
+    assert never not in text.split("- Model:")[1].split("\n- Before/after")[0].split(
+        "Segmented regression after")[1]
+
+
+def test_methods_states_the_t_df_of_the_fit(project):
+    story = _story(project, "thi_month", errors="independent")
+    df = story.ev.its[story.cfg.headline.key].fit.df
+    assert f"t distribution on {df:.0f} degrees of freedom" in story.methods()
+
+
+@pytest.mark.parametrize("multiplicity, says", [
+    ("none", "P-values are not adjusted for the 282 comparisons"),
+    ("holm", "Holm's method over 282 tests"),
+    ("fdr_bh", "the Benjamini-Hochberg method over 282 tests"),
+])
+def test_methods_states_the_adjustment_the_equity_section_applied(project, multiplicity, says):
+    text = _story(project, "thi_month", multiplicity=multiplicity).methods()
+    assert says in text
+    assert "No adjustment for multiple comparisons in this version" not in text
+
+
+def test_methods_follows_the_confidence_level(project):
+    assert "Confidence level 90%" in _story(project, "thi_month", alpha=0.10).methods()
+
+
+def test_headline_leads_with_published_percentages_points_and_counts(project):
+    story = _story(project, "thi_month")
+    sentences = story.headline_sentences()
+    table = publish.published_before_after(story.ev, story.rule)
+    row = table[(table["outcome"] == "bbv_test") & (table["dimension"] == "all")].iloc[0]
+    assert sentences[0] == wording.before_after_sentence(
+        "BBV test uptake (share of active caseload tested)", row["before"], row["after"], 12, 12)
+    assert f"{row['before'] * 100:.1f}%" in sentences[0]
+    assert "12 months after the start" in sentences[1] and "percentage points" in sentences[1]
+    excess = story._effect("bbv_test", "cumulative_excess")
+    assert f"there were about {wording.about(excess['estimate'])} more BBV tests than the " \
+           "earlier trend predicts (95% CI" in sentences[2]
+    assert "odds ratio" in sentences[3] and "odds ratio" not in " ".join(sentences[:3])
+    # the first phase of thi_month lasts 4 months: the headline says so
+    assert "lasted only 4 months" in sentences[4]
+    line = story.summary_line()
+    assert line.index(f"{row['before'] * 100:.1f}% before") < line.index("odds ratio")
+
+
+def test_controlled_design_compares_with_the_comparators(project):
+    sentences = _story(project, "pulmonary_rehab").headline_sentences()
+    text = " ".join(sentences)
+    assert "the comparator services" in text
+    assert "earlier trend" not in text
+
+
+def test_staggered_design_names_a_range_of_starts(project):
+    story = _story(project, "smoking_advice")
+    ratio = story.headline_sentences()[3]
+    assert "Each ward's own start" in ratio and "(March 2022 to October 2022)" in ratio
+    assert "the start of the first phase" not in ratio
+
+
+def test_limitations_name_this_runs_short_segments(project):
+    text = _story(project, "thi_month").limitations()
+    assert f"shorter than {wording.SHORT_SEGMENT_MONTHS} months" in text
+    assert "“Champions appointed” (4 months)" in text
+    assert "no segment in this report is that short" in _story(project,
+                                                               "pulmonary_rehab").limitations()
+
+
+def test_errors_sentence_never_claims_a_correction_not_made():
+    assert "independent" in wording.errors_sentence("quasibinomial", "independent")
+    assert "Pearson dispersion" in wording.errors_sentence("quasibinomial", "independent")
+    assert "Pearson" not in wording.errors_sentence("binomial", "hac", 3)
+    assert "3 lags" in wording.errors_sentence("binomial", "hac", 3)
+    assert "AR(2)" in wording.errors_sentence("poisson", "ar", ar_order=2)
+    assert "normal distribution" in wording.errors_sentence("poisson", "ar", df=None)
+
+
+@pytest.mark.parametrize("value, said", [(2387, "2,390"), (143.4, "143"), (12345, "12,300"),
+                                         (-2387, "-2,390"), (999.6, "1,000")])
+def test_counts_are_rounded_as_people_say_them(value, said):
+    assert wording.about(value) == said
+
+
+def test_cumulative_sentence_has_a_verb_and_says_the_number_once():
+    text = wording.cumulative_sentence(2387.2, 1234.0, 3540.9, "BBV tests")
+    assert text == ("Over the whole period after the start, there were about 2,390 more BBV "
+                    "tests than the earlier trend predicts (95% CI 1,230 to 3,540).")
+    controlled = wording.cumulative_sentence(-50, -80, -20, "patients completing rehabilitation",
+                                             wording.reference("controlled", "service"))
+    assert "about 50 fewer patients completing rehabilitation than in the comparator " \
+           "services" in controlled
