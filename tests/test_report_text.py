@@ -143,3 +143,29 @@ def test_cumulative_sentence_has_a_verb_and_says_the_number_once():
                                              wording.reference("controlled", "service"))
     assert "about 50 fewer patients completing rehabilitation than in the comparator " \
            "services" in controlled
+
+
+def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
+        project, monkeypatch):
+    """smoking_advice: the referral gap (a secondary outcome) moves clearly against the most
+    deprived in the simulated data; the summary, summary.json and the index cell say so."""
+    import json
+
+    from pipeline.report import equity_section, index
+
+    monkeypatch.setenv("PIPELINE_ROOT", str(project))
+    story = Story.load("smoking_advice")
+    referred = story.gap_answers()["referred"]
+    assert referred.against_most_deprived and referred.high < 0
+    summary = story.summary()
+    assert "**Warning (equity).** Smokers referred to stop-smoking support: the gap moved " \
+           "against the most deprived." in summary
+    assert referred.numbers() in summary
+    story.publish("reports/smoking_advice_test")
+    entry = json.loads((project / "reports/smoking_advice_test/summary.json").read_text())
+    assert f"{index.HARM} Smokers referred to stop-smoking support" in entry["equity"]
+    assert "<strong>Warning:</strong> Smokers referred" in index.equity_cell(entry["equity"])
+    assert entry["headline"].startswith("Smokers given very brief advice: ")
+    verdict = story.gap_answers()["vba_given"].verdict
+    assert verdict in equity_section.VERDICTS
+    assert entry["equity"].startswith(f"Smokers given very brief advice: {verdict.capitalize()}")

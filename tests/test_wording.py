@@ -128,3 +128,20 @@ def test_gap_direction_follows_the_wanted_direction():
     assert answer.verdict == "narrowed" and answer.direction == "in favour of the most deprived"
     assert not answer.against_most_deprived
     assert answer.short().startswith("Narrowed, in favour of the most deprived: -3.0 percentage")
+
+
+def test_secondary_estimates_that_disagree_are_named():
+    """A clear secondary verdict that differs from the primary one is named with its numbers;
+    one whose interval includes no change, or that agrees, is not."""
+    from pipeline.report.equity_section import answer_from, disagreement_sentence
+
+    primary = answer_from(-0.002, -0.083, 0.080, -0.05, 12, "increase", 0.95)
+    agrees = answer_from(0.01, -0.05, 0.07, -0.05, 6, "increase", 0.95)
+    assert disagreement_sentence(primary, {"at 6 months": agrees}) is None
+    clear = answer_from(0.095, 0.039, 0.150, -0.05, 3, "increase", 0.95)
+    text = disagreement_sentence(primary, {"at 6 months": agrees, "at 3 months": clear})
+    assert text == ("Secondary estimates disagree with this answer (at 3 months: narrowed, in "
+                    "favour of the most deprived, +9.5 percentage points (95% CI +3.9 to "
+                    "+15.0)). The pre-specified answer is the 12-month estimate above.")
+    same = answer_from(0.03, 0.01, 0.05, -0.06, 12, "increase", 0.95)
+    assert disagreement_sentence(same, {"at 3 months": clear}) is None

@@ -133,11 +133,64 @@ def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
     if row is None:
         return None
     est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
-    baseline = _baseline_gap(result, outcome)
-    return GapAnswer(verdict=gap_verdict(est, lo, hi, baseline),
-                     direction=favours(est, improvement), estimate=est, low=lo, high=hi,
-                     horizon=int(row["estimand"].removeprefix("abs_diff_h")),
-                     level=level or 1 - result.alpha, clear_gap_before=baseline is not None)
+    return answer_from(est, lo, hi, _baseline_gap(result, outcome),
+                       int(row["estimand"].removeprefix("abs_diff_h")), improvement,
+                       level or 1 - result.alpha)
+
+
+def answer_from(estimate: float, low: float, high: float, baseline: float | None,
+                horizon: int, improvement: str, level: float) -> GapAnswer:
+    """A :class:`GapAnswer` from a change in a gap (most minus least deprived) and its CI."""
+    return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline),
+                     direction=favours(estimate, improvement), estimate=estimate, low=low,
+                     high=high, horizon=horizon, level=level,
+                     clear_gap_before=baseline is not None)
+
+
+def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.DataFrame,
+                      improvement: str = "increase") -> dict[str, GapAnswer]:
+    """The secondary equity estimates, by name: the stratified-ITS gap change at the other
+    horizons, and the before/after change in the slope index of inequality (from the
+    published ``equity_gaps`` table)."""
+    primary = result.headline(outcome)
+    out = {}
+    if primary is not None:
+        rows = result.gap_change[(result.gap_change["outcome"] == outcome)
+                                 & (result.gap_change["source"] == "stratified_its")
+                                 & result.gap_change["estimand"].str.startswith("abs_diff_h")]
+        for estimand in rows["estimand"]:
+            if estimand != primary["estimand"]:
+                h = int(estimand.removeprefix("abs_diff_h"))
+                out[f"the stratified ITS at {h} months"] = gap_answer(result, outcome, h,
+                                                                      improvement)
+    sii = published_gaps[(published_gaps["outcome"] == outcome)
+                         & (published_gaps["measure"] == "sii")] if len(published_gaps) else []
+    if len(sii):
+        change = sii[sii["period"] == "change"]
+        before = sii[sii["period"] == "before"]
+        if len(change) and len(before):
+            c, b = change.iloc[0], before.iloc[0]
+            clear = not (b["ci_low"] <= 0 <= b["ci_high"])
+            out["the slope index of inequality, before against after"] = answer_from(
+                float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"]),
+                float(b["estimate"]) if clear else None, 0, improvement, 1 - result.alpha)
+    return out
+
+
+def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -> str | None:
+    """Name the secondary estimates whose verdict differs from the primary one (None if none).
+
+    Only a clear secondary verdict (narrowed or widened) counts: an interval that includes no
+    change cannot contradict a clear primary answer.
+    """
+    named = [f"{name}: {a.verdict}, {a.direction}, {a.numbers()}"
+             for name, a in secondary.items()
+             if a.verdict in ("narrowed", "widened")
+             and (a.verdict, a.direction) != (primary.verdict, primary.direction)]
+    if not named:
+        return None
+    return (f"Secondary estimates disagree with this answer ({'; '.join(named)}). The "
+            f"pre-specified answer is the {primary.horizon}-month estimate above.")
 
 
 def gap_sentence(result: EquityResult, outcome: str, label: str,

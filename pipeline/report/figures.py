@@ -118,7 +118,8 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     1. the observed series, the fitted model and the counterfactual with its 95% band;
     2. the pointwise effect, observed minus counterfactual, in percentage points (observed
        from the published counts; a gap where a count is hidden);
-    3. the cumulative effect in the outcome's events (``events``, e.g. "BBV tests"): the running sum of the published denominator
+    3. the cumulative effect in the outcome's events (``events``, e.g. "BBV tests"): the
+       running sum of the published denominator
        times the model's effect (fitted minus counterfactual), as the ``cumulative_excess``
        estimand sums it. Bands come from the counterfactual's band (coefficient uncertainty),
        summed month by month: an approximation, the exact interval of the total is the

@@ -17,8 +17,8 @@ from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
 from pipeline.evaluation import Evaluation, load_series, run, select, treated_units
-from pipeline.report import (equity_section, figures, history, manifest, publish, spc_figure,
-                             wording)
+from pipeline.report import (equity_section, figures, history, index, manifest, publish,
+                             spc_figure, wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
@@ -254,7 +254,8 @@ class Story:
             "",
             *[f"- {sentence}" for sentence in self.headline_sentences()],
             "",
-            f"**Equity.** {self.equity_sentence()}",
+            f"**Equity.** {self.equity_sentence()}"
+            + (f" {disagreement}" if (disagreement := self.equity_disagreement()) else ""),
             *([""] + [f"**Warning (equity).** {h}" for h in harms] if harms else []),
             "",
             f"**{self.confidence().sentence()}**"
@@ -278,6 +279,16 @@ class Story:
                    for o in self.cfg.outcomes} if self.ev.equity else {}
         return {k: a for k, a in answers.items() if a is not None}
 
+    def equity_disagreement(self) -> str | None:
+        """Secondary equity estimates of the headline outcome that disagree with the primary."""
+        outcome = self.cfg.headline
+        primary = self.gap_answers().get(outcome.key)
+        if primary is None:
+            return None
+        secondary = equity_section.secondary_answers(
+            self.ev.equity, outcome.key, self.equity_tables["equity_gaps"], outcome.improvement)
+        return equity_section.disagreement_sentence(primary, secondary)
+
     def equity_alerts(self) -> list[str]:
         """A sentence for every outcome whose gap moved clearly against the most deprived.
 
@@ -293,7 +304,7 @@ class Story:
         text = (f"{self.cfg.headline.label}: {answer.short()}." if answer
                 else "Not estimated (quintile 1 or 5 too sparse).")
         alerts = self.equity_alerts()
-        return text + "".join(f" Warning: {a}" for a in alerts)
+        return text + "".join(f" {index.HARM} {a}" for a in alerts)
 
     def data(self) -> str:
         series = self.ev.series
