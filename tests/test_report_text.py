@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from pipeline import config
@@ -155,6 +156,7 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
 
     monkeypatch.setenv("PIPELINE_ROOT", str(project))
     story = Story.load("smoking_advice")
+    assert story.simulated and wording.SIMULATED_BANNER in story.header()
     referred = story.gap_answers()["referred"]
     assert referred.against_most_deprived and referred.high < 0
     summary = story.summary()
@@ -169,3 +171,45 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
     verdict = story.gap_answers()["vba_given"].verdict
     assert verdict in equity_section.VERDICTS
     assert entry["equity"].startswith(f"Smokers given very brief advice: {verdict.capitalize()}")
+
+
+def test_tables_read_in_words_percentages_and_fixed_notation():
+    table = pd.DataFrame({"outcome": ["x", "x"], "numerator_before": [1050, "[c]"],
+                          "before": [0.0806452, "[c]"], "estimate": [2387.25, 1.0047],
+                          "ci_low": [2.39e3, 0.0123], "p_value": [3.2e-17, 0.0288],
+                          "estimand": ["abs_diff_h12", "level_change_or"]})
+    shown = wording.readable_table(table)
+    assert list(shown.columns) == ["Outcome", "Events before", "Before (%)", "Estimate",
+                                   "CI low", "p-value", "Estimate of"]
+    assert shown.iloc[0].tolist() == ["x", "1,050", "8.1", "2,387", "2,390", "< 0.001",
+                                      "Difference at 12 months"]
+    assert shown.iloc[1].tolist() == ["x", "[c]", "[c]", "1.00", "0.012", "0.029",
+                                      "Immediate change"]
+
+
+def test_effects_table_shows_each_estimate_once_in_points(project):
+    story = _story(project, "thi_month")
+    html = story.effects_table("bbv_test")
+    assert "e+0" not in html and "e-0" not in html
+    assert "abs_diff_h12" not in html and "log odds ratio" not in html
+    assert html.count("Difference at 12 months") == 1
+    diff = story._effect("bbv_test", "abs_diff_h12")
+    assert f"<td>{diff['estimate'] * 100:.2f}</td>" in html and "percentage points" in html
+
+
+def test_simulated_data_get_a_banner(project):
+    story = _story(project, "thi_month")
+    story.manifest = {"version": "v"}
+    assert "Simulated data" not in story.header()
+    story.simulated = True
+    assert story.header().split("\n")[2] == wording.SIMULATED_BANNER
+
+
+def test_count_labels_are_still_counts_to_the_publication_scan():
+    """Human labels must not hide a count column from the last line of defence."""
+    from pipeline.publication_check import is_count_column
+
+    counts = [c for c in wording.COLUMN_LABELS if c.startswith(("numerator", "denominator"))]
+    assert len(counts) == 10
+    for column in counts:
+        assert is_count_column(wording.COLUMN_LABELS[column]), column

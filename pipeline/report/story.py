@@ -29,9 +29,41 @@ SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumu
 
 
 def _html_table(table: pd.DataFrame) -> str:
-    """A table as HTML, in a box that scrolls sideways rather than overflowing the page."""
-    body = table.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
+    """A table as HTML for people: column names in words, proportions as percentages, p-values
+    and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
+    than overflowing the page. The CSV files under ``tables/`` keep the variable names."""
+    shown = wording.readable_table(table)
+    body = shown.to_html(index=False, border=0, na_rep="")
     return f'<div class="table-wrap">{body}</div>'
+
+
+PROPORTION_SCALES = {"difference in proportion": "percentage points",
+                     "mean difference in proportion over the post period": "percentage points",
+                     "absolute difference in proportion": "percentage points",
+                     "absolute difference in proportion per month": "percentage points per month",
+                     "difference (Q1 - Q5) in difference in proportion":
+                         "difference (Q1 - Q5) in percentage points",
+                     "change in SII (proportion)": "change in SII (percentage points)",
+                     "change in SII (proportion) per month":
+                         "change in SII (percentage points per month)"}
+
+
+def on_percent_scale(effects: pd.DataFrame) -> pd.DataFrame:
+    """Effects whose scale is a difference in proportions, restated in percentage points."""
+    rows = effects["scale"].isin(PROPORTION_SCALES)
+    out = effects.copy()
+    for column in ("estimate", "ci_low", "ci_high"):
+        out[column] = out[column].astype(float)
+        out.loc[rows, column] = out.loc[rows, column] * 100
+    out.loc[rows, "scale"] = out.loc[rows, "scale"].map(PROPORTION_SCALES)
+    return out
+
+
+def without_link_twins(effects: pd.DataFrame) -> pd.DataFrame:
+    """Each estimate once: a ratio row (``_or``/``_rr``) replaces its log-scale twin."""
+    twins = {e.removesuffix("_or").removesuffix("_rr") for e in effects["estimand"]
+             if e.endswith(("_or", "_rr"))}
+    return effects[~effects["estimand"].isin(twins)]
 
 
 @dataclass
@@ -42,6 +74,7 @@ class Story:
     manifest: dict
     quality: dict
     history: list
+    simulated: bool = False  # the extract is simulated (params ``simulation.interventions``)
 
     @classmethod
     def load(cls, key: str) -> "Story":
@@ -54,7 +87,8 @@ class Story:
         quality = json.loads(quality_path.read_text()) if quality_path.exists() else {}
         story = cls(cfg=cfg, rule=rule, ev=run(cfg, series, quality),
                     manifest=manifest.build(cfg, rule, paths, [paths.series(key)]),
-                    quality=quality, history=[])
+                    quality=quality, history=[],
+                    simulated=key in config.simulated_keys(root))
         previous = history.load(paths.report(key) / "history.json")
         story.history = history.updated(previous, story.manifest, story.headline_metrics())
         return story
@@ -94,6 +128,7 @@ class Story:
         return "\n".join([
             f"# {cfg.title}",
             "",
+            *([wording.SIMULATED_BANNER, ""] if self.simulated else []),
             f"**Report version** `{self.manifest['version']}` · intervention key `{cfg.key}` · "
             f"design: {cfg.design} · window {cfg.window.start:%B %Y} to {cfg.window.end:%B %Y} · "
             f"phases: {phases}.",
@@ -404,8 +439,10 @@ class Story:
         return _html_table(overall[[c for c in keep if c in overall.columns]])
 
     def effects_table(self, outcome_key: str, results: dict | None = None) -> str:
+        """The model's estimates, each once: ratio rows replace their log-scale twins."""
         effects = (results or self.ev.its)[outcome_key].effects
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
+        shown = on_percent_scale(without_link_twins(shown))
         return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
 
@@ -433,8 +470,8 @@ class Story:
         if ols is not None:
             display(Markdown(
                 f"Alternative model, the linear segmented regression analysts know from Stata's "
-                f"`itsa` (Linden 2015): {ols.method}. Its changes are in proportions (0.05 = 5 "
-                "percentage points). Plain Newey-West intervals are too narrow in series this "
+                f"`itsa` (Linden 2015): {ols.method}. Its changes are in percentage points of "
+                "the monthly percentage. Plain Newey-West intervals are too narrow in series this "
                 "short (85% coverage in our simulations), so these use a small-sample "
                 "correction with Satterthwaite degrees of freedom (Bell & McCaffrey 2002; "
                 "Imbens & Kolesár 2016), which kept 95% intervals at 94-95% coverage."))
@@ -511,10 +548,13 @@ class Story:
         gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
                          "relative index of inequality; PHE method; from the published counts):"))
-        display(HTML(_html_table(gaps.drop(columns=["outcome"]))))
+        display(HTML(_html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
+                     if len(gaps) else _html_table(gaps)))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         display(Markdown("**Change in the gap** (stratified ITS: quintile 1 minus quintile 5; "
                          "and an ITS of the monthly SII):"))
+        if len(change):
+            change = on_percent_scale(without_link_twins(change))
         display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
         method = het["method"].iloc[0] if len(het) else ""

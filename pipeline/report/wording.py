@@ -14,6 +14,7 @@ Rules (tested in tests/test_wording.py):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipeline.stats.its_diagnostics import SHORT_SEGMENT as SHORT_SEGMENT_MONTHS
@@ -239,3 +240,96 @@ def confidence(ci_excludes_null: bool, min_points_per_segment: int, autocorrelat
     if not ci_excludes_null and level == "high":
         level = "moderate"
     return Confidence(level, tuple(reasons))
+
+
+SIMULATED_BANNER = ("> **Simulated data.** This report was made from simulated data (params "
+                    "`simulation.interventions`): its numbers show how the methods work and "
+                    "describe no real patients or services.")
+
+#: Column labels for the page. Count labels stay names the publication scan reads as counts
+#: ("Events", "Total", with "before"/"after"/"Q1" suffixes: pipeline.publication_check), so
+#: the page's counts are still checked against the disclosure rule (docs/adr/0050).
+COLUMN_LABELS = {
+    "outcome": "Outcome", "dimension": "Group", "stratum": "Stratum", "unit": "Unit",
+    "numerator": "Events", "denominator": "Total",
+    "numerator_before": "Events before", "denominator_before": "Total before",
+    "numerator_after": "Events after", "denominator_after": "Total after",
+    "numerator_q1": "Events Q1", "denominator_q1": "Total Q1", "numerator_q5": "Events Q5",
+    "denominator_q5": "Total Q5",
+    "before": "Before (%)", "before_low": "Before, CI low (%)", "before_high":
+    "Before, CI high (%)", "after": "After (%)", "after_low": "After, CI low (%)",
+    "after_high": "After, CI high (%)", "difference": "Difference (points)",
+    "difference_low": "Difference, CI low", "difference_high": "Difference, CI high",
+    "risk_ratio": "Risk ratio", "risk_ratio_low": "Risk ratio, CI low",
+    "risk_ratio_high": "Risk ratio, CI high", "odds_ratio": "Odds ratio",
+    "odds_ratio_low": "Odds ratio, CI low", "odds_ratio_high": "Odds ratio, CI high",
+    "p_value": "p-value", "p_adjusted": "p-value (adjusted)", "test": "Test",
+    "estimand": "Estimate of", "phase": "Phase", "estimate": "Estimate", "ci_low": "CI low",
+    "ci_high": "CI high", "scale": "Scale", "variant": "Variant", "description": "Description",
+    "note": "Note", "period": "Period", "measure": "Measure", "statistic": "Statistic",
+    "df": "df", "i_squared": "I² (%)", "n_strata": "Strata", "source": "Source",
+    "method": "Method", "version": "Version", "what changed": "What changed",
+}
+PERCENT_COLUMNS = {"i_squared", "before", "before_low", "before_high", "after", "after_low",
+                   "after_high",
+                   "difference", "difference_low", "difference_high"}
+P_COLUMNS = {"p_value", "p_adjusted"}
+ESTIMAND_PATTERNS = (
+    (r"^level_change_(or|rr)$", "Immediate change"),
+    (r"^level_change$", "Immediate change"),
+    (r"^slope_change_(or|rr)$", "Change in trend, per month"),
+    (r"^slope_change$", "Change in trend, per month"),
+    (r"^pre_trend(_or|_rr)?$", "Trend before, per month"),
+    (r"^abs_diff_h(\d+)$", r"Difference at \1 months"),
+    (r"^rel_diff_h(\d+)$", r"Relative difference at \1 months"),
+    (r"^level_and_slope_change$", "Immediate change and change in trend"),
+    (r"^cumulative_excess$", "Extra events, whole period after the start"),
+    (r"^average_effect$", "Average difference after the start"),
+    (r"^average_rel_effect$", "Average relative difference after the start"),
+)
+
+
+def number(value) -> str:
+    """A number in fixed notation with sensible digits: 2387.25 -> "2,387"; 1.0047 -> "1.00";
+    0.996 -> "1.00"; 0.0123 -> "0.012"; text (such as the suppression mark) is left as it is."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        return "" if value is None or value != value else str(value)
+    if (isinstance(value, int) or float(value).is_integer()) and abs(value) >= 1:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def p_value(value) -> str:
+    """A p-value as evaluators print it: "< 0.001" below a thousandth, else three decimals."""
+    if not isinstance(value, (int, float)) or value != value:
+        return "" if value is None or value != value else str(value)
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _estimand_label(name) -> str:
+    for pattern, label in ESTIMAND_PATTERNS:
+        if isinstance(name, str) and re.match(pattern, name):
+            return re.sub(pattern, label, name)
+    return name
+
+
+def readable_table(table):
+    """A copy of ``table`` for the page: human column labels, proportions as percentages (one
+    decimal), p-values as "< 0.001" or three decimals, other numbers in fixed notation."""
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if column in PERCENT_COLUMNS:
+            out[column] = values.map(lambda v: f"{v * 100:.1f}" if isinstance(v, (int, float))
+                                     and v == v else ("" if v != v else str(v)))
+        elif column in P_COLUMNS:
+            out[column] = values.map(p_value)
+        elif column == "estimand":
+            out[column] = values.map(_estimand_label)
+        else:
+            out[column] = values.map(number)
+    return out.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
