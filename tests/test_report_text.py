@@ -100,10 +100,31 @@ def test_headline_leads_with_published_percentages_points_and_counts(project):
 
 
 def test_controlled_design_compares_with_the_comparators(project):
-    sentences = _story(project, "pulmonary_rehab").headline_sentences()
-    text = " ".join(sentences)
+    story = _story(project, "pulmonary_rehab")
+    text = " ".join(story.headline_sentences())
     assert "the comparator services" in text
     assert "earlier trend" not in text
+    assert "against the comparator services" in story.summary_line()
+
+
+def test_controlled_gap_change_is_against_the_comparators():
+    from pipeline.report.equity_section import gap_sentence
+
+    result = _crafted_gap(0.01, -0.02, 0.04)
+    assert gap_sentence(result, "x", "Uptake").endswith("against the earlier trends.")
+    text = gap_sentence(result, "x", "Uptake", against="the same fifths in the comparator "
+                        "services")
+    assert text.endswith("against the same fifths in the comparator services.")
+
+
+def _crafted_gap(change, low, high):
+    gap_change = pd.DataFrame([{"outcome": "x", "source": "stratified_its",
+                                "estimand": "abs_diff_h12", "estimate": change,
+                                "ci_low": low, "ci_high": high}])
+    result = EquityResult.__new__(EquityResult)
+    result.__dict__.update(gap_change=gap_change, gaps=pd.DataFrame(), alpha=0.05, most="1",
+                           least="5")
+    return result
 
 
 def test_staggered_design_names_a_range_of_starts(project):

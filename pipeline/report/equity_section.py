@@ -195,11 +195,12 @@ def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -
 
 def gap_sentence(result: EquityResult, outcome: str, label: str,
                  horizon: int | None = None, level: float | None = None,
-                 improvement: str = "increase") -> str:
+                 improvement: str = "increase", against: str = "the earlier trends") -> str:
     """The equity answer in words: did the gap between Q1 and Q5 narrow or widen?
 
     Rests on :func:`gap_answer`; says the verdict, the direction in words, the number with its
-    CI and the sign convention (most minus least deprived).
+    CI and the sign convention (most minus least deprived). ``against`` names what the change
+    is measured against: the earlier trends, or the comparator units in a controlled design.
     """
     answer = gap_answer(result, outcome, horizon, improvement, level)
     if answer is None:
@@ -209,8 +210,8 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
     who = (f"between the most deprived (IMD quintile {result.most}) and least deprived "
            f"(quintile {result.least}) fifths of patients")
     when = f"{answer.horizon} months after the intervention began"
-    change = (f"the gap (most minus least deprived) changed by {answer.numbers()} against the "
-              "earlier trends")
+    change = (f"the gap (most minus least deprived) changed by {answer.numbers()} against "
+              f"{against}")
     if answer.verdict == "too uncertain to tell":
         return (f"Too uncertain to tell whether the gap in {label} {who} changed: {when}, "
                 f"{change}, an interval reaching more than {100 * UNCERTAIN_HALF_WIDTH:.0f} "

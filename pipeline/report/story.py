@@ -304,8 +304,10 @@ class Story:
     def equity_sentence(self, outcome: config.Outcome | None = None) -> str:
         """Did the gap between the most and least deprived fifths narrow? (docs/equity.md)"""
         outcome = outcome or self.cfg.headline
+        against = ("the earlier trends" if self.cfg.design != "controlled"
+                   else f"the same fifths in {self._compared()}")
         return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label,
-                                           improvement=outcome.improvement)
+                                           improvement=outcome.improvement, against=against)
 
     def gap_answers(self) -> dict[str, equity_section.GapAnswer]:
         """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""

@@ -109,8 +109,8 @@ def points(value: float, digits: int = 1, signed: bool = True) -> str:
 def before_after_sentence(what: str, before: float, after: float, months_before: int,
                           months_after: int) -> str:
     """The plain before and after percentages (published counts), the scale people use."""
-    return (f"{_capital(what)} was {percent(before)} in the {months_before} months before the "
-            f"start and {percent(after)} in the {months_after} months after it.")
+    return (f"The percentage for {what} was {percent(before)} in the {months_before} months "
+            f"before the start and {percent(after)} in the {months_after} months after it.")
 
 
 def difference_sentence(what: str, estimate: float, low: float, high: float, horizon: int,
