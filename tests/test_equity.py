@@ -173,11 +173,12 @@ def test_bad_arguments():
 # -- the report's equity section ------------------------------------------------------------
 
 @pytest.mark.parametrize("change, low, high, baseline, verdict", [
-    (0.02, -0.01, 0.05, -0.05, "no evidence"),
+    (0.02, -0.01, 0.05, -0.05, "no clear change"),
+    (0.02, -0.15, 0.19, -0.05, "too uncertain to tell"),  # half-width 17 points > 10
     (0.02, 0.01, 0.03, -0.05, "narrowed"),
     (-0.02, -0.03, -0.01, -0.05, "widened"),
-    (0.12, 0.10, 0.14, -0.05, "reversed"),
-    (0.02, 0.01, 0.03, None, "changed"),
+    (0.12, 0.10, 0.14, -0.05, "widened"),  # overshoots: a larger gap the other way
+    (0.02, 0.01, 0.03, None, "widened"),  # no clear gap before: a gap opens
 ])
 def test_gap_verdict(change, low, high, baseline, verdict):
     assert equity_section.gap_verdict(change, low, high, baseline) == verdict
@@ -185,13 +186,13 @@ def test_gap_verdict(change, low, high, baseline, verdict):
 
 def test_gap_sentence_is_one_careful_sentence(thi):
     text = equity_section.gap_sentence(thi, "bbv_test", "BBV test uptake")
-    assert text.count(". ") == 0 and text.endswith((".", ")."))
-    assert "95% CI" in text and "caus" not in text
+    assert text.count(". ") <= 1 and text.endswith((".", ")."))
+    assert "95% CI" in text and "caus" not in text and "most minus least deprived" in text
+    answer = equity_section.gap_answer(thi, "bbv_test")
     row = thi.headline("bbv_test")
-    if row["ci_low"] <= 0 <= row["ci_high"]:
-        assert text.startswith("There is no evidence")
-    else:
-        assert "associated with" in text or "shifted" in text
+    assert (answer.estimate, answer.low, answer.high) == (row["estimate"], row["ci_low"],
+                                                          row["ci_high"])
+    assert answer.verdict in text.lower()
 
 
 def test_figures_have_labelled_axes_and_okabe_ito_colours(thi):

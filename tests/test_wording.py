@@ -31,7 +31,7 @@ def test_harmful_effect_is_named_as_unwanted():
 
 
 def test_difference_sentences_follow_the_interval():
-    assert "was higher than the earlier trend predicts (8.1 percentage points, 95% CI 6.2 to " \
+    assert "was higher than the earlier trend predicts (+8.1 percentage points, 95% CI 6.2 to " \
            "9.9)" in wording.difference_sentence("uptake", 0.081, 0.062, 0.099, 12)
     assert "not clearly different" in wording.difference_sentence("uptake", 0.01, -0.02, 0.04, 6)
 
@@ -89,16 +89,59 @@ def _crafted_equity(change, low, high, gap_before):
     return result
 
 
-@pytest.mark.parametrize("change, low, high, gap_before, expected", [
-    (-0.03, -0.05, -0.01, -0.06, "associated with a widening of the gap in uptake"),
-    (0.03, 0.01, 0.05, -0.06, "associated with a narrowing of the gap in uptake"),
-    (0.01, -0.02, 0.04, -0.06, "There is no evidence that the intervention changed the gap"),
+@pytest.mark.parametrize("change, low, high, gap_before, expected, numbers, harm", [
+    (-0.03, -0.05, -0.01, -0.06, "The gap in uptake between the most deprived (IMD quintile 1) "
+     "and least deprived (quintile 5) fifths of patients widened, against the most deprived",
+     "-3.0 percentage points (95% CI -5.0 to -1.0)", True),
+    (0.03, 0.01, 0.05, -0.06, "fifths of patients narrowed, in favour of the most deprived",
+     "+3.0 percentage points (95% CI +1.0 to +5.0)", False),
+    (-0.03, -0.05, -0.01, 0.06, "fifths of patients narrowed, against the most deprived",
+     "-3.0 percentage points", True),
+    (0.03, 0.01, 0.05, 0.0, "widened, in favour of the most deprived", "no clear gap before",
+     False),
+    (0.01, -0.02, 0.04, -0.06, "No clear change in the gap in uptake",
+     "+1.0 percentage points (95% CI -2.0 to +4.0)", False),
+    (0.01, -0.31, 0.33, -0.06, "Too uncertain to tell whether the gap in uptake",
+     "too few patients to tell", False),
 ])
-def test_gap_sentences_on_crafted_results(change, low, high, gap_before, expected):
-    """Widening, narrowing and no evidence, on crafted tables (gap = most - least deprived)."""
-    from pipeline.report.equity_section import gap_sentence
+def test_gap_sentences_on_crafted_results(change, low, high, gap_before, expected, numbers,
+                                          harm):
+    """The verdict in a word, its direction for the most deprived, the number with its CI and
+    the sign convention, on crafted tables (gap = most - least deprived)."""
+    from pipeline.report.equity_section import gap_answer, gap_sentence
 
-    text = gap_sentence(_crafted_equity(change, low, high, gap_before), "x", "Uptake")
+    result = _crafted_equity(change, low, high, gap_before)
+    text = gap_sentence(result, "x", "Uptake")
     assert expected in text
-    assert "3.0 percentage points" in text or "1.0 percentage points" in text
+    assert numbers in text
+    assert "most minus least deprived" in text
     assert "caus" not in text
+    assert gap_answer(result, "x").against_most_deprived is harm
+
+
+def test_gap_direction_follows_the_wanted_direction():
+    """For an outcome where lower is better, a fall in the gap favours the most deprived."""
+    from pipeline.report.equity_section import gap_answer
+
+    result = _crafted_equity(-0.03, -0.05, -0.01, 0.06)
+    answer = gap_answer(result, "x", improvement="decrease")
+    assert answer.verdict == "narrowed" and answer.direction == "in favour of the most deprived"
+    assert not answer.against_most_deprived
+    assert answer.short().startswith("Narrowed, in favour of the most deprived: -3.0 percentage")
+
+
+def test_secondary_estimates_that_disagree_are_named():
+    """A clear secondary verdict that differs from the primary one is named with its numbers;
+    one whose interval includes no change, or that agrees, is not."""
+    from pipeline.report.equity_section import answer_from, disagreement_sentence
+
+    primary = answer_from(-0.002, -0.083, 0.080, -0.05, 12, "increase", 0.95)
+    agrees = answer_from(0.01, -0.05, 0.07, -0.05, 6, "increase", 0.95)
+    assert disagreement_sentence(primary, {"at 6 months": agrees}) is None
+    clear = answer_from(0.095, 0.039, 0.150, -0.05, 3, "increase", 0.95)
+    text = disagreement_sentence(primary, {"at 6 months": agrees, "at 3 months": clear})
+    assert text == ("Secondary estimates disagree with this answer (at 3 months: narrowed, in "
+                    "favour of the most deprived, +9.5 percentage points (95% CI +3.9 to "
+                    "+15.0)). The pre-specified answer is the 12-month estimate above.")
+    same = answer_from(0.03, 0.01, 0.05, -0.06, 12, "increase", 0.95)
+    assert disagreement_sentence(same, {"at 3 months": clear}) is None

@@ -2,8 +2,10 @@
 
 Entry points for the report (story.py / the notebook):
 
-* :func:`gap_sentence` -- ONE sentence answering "did this intervention narrow the gap between
-  our most and least deprived patients?", with its uncertainty;
+* :func:`gap_sentence` -- the answer to "did this intervention narrow the gap between our most
+  and least deprived patients?" in words (narrowed, widened, no clear change, too uncertain to
+  tell), with the direction, the number and its uncertainty; :func:`gap_answer` the same as
+  data (for the summary, the index and the harm warning);
 * :func:`forest_figure` -- effects by stratum across dimensions, with adjusted p-values;
 * :func:`gap_figure` -- the observed gap (Q1 - Q5) over time, the fitted gap and the
   counterfactual gap from the stratified ITS with its band, and the monthly SII;
@@ -16,6 +18,8 @@ Colours: Okabe & Ito (2008).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,10 +38,6 @@ DIMENSION_COLOURS = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "purp
                                             "sky")]
 
 
-def _pp(value: float) -> str:
-    return f"{100 * value:.1f}"
-
-
 def _baseline_gap(result: EquityResult, outcome: str) -> float | None:
     rows = result.gaps
     if rows.empty:
@@ -53,63 +53,175 @@ def _lower_first(label: str) -> str:
     return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
 
 
-def gap_verdict(change: float, low: float, high: float, baseline: float | None) -> str:
-    """``narrowed``, ``widened``, ``reversed``, ``changed`` or ``no evidence``.
+UNCERTAIN_HALF_WIDTH = 0.10
+"""An interval that includes no change and reaches further than 10 percentage points either
+side of its estimate is "too uncertain to tell", not "no clear change" (docs/adr/0050)."""
 
-    The gap is most minus least deprived. A change whose interval excludes 0 narrows the
-    gap when it moves the gap towards zero without passing it by more than its size, widens
-    it when it moves it away from zero, reverses it when it overshoots; with no clear gap
-    before (``baseline`` None or 0) it is only ``changed``.
+VERDICTS = ("narrowed", "widened", "no clear change", "too uncertain to tell")
+
+
+def gap_verdict(change: float, low: float, high: float, baseline: float | None,
+                threshold: float = UNCERTAIN_HALF_WIDTH) -> str:
+    """``narrowed``, ``widened``, ``no clear change`` or ``too uncertain to tell``.
+
+    The gap is most minus least deprived (proportions). An interval that includes 0 is ``no
+    clear change``, or ``too uncertain to tell`` when its half-width exceeds ``threshold``.
+    Otherwise the gap after (``baseline + change``) is compared with the gap before in size:
+    smaller is ``narrowed``, larger ``widened``; with no clear gap before (``baseline`` None) a
+    clear change opens a gap, so it is ``widened``.
     """
     if low <= 0 <= high:
-        return "no evidence"
-    if not baseline:
-        return "changed"
-    after = baseline + change
-    if np.sign(change) == np.sign(baseline):
-        return "widened"
-    if abs(after) <= abs(baseline) or np.sign(after) == np.sign(baseline):
-        return "narrowed"
-    return "reversed"
+        return "too uncertain to tell" if (high - low) / 2 > threshold else "no clear change"
+    before = baseline or 0.0
+    return "narrowed" if abs(before + change) < abs(before) else "widened"
+
+
+def favours(change: float, improvement: str) -> str:
+    """The direction of a change in the gap (most minus least deprived) in words.
+
+    With ``improvement: increase`` a rise in the gap is in favour of the most deprived; with
+    ``decrease`` a fall is; a neutral outcome gets the plain direction.
+    """
+    if improvement == "neutral":
+        return ("the most deprived's percentage rose against the least deprived's" if change > 0
+                else "the most deprived's percentage fell against the least deprived's")
+    good = change > 0 if improvement == "increase" else change < 0
+    return "in favour of the most deprived" if good else "against the most deprived"
+
+
+@dataclass(frozen=True)
+class GapAnswer:
+    """The equity answer for one outcome: the verdict in a word and the numbers it rests on."""
+
+    verdict: str
+    direction: str
+    estimate: float
+    low: float
+    high: float
+    horizon: int
+    level: float
+    clear_gap_before: bool
+
+    @property
+    def against_most_deprived(self) -> bool:
+        """A clear change in the gap against the most deprived: always reported (a harm)."""
+        return self.verdict in ("narrowed", "widened") and self.direction.startswith("against")
+
+    def numbers(self) -> str:
+        return (f"{_signed_pp(self.estimate)} percentage points ({self.level:.0%} CI "
+                f"{_signed_pp(self.low)} to {_signed_pp(self.high)})")
+
+    def short(self) -> str:
+        """The answer in a few words, e.g. for the index: "Widened, against the most deprived:
+        -8.5 percentage points (95% CI -15.9 to -1.1) at 12 months (gap = most minus least
+        deprived)"."""
+        how = f", {self.direction}" if self.verdict in ("narrowed", "widened") else ""
+        return (f"{self.verdict.capitalize()}{how}: {self.numbers()} at {self.horizon} "
+                "months (gap = most minus least deprived)")
+
+
+def _signed_pp(value: float) -> str:
+    return f"{'+' if value > 0 else ''}{100 * value:.1f}"
+
+
+def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
+               improvement: str = "increase", level: float | None = None) -> GapAnswer | None:
+    """The stratified-ITS change in the gap (Q1 minus Q5, fitted minus counterfactual) at the
+    largest horizon, judged against the gap observed in the before window; None when the
+    quintile 1 or 5 series could not be modelled."""
+    row = result.headline(outcome, horizon)
+    if row is None:
+        return None
+    est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
+    return answer_from(est, lo, hi, _baseline_gap(result, outcome),
+                       int(row["estimand"].removeprefix("abs_diff_h")), improvement,
+                       level or 1 - result.alpha)
+
+
+def answer_from(estimate: float, low: float, high: float, baseline: float | None,
+                horizon: int, improvement: str, level: float) -> GapAnswer:
+    """A :class:`GapAnswer` from a change in a gap (most minus least deprived) and its CI."""
+    return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline),
+                     direction=favours(estimate, improvement), estimate=estimate, low=low,
+                     high=high, horizon=horizon, level=level,
+                     clear_gap_before=baseline is not None)
+
+
+def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.DataFrame,
+                      improvement: str = "increase") -> dict[str, GapAnswer]:
+    """The secondary equity estimates, by name: the stratified-ITS gap change at the other
+    horizons, and the before/after change in the slope index of inequality (from the
+    published ``equity_gaps`` table)."""
+    primary = result.headline(outcome)
+    out = {}
+    if primary is not None:
+        rows = result.gap_change[(result.gap_change["outcome"] == outcome)
+                                 & (result.gap_change["source"] == "stratified_its")
+                                 & result.gap_change["estimand"].str.startswith("abs_diff_h")]
+        for estimand in rows["estimand"]:
+            if estimand != primary["estimand"]:
+                h = int(estimand.removeprefix("abs_diff_h"))
+                out[f"the stratified ITS at {h} months"] = gap_answer(result, outcome, h,
+                                                                      improvement)
+    sii = published_gaps[(published_gaps["outcome"] == outcome)
+                         & (published_gaps["measure"] == "sii")] if len(published_gaps) else []
+    if len(sii):
+        change = sii[sii["period"] == "change"]
+        before = sii[sii["period"] == "before"]
+        if len(change) and len(before):
+            c, b = change.iloc[0], before.iloc[0]
+            clear = not (b["ci_low"] <= 0 <= b["ci_high"])
+            out["the slope index of inequality, before against after"] = answer_from(
+                float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"]),
+                float(b["estimate"]) if clear else None, 0, improvement, 1 - result.alpha)
+    return out
+
+
+def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -> str | None:
+    """Name the secondary estimates whose verdict differs from the primary one (None if none).
+
+    Only a clear secondary verdict (narrowed or widened) counts: an interval that includes no
+    change cannot contradict a clear primary answer.
+    """
+    named = [f"{name}: {a.verdict}, {a.direction}, {a.numbers()}"
+             for name, a in secondary.items()
+             if a.verdict in ("narrowed", "widened")
+             and (a.verdict, a.direction) != (primary.verdict, primary.direction)]
+    if not named:
+        return None
+    return (f"Secondary estimates disagree with this answer ({'; '.join(named)}). The "
+            f"pre-specified answer is the {primary.horizon}-month estimate above.")
 
 
 def gap_sentence(result: EquityResult, outcome: str, label: str,
-                 horizon: int | None = None, level: float | None = None) -> str:
-    """One sentence: did the intervention narrow the gap between Q1 and Q5?
+                 horizon: int | None = None, level: float | None = None,
+                 improvement: str = "increase", against: str = "the earlier trends") -> str:
+    """The equity answer in words: did the gap between Q1 and Q5 narrow or widen?
 
-    Rests on the stratified ITS: the difference between quintile 1 and quintile 5 in
-    (fitted - counterfactual) at the largest horizon (percentage points), with its CI; the
-    direction is judged against the gap observed in the before window.
+    Rests on :func:`gap_answer`; says the verdict, the direction in words, the number with its
+    CI and the sign convention (most minus least deprived). ``against`` names what the change
+    is measured against: the earlier trends, or the comparator units in a controlled design.
     """
-    row = result.headline(outcome, horizon)
-    if row is None:
+    answer = gap_answer(result, outcome, horizon, improvement, level)
+    if answer is None:
         return (f"The gap in {label} between the most and least deprived fifths could not be "
                 "estimated: the IMD quintile 1 or 5 series was too sparse to model.")
-    h = int(row["estimand"].removeprefix("abs_diff_h"))
     label = _lower_first(label)
-    conf = f"{(level or 1 - result.alpha):.0%} CI"
-    est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
-    numbers = f"{_pp(est)} percentage points, {conf} {_pp(lo)} to {_pp(hi)}"
-    verdict = gap_verdict(est, lo, hi, _baseline_gap(result, outcome))
     who = (f"between the most deprived (IMD quintile {result.most}) and least deprived "
            f"(quintile {result.least}) fifths of patients")
-    when = f"{h} months after the intervention began"
-    if verdict == "no evidence":
-        return (f"There is no evidence that the intervention changed the gap in {label} {who}: "
-                f"{when}, the change in the gap against the earlier trends was {numbers}.")
-    if verdict == "changed":
-        return (f"{when.capitalize()}, the difference in {label} {who} had shifted by "
-                f"{_pp(est)} percentage points against the earlier trends ({conf} {_pp(lo)} to "
-                f"{_pp(hi)}); with no clear gap between them before, this is a change in the "
-                "difference, not a narrowing or widening.")
-    if verdict == "reversed":
-        return (f"{when.capitalize()}, the intervention was associated with a reversal of the gap "
-                f"in {label} {who} ({numbers} change against the earlier trends).")
-    noun = {"narrowed": "narrowing", "widened": "widening"}[verdict]
-    return (f"{when.capitalize()}, the intervention was associated with a {noun} of "
-            f"the gap in {label} {who} by {_pp(abs(est))} percentage points against the earlier "
-            f"trends ({conf} {_pp(abs(lo) if est > 0 else abs(hi))} to "
-            f"{_pp(abs(hi) if est > 0 else abs(lo))}).")
+    when = f"{answer.horizon} months after the intervention began"
+    change = (f"the gap (most minus least deprived) changed by {answer.numbers()} against "
+              f"{against}")
+    if answer.verdict == "too uncertain to tell":
+        return (f"Too uncertain to tell whether the gap in {label} {who} changed: {when}, "
+                f"{change}, an interval reaching more than {100 * UNCERTAIN_HALF_WIDTH:.0f} "
+                "percentage points either side of its estimate (too few patients to tell).")
+    if answer.verdict == "no clear change":
+        return f"No clear change in the gap in {label} {who}: {when}, {change}."
+    opened = ("" if answer.clear_gap_before else
+              " There was no clear gap before, so this is a gap opening.")
+    return (f"The gap in {label} {who} {answer.verdict}, {answer.direction}: {when}, "
+            f"{change}.{opened}")
 
 
 def _forest_rows(result: EquityResult, outcome: str, estimand: str, phase: str | None):

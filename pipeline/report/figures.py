@@ -112,13 +112,14 @@ def its_figure(result: ITSResult, cfg: Intervention, label: str, rule: Disclosur
 
 
 def impact_figure(result: ITSResult, cfg: Intervention, label: str,
-                  rule: Disclosure) -> Figure:
+                  rule: Disclosure, events: str = "events") -> Figure:
     """Three panels in the manner of CausalImpact (Brodersen et al. 2015).
 
     1. the observed series, the fitted model and the counterfactual with its 95% band;
     2. the pointwise effect, observed minus counterfactual, in percentage points (observed
        from the published counts; a gap where a count is hidden);
-    3. the cumulative effect in events (people): the running sum of the published denominator
+    3. the cumulative effect in the outcome's events (``events``, e.g. "BBV tests"): the
+       running sum of the published denominator
        times the model's effect (fitted minus counterfactual), as the ``cumulative_excess``
        estimand sums it. Bands come from the counterfactual's band (coefficient uncertainty),
        summed month by month: an approximation, the exact interval of the total is the
@@ -150,7 +151,7 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     axes[2].fill_between(post["month"], cum_low, cum_high, color=OKABE_ITO["green"],
                          alpha=0.15, lw=0)
     axes[2].axhline(0, color=OKABE_ITO["grey"], lw=1)
-    axes[2].set_ylabel("Cumulative effect\n(people)")
+    axes[2].set_ylabel(f"Cumulative effect\n({events})")
     axes[2].set_xlabel("Month")
     for ax in axes:
         for start in _starts(cfg):
@@ -164,7 +165,7 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
 
 
 def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
-                    rule: Disclosure) -> str:
+                    rule: Disclosure, events: str = "events") -> str:
     series = with_published_observed(treated_series(result, cfg), rule)
     first = min(_starts(cfg))
     pre, post = series[series["month"] < first], series[series["month"] >= first]
@@ -175,5 +176,5 @@ def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
         f"{post['observed'].mean() * 100:.1f}% after; the counterfactual (the earlier trend "
         f"continued) ends at {post['counterfactual'].iloc[-1] * 100:.1f}% against a fitted "
         f"{post['fitted'].iloc[-1] * 100:.1f}%. Middle: the monthly difference between observed "
-        f"and counterfactual. Bottom: the running total of that difference in people."
+        f"and counterfactual. Bottom: the running total of that difference in {events}."
     )

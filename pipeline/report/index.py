@@ -32,7 +32,8 @@ PAGE = """<!DOCTYPE html>
 <p>Each report is rebuilt from data by <code>dvc repro</code>. The version is a hash of the code,
 parameters and data that made the report: the same version means the same report.</p>
 <table class="text">
-<thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th><th>Did the gap narrow?</th>
+<thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th>
+<th>Did the gap narrow? (most minus least deprived)</th>
 <th>Confidence</th><th>Version</th></tr></thead>
 <tbody>
 {rows}
@@ -49,6 +50,14 @@ ROW = (
 )
 
 
+HARM = "Warning:"  # starts each gap that moved against the most deprived (Story.equity_line)
+
+
+def equity_cell(escaped: str) -> str:
+    """The (escaped) equity answer, with any harm warning in bold so it cannot be missed."""
+    return escaped.replace(HARM, f"<strong>{HARM}</strong>")
+
+
 def write_index(root: Path | None = None) -> Path:
     """Write the index from the entries that the evaluate stages left, in params order."""
     root = root or config.project_root()
@@ -63,7 +72,9 @@ def write_index(root: Path | None = None) -> Path:
                 f"`python -m pipeline evaluate {key}`) before the index."
             )
         entry = json.loads(entry_path.read_text(encoding="utf-8"))
-        rows.append(ROW.format(**{k: html.escape(str(v)) for k, v in entry.items()}))
+        cells = {k: html.escape(str(v)) for k, v in entry.items()}
+        cells["equity"] = equity_cell(cells.get("equity", ""))
+        rows.append(ROW.format(**cells))
     css = STYLESHEET.read_text(encoding="utf-8")
     out = paths.reports / "index.html"
     atomic_publish.write_text(out, PAGE.format(css=css, rows="\n".join(rows)))

@@ -17,20 +17,53 @@ from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
 from pipeline.evaluation import Evaluation, load_series, run, select, treated_units
-from pipeline.report import (equity_section, figures, history, manifest, publish, spc_figure,
-                             wording)
+from pipeline.report import (equity_section, figures, history, index, manifest, publish,
+                             spc_figure, wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
            "poisson": ("_rr", "rate ratio"), "quasipoisson": ("_rr", "rate ratio"),
            "gaussian": ("", "difference")}
+SHORT_PHASE_UNKNOWN = 99  # no segment record: no short-phase warning
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
 
 
 def _html_table(table: pd.DataFrame) -> str:
-    """A table as HTML, in a box that scrolls sideways rather than overflowing the page."""
-    body = table.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.3g}")
+    """A table as HTML for people: column names in words, proportions as percentages, p-values
+    and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
+    than overflowing the page. The CSV files under ``tables/`` keep the variable names."""
+    shown = wording.readable_table(table)
+    body = shown.to_html(index=False, border=0, na_rep="")
     return f'<div class="table-wrap">{body}</div>'
+
+
+PROPORTION_SCALES = {"difference in proportion": "percentage points",
+                     "mean difference in proportion over the post period": "percentage points",
+                     "absolute difference in proportion": "percentage points",
+                     "absolute difference in proportion per month": "percentage points per month",
+                     "difference (Q1 - Q5) in difference in proportion":
+                         "difference (Q1 - Q5) in percentage points",
+                     "change in SII (proportion)": "change in SII (percentage points)",
+                     "change in SII (proportion) per month":
+                         "change in SII (percentage points per month)"}
+
+
+def on_percent_scale(effects: pd.DataFrame) -> pd.DataFrame:
+    """Effects whose scale is a difference in proportions, restated in percentage points."""
+    rows = effects["scale"].isin(PROPORTION_SCALES)
+    out = effects.copy()
+    for column in ("estimate", "ci_low", "ci_high"):
+        out[column] = out[column].astype(float)
+        out.loc[rows, column] = out.loc[rows, column] * 100
+    out.loc[rows, "scale"] = out.loc[rows, "scale"].map(PROPORTION_SCALES)
+    return out
+
+
+def without_link_twins(effects: pd.DataFrame) -> pd.DataFrame:
+    """Each estimate once: a ratio row (``_or``/``_rr``) replaces its log-scale twin."""
+    twins = {e.removesuffix("_or").removesuffix("_rr") for e in effects["estimand"]
+             if e.endswith(("_or", "_rr"))}
+    return effects[~effects["estimand"].isin(twins)]
 
 
 @dataclass
@@ -41,6 +74,7 @@ class Story:
     manifest: dict
     quality: dict
     history: list
+    simulated: bool = False  # the extract is simulated (params ``simulation.interventions``)
 
     @classmethod
     def load(cls, key: str) -> "Story":
@@ -53,7 +87,8 @@ class Story:
         quality = json.loads(quality_path.read_text()) if quality_path.exists() else {}
         story = cls(cfg=cfg, rule=rule, ev=run(cfg, series, quality),
                     manifest=manifest.build(cfg, rule, paths, [paths.series(key)]),
-                    quality=quality, history=[])
+                    quality=quality, history=[],
+                    simulated=key in config.simulated_keys(root))
         previous = history.load(paths.report(key) / "history.json")
         story.history = history.updated(previous, story.manifest, story.headline_metrics())
         return story
@@ -86,9 +121,14 @@ class Story:
     def header(self) -> str:
         cfg = self.cfg
         phases = "; ".join(f"{p.name} from {p.start:%B %Y}" for p in cfg.phases)
+        if cfg.unit_starts:
+            starts = sorted(cfg.unit_starts.values())
+            phases += (f" (each {cfg.unit_label}'s own start, {starts[0]:%B %Y} to "
+                       f"{starts[-1]:%B %Y})")
         return "\n".join([
             f"# {cfg.title}",
             "",
+            *([wording.SIMULATED_BANNER, ""] if self.simulated else []),
             f"**Report version** `{self.manifest['version']}` · intervention key `{cfg.key}` · "
             f"design: {cfg.design} · window {cfg.window.start:%B %Y} to {cfg.window.end:%B %Y} · "
             f"phases: {phases}.",
@@ -169,36 +209,89 @@ class Story:
             parts.append("Not fitted (too few months): " + ", ".join(unfitted) + ".")
         display(Markdown(f"{len(rows)} variants fitted. " + " ".join(p for p in parts if p)))
 
-    def summary(self) -> str:
-        """The commissioner's page: question, answer, size, equity, confidence and why."""
-        outcome = self.cfg.headline
-        suffix, ratio_name = self._natural(outcome)
-        what = wording.noun(outcome.label)
+    def _compared(self) -> str:
+        """What the headline is compared with: the earlier trend, or the comparator units."""
+        return wording.reference(self.cfg.design, self.cfg.unit_label)
+
+    def _start_phrase(self) -> str:
+        """When the headline's immediate change happens, true of the design.
+
+        A staggered roll-out has no single start month: each unit's own start is named as a
+        range.
+        """
         first = self.cfg.phases[0]
-        level = self._effect(outcome.key, f"level_change{suffix}", first.name)
-        when = f"the start of the first phase, “{first.name}” ({first.start:%B %Y}),"
-        answer = [wording.ratio_sentence(what, level["estimate"], level["ci_low"],
-                                         level["ci_high"], ratio_name, when, outcome.improvement)]
+        if self.cfg.unit_starts:
+            starts = sorted(self.cfg.unit_starts.values())
+            return (f"each {self.cfg.unit_label}'s own start of “{first.name}” "
+                    f"({starts[0]:%B %Y} to {starts[-1]:%B %Y}),")
+        return f"the start of the first phase, “{first.name}” ({first.start:%B %Y}),"
+
+    def _headline_before_after(self) -> pd.Series | None:
+        """The headline outcome's overall row of the published before/after table."""
+        table = publish.published_before_after(self.ev, self.rule)
+        rows = table[(table["outcome"] == self.cfg.headline.key)
+                     & (table["dimension"] == "all")]
+        if rows.empty or isinstance(rows.iloc[0]["before"], str):
+            return None  # hidden by the disclosure rule
+        return rows.iloc[0]
+
+    def first_phase_months(self) -> int:
+        """Fitted months of the headline's first phase (shortest series when there are several)."""
+        segments = self.ev.its[self.cfg.headline.key].diagnostics.get("points_per_segment", [])
+        months = [s["months"] for s in segments
+                  if s["segment"] == self._first_phase() and s["series"] != "comparator"]
+        return min(months) if months else SHORT_PHASE_UNKNOWN
+
+    def headline_sentences(self) -> list[str]:
+        """The answer on the scale people use: percentages before and after, the difference in
+        percentage points at the largest horizon, extra events in counts; the ratio second."""
+        outcome = self.cfg.headline
+        what = wording.noun(outcome.label)
+        compared = self._compared()
+        answer = []
+        ba = self._headline_before_after()
+        if ba is not None:
+            window = self.cfg.before_after
+            answer.append(wording.before_after_sentence(what, ba["before"], ba["after"],
+                                                        window.before_months,
+                                                        window.after_months))
         horizon = self._horizon(outcome.key)
         if horizon:
             diff = self._effect(outcome.key, f"abs_diff_h{horizon}")
             answer.append(wording.difference_sentence(what, diff["estimate"], diff["ci_low"],
                                                       diff["ci_high"], horizon,
-                                                      outcome.improvement))
+                                                      outcome.improvement, compared))
         excess = self._effect(outcome.key, "cumulative_excess")
         answer.append(wording.cumulative_sentence(excess["estimate"], excess["ci_low"],
-                                                  excess["ci_high"], outcome.events))
+                                                  excess["ci_high"], outcome.events, compared))
+        suffix, ratio_name = self._natural(outcome)
+        level = self._effect(outcome.key, f"level_change{suffix}", self._first_phase())
+        answer.append(wording.ratio_sentence(what, level["estimate"], level["ci_low"],
+                                             level["ci_high"], ratio_name, self._start_phrase(),
+                                             outcome.improvement))
+        warning = wording.short_phase_warning(self._first_phase(), self.first_phase_months())
+        if warning:
+            answer.append(warning)
+        return answer
+
+    def summary(self) -> str:
+        """The commissioner's page: question, answer, size, equity, confidence and why."""
+        outcome = self.cfg.headline
+        what = wording.noun(outcome.label)
         d = self.ev.its[outcome.key].diagnostics
         autocorrelation = wording.autocorrelation_sentence(
             d["ljung_box_p"], self.ev.its[outcome.key].spec.errors)
+        harms = self.equity_alerts()
         lines = [
             f"**Question.** {self.cfg.question}",
             "",
             f"**Answer for the headline outcome, {what}.**",
             "",
-            *[f"- {sentence}" for sentence in answer],
+            *[f"- {sentence}" for sentence in self.headline_sentences()],
             "",
-            f"**Equity.** {self.equity_sentence()}",
+            f"**Equity.** {self.equity_sentence()}"
+            + (f" {disagreement}" if (disagreement := self.equity_disagreement()) else ""),
+            *([""] + [f"**Warning (equity).** {h}" for h in harms] if harms else []),
             "",
             f"**{self.confidence().sentence()}**"
             + (f" {autocorrelation}" if autocorrelation else ""),
@@ -211,7 +304,44 @@ class Story:
     def equity_sentence(self, outcome: config.Outcome | None = None) -> str:
         """Did the gap between the most and least deprived fifths narrow? (docs/equity.md)"""
         outcome = outcome or self.cfg.headline
-        return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label)
+        against = ("the earlier trends" if self.cfg.design != "controlled"
+                   else f"the same fifths in {self._compared()}")
+        return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label,
+                                           improvement=outcome.improvement, against=against)
+
+    def gap_answers(self) -> dict[str, equity_section.GapAnswer]:
+        """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
+        answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key,
+                                                    improvement=o.improvement)
+                   for o in self.cfg.outcomes} if self.ev.equity else {}
+        return {k: a for k, a in answers.items() if a is not None}
+
+    def equity_disagreement(self) -> str | None:
+        """Secondary equity estimates of the headline outcome that disagree with the primary."""
+        outcome = self.cfg.headline
+        primary = self.gap_answers().get(outcome.key)
+        if primary is None:
+            return None
+        secondary = equity_section.secondary_answers(
+            self.ev.equity, outcome.key, self.equity_tables["equity_gaps"], outcome.improvement)
+        return equity_section.disagreement_sentence(primary, secondary)
+
+    def equity_alerts(self) -> list[str]:
+        """A sentence for every outcome whose gap moved clearly against the most deprived.
+
+        Always shown in the summary and the index, whether or not it is the headline outcome.
+        """
+        labels = {o.key: o.label for o in self.cfg.outcomes}
+        return [f"{labels[k]}: the gap moved against the most deprived. {a.short()}."
+                for k, a in self.gap_answers().items() if a.against_most_deprived]
+
+    def equity_line(self) -> str:
+        """The equity answer for the index: the headline's verdict, then any harm warning."""
+        answer = self.gap_answers().get(self.cfg.headline.key)
+        text = (f"{self.cfg.headline.label}: {answer.short()}." if answer
+                else "Not estimated (quintile 1 or 5 too sparse).")
+        alerts = self.equity_alerts()
+        return text + "".join(f" {index.HARM} {a}" for a in alerts)
 
     def data(self) -> str:
         series = self.ev.series
@@ -272,15 +402,21 @@ class Story:
             f"- Model: {result.method}.",
             f"- Design: {design_text}.",
             "- Segmented regression after Wagner et al. (2002), Lopez Bernal, Cummins & "
-            "Gasparrini (2017) and Linden (2015). Quasi-binomial models scale the variance by "
-            "the Pearson dispersion; Newey-West standard errors allow for autocorrelation.",
+            f"Gasparrini (2017) and Linden (2015). {self.errors_sentence(result)}",
             "- Before/after: Wilson score intervals for each proportion and Newcombe's hybrid "
             "score interval for the difference (Newcombe 1998); chi-square test, or Fisher's "
             "exact test when an expected count is under 5.",
-            f"- Confidence level {1 - self.cfg.alpha:.0%}. No adjustment for multiple "
-            "comparisons in this version: read stratum results as descriptive.",
+            "- " + wording.multiplicity_sentence(
+                1 - self.cfg.alpha, self.ev.equity.adjustment_note if self.ev.equity else None),
             f"- {self.power_sentence()}",
         ])
+
+    @staticmethod
+    def errors_sentence(result) -> str:
+        """How this model's standard errors and intervals were made (from its spec and fit)."""
+        spec = result.spec
+        return wording.errors_sentence(spec.family, spec.errors, result.fit.hac_lags,
+                                       spec.ar_order, result.fit.df)
 
     def power_sentence(self) -> str:
         """What this design could detect: the planning figure, stated after the fact."""
@@ -305,19 +441,23 @@ class Story:
         return _html_table(overall[[c for c in keep if c in overall.columns]])
 
     def effects_table(self, outcome_key: str, results: dict | None = None) -> str:
+        """The model's estimates, each once: ratio rows replace their log-scale twins."""
         effects = (results or self.ev.its)[outcome_key].effects
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
+        shown = on_percent_scale(without_link_twins(shown))
         return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
 
     def show_its(self, outcome: config.Outcome) -> None:
         result = self.ev.its[outcome.key]
         display(Markdown(f"### {outcome.label}"))
-        figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule),
-                     alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule),
+        figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule,
+                                           outcome.events),
+                     alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule,
+                                                 outcome.events),
                      caption="Top: observed, fitted and counterfactual (dashed, with its 95% "
                              "band); dotted lines mark the start(s). Middle: observed minus "
-                             "counterfactual. Bottom: the running total in people.")
+                             f"counterfactual. Bottom: the running total in {outcome.events}.")
         if result.spec.design != "single":
             figures.show(figures.its_figure(result, self.cfg, outcome.label, self.rule),
                          alt=f"{outcome.label} by series, with fitted lines and "
@@ -332,8 +472,8 @@ class Story:
         if ols is not None:
             display(Markdown(
                 f"Alternative model, the linear segmented regression analysts know from Stata's "
-                f"`itsa` (Linden 2015): {ols.method}. Its changes are in proportions (0.05 = 5 "
-                "percentage points). Plain Newey-West intervals are too narrow in series this "
+                f"`itsa` (Linden 2015): {ols.method}. Its changes are in percentage points of "
+                "the monthly percentage. Plain Newey-West intervals are too narrow in series this "
                 "short (85% coverage in our simulations), so these use a small-sample "
                 "correction with Satterthwaite degrees of freedom (Bell & McCaffrey 2002; "
                 "Imbens & Kolesár 2016), which kept 95% intervals at 94-95% coverage."))
@@ -410,10 +550,13 @@ class Story:
         gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
                          "relative index of inequality; PHE method; from the published counts):"))
-        display(HTML(_html_table(gaps.drop(columns=["outcome"]))))
+        display(HTML(_html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
+                     if len(gaps) else _html_table(gaps)))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         display(Markdown("**Change in the gap** (stratified ITS: quintile 1 minus quintile 5; "
                          "and an ITS of the monthly SII):"))
+        if len(change):
+            change = on_percent_scale(without_link_twins(change))
         display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
         method = het["method"].iloc[0] if len(het) else ""
@@ -433,6 +576,26 @@ class Story:
     def equity_tables(self) -> dict[str, pd.DataFrame]:
         """The equity tables as published (computed once: shown here, written to tables/)."""
         return equity_section.published_tables(self.ev.equity, self.rule, self.ev.series)
+
+    def limitations(self) -> str:
+        """What the design cannot rule out, with the short segments of this run named."""
+        short = wording.SHORT_SEGMENT_MONTHS
+        segments = [s for result in self.ev.its.values()
+                    for s in result.diagnostics.get("points_per_segment", [])
+                    if s["months"] < short]
+        named = sorted({f"“{s['segment']}” ({s['months']} months)" for s in segments})
+        where = (f"here: {', '.join(named)}." if named
+                 else "no segment in this report is that short.")
+        return "\n".join([
+            "- Interrupted time series attributes a change at the start date to the "
+            "intervention; anything else that changed at the same time (staffing, coding, case "
+            "mix) would be attributed too. The findings are associations, not proof of cause.",
+            "- Estimates rest on the pre-intervention trend continuing; the counterfactual band "
+            "widens with distance from the start for that reason.",
+            f"- Segments shorter than {short} months give unstable slope estimates; {where}",
+            "- Counts are shown after disclosure control (small numbers suppressed, others "
+            "rounded); the models use the unrounded monthly totals.",
+        ])
 
     def provenance(self) -> str:
         m = self.manifest
@@ -459,14 +622,28 @@ class Story:
         out = config.project_root() / output_dir
         publish.write_all(self.ev, self.rule, self.manifest, out, self.equity_tables)
         (out / "history.json").write_text(history.dumps(self.history), encoding="utf-8")
-        summary = {"headline": self.summary_line(), "equity": self.equity_sentence(),
+        summary = {"headline": self.summary_line(), "equity": self.equity_line(),
                    "confidence": self.confidence().level}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
 
     def summary_line(self) -> str:
+        """The headline for the index: percentages before and after, the difference in points
+        at the largest horizon with its CI, then the ratio."""
         outcome = self.cfg.headline
+        parts = []
+        ba = self._headline_before_after()
+        if ba is not None:
+            parts.append(f"{wording.percent(ba['before'])} before, "
+                         f"{wording.percent(ba['after'])} after")
+        horizon = self._horizon(outcome.key)
+        if horizon:
+            diff = self._effect(outcome.key, f"abs_diff_h{horizon}")
+            parts.append(f"{wording.points(diff['estimate'])} at {horizon} months against "
+                         f"{self._compared().removesuffix(' predicts')} "
+                         f"({wording.interval(diff['ci_low'] * 100, diff['ci_high'] * 100, 1)})")
         suffix, ratio_name = self._natural(outcome)
         level = self._effect(outcome.key, f"level_change{suffix}", self._first_phase())
-        return (f"{outcome.label}: immediate change {ratio_name} {wording.fmt(level['estimate'])} "
-                f"({wording.interval(level['ci_low'], level['ci_high'])})")
+        parts.append(f"immediate change {ratio_name} {wording.fmt(level['estimate'])} "
+                     f"({wording.interval(level['ci_low'], level['ci_high'])})")
+        return f"{outcome.label}: " + "; ".join(parts)
