@@ -90,6 +90,10 @@ def tolerance(cell, significant: int | None = None) -> tuple[float, float] | Non
     drop trailing zeros (``%.6g`` prints 0.2 for 0.2000001): the tolerance is then at most
     half a unit of the last of those digits.
     """
+    if isinstance(cell, tuple):
+        return cell
+    if cell is None:
+        return None
     text = str(cell).strip().replace(",", "")
     percent = text.endswith("%")
     text = text.rstrip("%")
@@ -147,7 +151,11 @@ def attack_row(row: dict, rule: Disclosure, significant: int | None = None) -> l
     ``significant``: digits the writer promises (see :func:`tolerance`); None for a table
     whose numbers are only as precise as printed (HTML).
     """
-    names = {_norm(k): k for k in row}
+    names, scale = {}, {}
+    for key in row:
+        canonical, factor = _canonical(key)
+        names[canonical], scale[canonical] = key, factor
+    row = {key: _scaled(value, scale[_canonical(key)[0]]) for key, value in row.items()}
     found: list[Recovery] = []
 
     def pair(suffix):
@@ -257,6 +265,36 @@ def _candidates(row: list, names: list, c: int, rule: Disclosure) -> np.ndarray 
         return values
     k = np.arange(1, rule.suppress_at_or_below + 1)
     return np.unique(np.r_[values, (dens[:, None] - k[None, :]).ravel()])
+
+
+#: Labels a page may print instead of the variable names (pipeline.report.wording), and the
+#: factor from the printed unit back to a proportion: "Before (%)" 8.1 is 0.081.
+_WORDS = {"events": "numerator", "total": "denominator", "risk_ratio": "risk_ratio",
+          "odds_ratio": "odds_ratio"}
+_UNITS = {"(%)": 0.01, "(points)": 0.01}
+
+
+def _canonical(name) -> tuple[str, float]:
+    """A column's variable name and unit factor, from a variable name or a page label."""
+    text = str(name).strip().lower()
+    factor = 1.0
+    for unit, f in _UNITS.items():
+        if text.endswith(unit):
+            text, factor = text[: -len(unit)].strip(), f
+    key = _norm(text)
+    head, _, tail = key.partition("_")
+    if head in _WORDS and tail in ("", "before", "after", "q1", "q5"):
+        key = _WORDS[head] + (f"_{tail}" if tail else "")
+    return key, factor
+
+
+def _scaled(cell, factor: float):
+    """A printed value in a unit (per cent, points) as ``(value, tolerance)`` of a proportion,
+    or the cell as it is."""
+    if factor == 1.0:
+        return cell
+    parsed = tolerance(cell)
+    return None if parsed is None else (parsed[0] * factor, parsed[1] * factor)
 
 
 def _norm(name) -> str:

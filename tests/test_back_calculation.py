@@ -138,3 +138,12 @@ def test_observed_points_come_from_published_counts():
     out = with_published_observed(frame, RULE)
     assert out["observed"].iloc[0] == pytest.approx(85 / 1085)
     assert pd.isna(out["observed"].iloc[1])
+
+
+def test_page_labels_in_per_cent_are_attacked_like_variable_names(tmp_path):
+    """The HTML tables print "Events", "Total" and "Before (%)" (pipeline.report.wording):
+    a percentage from exact counts still gives them back (9/13 is 69.2%)."""
+    leak = {"Events before": "10", "Total before": "15", "Before (%)": "69.2"}
+    assert {(f.column, f.value) for f in attack_row(leak, RULE)} >= {("Events before", 9)}
+    safe = {"Events before": "10", "Total before": "15", "Before (%)": f"{100 * 10 / 15:.1f}"}
+    assert attack_row(safe, RULE) == []
