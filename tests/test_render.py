@@ -73,3 +73,13 @@ def test_committed_reports_are_self_contained():
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert not EXTERNAL.search(html), page
+
+
+def test_contents_follow_the_summary_so_the_answer_is_on_the_first_screen():
+    """The commissioner's question and answer come before the contents box (issue 11)."""
+    page = ('<h1 id="T">T</h1><div class="cell a"><h2 id="S">Summary</h2></div>'
+            '<div class="cell b"><p>Answer</p></div><div class="cell c"><h2 id="D">Data</h2></div>')
+    placed = render.place_contents(page, "<nav>TOC</nav>")
+    assert placed.index("Answer") < placed.index("<nav>TOC</nav>") < placed.index('id="D"')
+    one = render.place_contents('<h1 id="T">T</h1><h2 id="S">S</h2>', "<nav>TOC</nav>")
+    assert one.index("</h1>") < one.index("<nav>")

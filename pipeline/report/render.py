@@ -109,8 +109,17 @@ def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     resources = {"report_css": (static / "report.css").read_text(encoding="utf-8"),
                  "report_js": (static / "report.js").read_text(encoding="utf-8")}
     page, _ = exporter.from_notebook_node(nb, resources=resources)
-    # The title heading comes first; the contents go right after it.
-    toc = table_of_contents(page)
+    return place_contents(page, table_of_contents(page))
+
+
+def place_contents(page: str, toc: str) -> str:
+    """Put the contents after the first section (the summary), so the question and the answer
+    are on the first screen; before the first section's end when there is only one."""
+    starts = [m.start() for m in re.finditer(r"<h2 id=", page)]
+    if len(starts) >= 2:
+        cut = page.rfind('<div class="cell ', 0, starts[1])
+        if cut > starts[0]:
+            return page[:cut] + toc + "\n" + page[cut:]
     first_h1_end = page.find("</h1>")
     if first_h1_end >= 0:
         cut = first_h1_end + len("</h1>")
