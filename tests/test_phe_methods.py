@@ -298,3 +298,18 @@ def test_sii_transform_differs_from_untransformed_and_checks_inputs():
     with pytest.raises(ValueError, match="not se"):
         phe_sii(rows["Value"], rows["Population"], se=rows["StandardError"], transform=True,
                 value_type=1, repetitions=1000)
+
+
+def test_sii_transform_fractional_multiplier_keeps_limits_ordered():
+    """Deliberate difference from the package (docs/statistics.md section 4): a multiplier of
+    0.5 halves the SII and its limits, in order, and leaves the RII as with multiplier 1."""
+    rows = _csv("phe_sii_transform.csv").query("306 <= RecordNo <= 315")
+    args = dict(lower_cl=rows["LowerCL"], upper_cl=rows["UpperCL"], value_type=1,
+                transform=True, repetitions=10_000, seed=3)
+    one = phe_sii(rows["Value"], rows["Population"], **args)
+    half = phe_sii(rows["Value"], rows["Population"], multiplier=0.5, **args)
+    assert half["sii_low"] < half["sii"] < half["sii_high"]
+    for key in ("sii", "sii_low", "sii_high"):
+        assert half[key] == pytest.approx(0.5 * one[key], rel=1e-12)
+    for key in ("rii", "rii_low", "rii_high"):
+        assert half[key] == pytest.approx(one[key], rel=1e-12)
