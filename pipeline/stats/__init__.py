@@ -14,6 +14,12 @@ validate_spec
     Check an ITS spec dict (:mod:`pipeline.stats.its_spec`).
 simulate_series, simulate_panel
     Simulated series with known effects (:mod:`pipeline.stats.simulation`).
+phe_rate, phe_proportion, calculate_dsr, byars_interval
+    UKHSA / PHEindicatormethods rates (Byar's, exact below 10), proportions with a multiplier
+    (Wilson) and directly standardised rates (Dobson) (:mod:`pipeline.stats.phe`).
+phe_sii
+    SII and RII as PHEindicatormethods, optionally log/logit-transformed
+    (:mod:`pipeline.stats.inequality`).
 """
 
 import sys as _sys
@@ -29,6 +35,11 @@ from . import simulation as _simulation
 # tests/test_its_simulation.py checks every export after importing every submodule.
 _EXPORTS = {
     "before_after_table": ".before_after",
+    "byars_interval": ".phe",
+    "calculate_dsr": ".phe",
+    "phe_proportion": ".phe",
+    "phe_rate": ".phe",
+    "phe_sii": ".inequality",
     "compare_proportions": ".before_after",
     "ITSResult": ".its",
     "fit_its": ".its",
@@ -57,10 +68,15 @@ def __getattr__(name: str):
 __all__ = [
     "ITSResult",
     "before_after_table",
+    "byars_interval",
+    "calculate_dsr",
     "compare_proportions",
     "fit_its",
     "fit_its_many",
     "minimum_detectable_effect",
+    "phe_proportion",
+    "phe_rate",
+    "phe_sii",
     "run_sensitivity",
     "simulate_panel",
     "simulate_series",

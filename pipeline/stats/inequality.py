@@ -22,6 +22,16 @@ Method (Low & Low 2004; PHE "Technical Guide: Calculating the slope index of ine
   the transformed scale, ``(T(upper) - T(lower)) / (2 * 1.959964)``; for proportions from
   counts the limits are Wilson's.
 
+**Transformed SII** (``transform=True``, ``phe_sii(transform = TRUE)``, PHEindicatormethods
+2.x; recommended by UKHSA for rates and proportions, whose relation to rank is rarely linear):
+the regression is fitted to ``log`` rates (``value_type=1``) or ``logit`` proportions
+(``value_type=2``); with intercept ``c_0`` and slope ``c_1`` on that scale,
+``SII = T^-1(c_0 + c_1) - T^-1(c_0)`` and ``RII = T^-1(c_0 + c_1) / T^-1(c_0)`` (fitted values
+at ranks 1 and 0, back-transformed) and the intercept is ``T^-1(c_0)``. The simulated slopes stay
+on the transformed scale; each limit ``s`` of the slope is mapped back about the fitted midpoint
+``h = c_0 + c_1 / 2``: ``T^-1(h + s/2) - T^-1(h - s/2)`` (and the ratio for the RII), as the
+package does.
+
 The simulation is seeded (``seed``), so results are reproducible. An analytic alternative
 (``method="analytic"``), used for the monthly SII series, propagates the same per-quantile
 variances through the (linear) weighted least-squares slope by the delta method.
@@ -92,8 +102,13 @@ def _se_from_limits(lower, upper, value_type: int) -> np.ndarray:
 
 
 def simulate_sii(values, population, se=None, lower_cl=None, upper_cl=None, value_type: int = 0,
-                 repetitions: int = 100_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated (SII, RII) draws, ``phe_sii``'s ``SimulationFunc`` (multiplier 1)."""
+                 repetitions: int = 100_000, seed: int = 0,
+                 transform: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated (SII, RII) draws, ``phe_sii``'s ``SimulationFunc`` (multiplier 1).
+
+    With ``transform=True`` the draws are not back-transformed: the slopes are on the log
+    (logit) scale and the second array is ``(c_0 + c_1) / c_0`` on that scale (unused).
+    """
     if value_type not in _TRANSFORMS:
         raise ValueError("value_type must be 0 (normal), 1 (rate) or 2 (proportion)")
     if repetitions < 1000:
@@ -108,7 +123,9 @@ def simulate_sii(values, population, se=None, lower_cl=None, upper_cl=None, valu
         raise ValueError("standard errors must be finite and non-negative")
     fwd, back = _TRANSFORMS[value_type]
     rng = np.random.default_rng(seed)
-    draws = back(rng.normal(fwd(y)[:, None], se[:, None], size=(y.size, repetitions)))
+    draws = rng.normal(fwd(y)[:, None], se[:, None], size=(y.size, repetitions))
+    if not transform:
+        draws = back(draws)
     intercept, slope = _fit(draws, population)
     return slope, (intercept + slope) / intercept
 
@@ -124,7 +141,7 @@ def _order_limits(draws: np.ndarray, alpha: float) -> tuple[float, float]:
 
 def phe_sii(values, population, se=None, lower_cl=None, upper_cl=None, value_type: int = 0,
             confidence: float = 0.95, repetitions: int = 100_000, multiplier: float = 1.0,
-            seed: int = 0) -> dict:
+            seed: int = 0, transform: bool = False) -> dict:
     """SII and RII with simulated confidence limits, as ``PHEindicatormethods::phe_sii``.
 
     Parameters
@@ -145,6 +162,10 @@ def phe_sii(values, population, se=None, lower_cl=None, upper_cl=None, value_typ
         Rescales SII; negative also inverts RII.
     seed : int
         Seed of ``numpy.random.default_rng``.
+    transform : bool
+        Fit on the log (rates) or logit (proportions) scale and back-transform, as
+        ``phe_sii(transform = TRUE)``; needs ``value_type`` 1 or 2 and the 95% limits (not
+        ``se``), as the package.
 
     Returns
     -------
@@ -153,6 +174,9 @@ def phe_sii(values, population, se=None, lower_cl=None, upper_cl=None, value_typ
     """
     if not 0.5 < confidence < 1:
         raise ValueError("confidence must be between 0.5 and 1, e.g. 0.95")
+    if transform:
+        return _transformed_sii(values, population, lower_cl, upper_cl, se, value_type,
+                                confidence, repetitions, multiplier, seed)
     point = sii_point(values, population, multiplier)
     slope, rii = simulate_sii(values, population, se, lower_cl, upper_cl, value_type,
                               repetitions, seed)
@@ -161,6 +185,42 @@ def phe_sii(values, population, se=None, lower_cl=None, upper_cl=None, value_typ
     r_lo, r_hi = _order_limits(1 / rii if multiplier < 0 else rii, alpha)
     return {**point, "sii_low": float(s_lo), "sii_high": float(s_hi), "rii_low": r_lo,
             "rii_high": r_hi}
+
+
+def _transformed_sii(values, population, lower_cl, upper_cl, se, value_type: int,
+                     confidence: float, repetitions: int, multiplier: float, seed: int) -> dict:
+    """``phe_sii(transform = TRUE)``: the SII fitted on the log / logit scale (module notes)."""
+    if value_type not in (1, 2):
+        raise ValueError("transform=True needs value_type 1 (rate, log) or 2 (proportion, "
+                         "logit), as phe_sii")
+    if se is not None or lower_cl is None or upper_cl is None:
+        raise ValueError("transform=True needs lower_cl and upper_cl (95% limits), not se, "
+                         "as phe_sii")
+    fwd, back = _TRANSFORMS[value_type]
+    y = np.asarray(values, dtype=float)
+    if value_type == 1 and (y <= 0).any():
+        raise ValueError("a log-transformed SII needs every rate above zero")
+    if value_type == 2 and ((y <= 0) | (y >= 1)).any():
+        raise ValueError("a logit-transformed SII needs every proportion strictly between 0 "
+                         "and 1")
+    fitted = sii_point(fwd(y), population)
+    c0, c1 = fitted["intercept"], fitted["sii"]
+    slope, _ = simulate_sii(y, population, None, lower_cl, upper_cl, value_type, repetitions,
+                            seed, transform=True)
+    mid = c0 + c1 / 2
+
+    def natural(s):  # fitted values at ranks 1 and 0 for a log/logit-scale slope s
+        top, bottom = back(mid + s / 2), back(mid - s / 2)
+        return top - bottom, top / bottom
+
+    sii, rii = natural(c1)
+    (d_lo, q_lo), (d_hi, q_hi) = (natural(s) for s in _order_limits(slope, 1 - confidence))
+    s_lo, s_hi = sorted([multiplier * d_lo, multiplier * d_hi])
+    if multiplier < 0:
+        rii, q_lo, q_hi = 1 / rii, 1 / q_hi, 1 / q_lo
+    return {"sii": float(multiplier * sii), "rii": float(rii),
+            "intercept": float(back(c0) * abs(multiplier)), "sii_low": float(s_lo),
+            "sii_high": float(s_hi), "rii_low": float(q_lo), "rii_high": float(q_hi)}
 
 
 def proportion_se(numerator, denominator) -> tuple[np.ndarray, np.ndarray]:
