@@ -23,8 +23,9 @@ package repository (https://github.com/ukhsa-collaboration/PHEindicatormethods,
 fcc3e35735abfb3b7e979097f56850931b849bef). That these CSVs are the vignette's data is shown by
 the point estimates, which agree to every printed digit (6 SIIs and 6 RIIs of Example 2, 2 SIIs of
 Example 1, 2 SIIs of Example 3).
-Later releases (2.x) changed the rate example to ``transform = TRUE`` (a log-scale SII, not
-implemented here), so the numbers are pinned to 1.3.2.
+Later releases (2.x) changed the rate example to ``transform = TRUE`` (a log-scale SII), so the
+numbers here are pinned to 1.3.2; the transformed SII is tested against the 2.x test workbook in
+``tests/test_phe_methods.py``.
 
 Monte Carlo tolerance: PHE's limits are one simulation run with an unknown seed; ours is another
 (seeded). Each order-statistic limit has Monte Carlo SE ``sqrt(p (1 - p) / R) / f(q_p)``
