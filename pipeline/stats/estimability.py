@@ -119,19 +119,31 @@ def failure_text(exc: Exception) -> str:
     return str(exc)
 
 
+def _scaled_svd(A: np.ndarray):
+    """Column norms of ``A`` and the singular values and right vectors of ``A / norms``
+    (None when a column is 0 or not finite, or there are fewer rows than columns)."""
+    if A.shape[0] < A.shape[1]:
+        return None
+    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+    if not np.all(np.isfinite(norms)) or (norms == 0).any():
+        return None
+    _, s, vt = np.linalg.svd(A / norms, full_matrices=False)
+    return norms, s, vt
+
+
+def _rcond(svd) -> float:
+    if svd is None or svd[1][0] <= 0:
+        return 0.0
+    return float(svd[1][-1] / svd[1][0])
+
+
 def reciprocal_condition(A: np.ndarray) -> float:
     """Smallest over largest singular value of ``A`` with its columns scaled to unit length.
 
     Column scaling makes the measure blind to the units of each term (months vs indicators);
     a column of zeros gives 0.
     """
-    if A.shape[0] < A.shape[1]:
-        return 0.0
-    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
-    if not np.all(np.isfinite(norms)) or (norms == 0).any():
-        return 0.0
-    s = np.linalg.svd(A / norms, compute_uv=False)
-    return float(s[-1] / s[0]) if s[0] > 0 else 0.0
+    return _rcond(_scaled_svd(A))
 
 
 def check_rank(X: np.ndarray, reason: str = "rank_deficient") -> None:
@@ -150,21 +162,21 @@ def _boundary_rows(num, den, family):
 def check_segments(num, den, family, segments) -> None:
     """All-zero / all-success groups of months that have a term of their own.
 
-    ``segments`` holds one or more labellings of the fitted months (a 1-D array, or a 2-D
-    array with one labelling per row, as :func:`segment_labels` gives); None skips the check.
+    ``segments`` holds one or more labellings of the fitted months as integer codes (a 1-D
+    array, or a 2-D array with one labelling per row, as :func:`segment_labels` gives); None
+    skips the check.
     """
     if segments is None or family == "gaussian":
         return
     low, high = _boundary_rows(num, den, family)
-    for labels in np.atleast_2d(np.asarray(segments, dtype=object)):
-        for label in np.unique(labels.astype(str)):
-            rows = labels.astype(str) == label
-            if den[rows].sum() <= 0:
-                continue
-            if low[rows].all():
-                raise NotEstimable("segment_all_zero")
-            if high[rows].all():
-                raise NotEstimable("segment_all_success")
+    for codes in np.atleast_2d(np.asarray(segments, dtype=np.int64)):
+        size = int(codes.max()) + 1 if len(codes) else 0
+        months = np.bincount(codes, minlength=size)
+        has_data = (np.bincount(codes, den, minlength=size) > 0) & (months > 0)
+        if (has_data & (np.bincount(codes, low, minlength=size) == months)).any():
+            raise NotEstimable("segment_all_zero")
+        if (has_data & (np.bincount(codes, high, minlength=size) == months)).any():
+            raise NotEstimable("segment_all_success")
 
 
 def separated(X: np.ndarray, num: np.ndarray, den: np.ndarray, family: str) -> bool:
@@ -200,7 +212,7 @@ def check_before_fit(X, num, den, family, segments=None) -> None:
         raise NotEstimable("no_information")
     if family != "gaussian":
         seg = (None if segments is None
-               else np.atleast_2d(np.asarray(segments, dtype=object))[:, informative])
+               else np.atleast_2d(np.asarray(segments, dtype=np.int64))[:, informative])
         check_segments(num[informative], den[informative], family, seg)
     check_rank(X[informative])
     if family != "gaussian" and separated(X[informative], num[informative], den[informative],
@@ -208,8 +220,13 @@ def check_before_fit(X, num, den, family, segments=None) -> None:
         raise NotEstimable("separation")
 
 
-def check_after_fit(X, eta, den, weight, family, converged) -> None:
-    """Convergence, boundary fitted values and the weighted rank at the estimate."""
+def check_after_fit(X, eta, den, weight, family, converged) -> np.ndarray:
+    """Convergence, boundary fitted values and the weighted rank at the estimate.
+
+    Returns the inverse information ``(X'WX)^-1`` from the singular value decomposition that
+    the rank check computes (``D^-1 V S^-2 V' D^-1`` for ``W^1/2 X D^-1 = U S V'``, ``D`` the
+    column norms): no normal equations, whose condition number is the square of the design's.
+    """
     if not converged:
         raise NotEstimable("not_converged")
     informative = den > 0
@@ -219,28 +236,31 @@ def check_after_fit(X, eta, den, weight, family, converged) -> None:
         extreme = eta[informative] + np.log(den[informative]) < -ETA_MAX
     if extreme.any():
         raise NotEstimable("extreme_linear_predictor")
-    check_rank(X[informative] * np.sqrt(weight[informative])[:, None], "weighted_rank_deficient")
+    svd = _scaled_svd(X[informative] * np.sqrt(weight[informative])[:, None])
+    if _rcond(svd) < RCOND_MIN:
+        raise NotEstimable("weighted_rank_deficient")
+    norms, s, vt = svd
+    return (vt.T / s ** 2) @ vt / np.outer(norms, norms)
 
 
 def segment_labels(design, spec) -> np.ndarray:
-    """Label of each fitted month for :func:`check_segments`: the months with a term of their own.
+    """Codes of the groups of fitted months that have a term of their own, for
+    :func:`check_segments`: a 2 x (fitted rows) integer array.
 
-    ``"series <key>"`` for every series (its intercept or unit effect) and
-    ``"phase <k> <key>"`` for months whose latest started phase is k (its level and slope);
-    in the staggered design the level and slope are shared by the units, so the phase groups
-    pool the units. Returns two labellings (2 x fitted rows): series, then phase group.
+    Row 0 codes the series (each has its intercept or unit effect); row 1 the phase group:
+    months whose latest started phase is k (0 before any start) get the level and slope of
+    phase k, per series, or pooled over the units in the staggered design, whose level and
+    slope are shared.
     """
     rows = design.fit_rows
     X = design.X[rows]
-    keys = design.keys[rows].astype(str)
-    latest = np.zeros(len(keys), dtype=int)
+    _, series = np.unique(design.keys[rows].astype(str), return_inverse=True)
+    latest = np.zeros(len(series), dtype=np.int64)
     for k, phase in enumerate(spec.phases, start=1):
         cols = [i for i, n in enumerate(design.names)
                 if n in (f"level[{phase.name}]", f"slope[{phase.name}]")]
         if cols:
             latest = np.where((X[:, cols] != 0).any(axis=1), k, latest)
     pooled = spec.design == "staggered"
-    phase = np.array([f"phase {k} {'units' if pooled else key}" for k, key in zip(latest, keys)],
-                     dtype=object)
-    series = np.array([f"series {key}" for key in keys], dtype=object)
-    return np.stack([series, phase])
+    phase = latest if pooled else latest * (int(series.max()) + 1) + series
+    return np.stack([series.astype(np.int64), phase])

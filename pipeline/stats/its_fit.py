@@ -318,13 +318,6 @@ def irls(X, num, den, family, beta=None, nb_alpha=0.0):
     return beta, converged
 
 
-def information_inverse(X, weight):
-    """``(X' W X)^-1`` from the R factor of ``W^1/2 X`` (no squared condition number)."""
-    R = np.linalg.qr(X * np.sqrt(weight)[:, None], mode="r")
-    R_inv = solve_triangular(R, np.eye(R.shape[0]), check_finite=False)
-    return R_inv @ R_inv.T
-
-
 def _nb_loglike(num, mu, alpha):
     r = 1.0 / alpha
     return float(np.sum(special.gammaln(num + r) - special.gammaln(r) - special.gammaln(num + 1)
@@ -502,8 +495,7 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
             weight = den * dp  # IRLS working weight for the canonical link (count scale)
             resid = num - den * p  # score residual (count scale)
             pearson = resid / np.sqrt(den * (p if family == "poisson" else p * (1 - p)))
-        check_after_fit(X, eta, den, weight, family, converged)
-        bread = information_inverse(X, weight)
+        bread = check_after_fit(X, eta, den, weight, family, converged)  # (X'WX)^-1
     dispersion = float(pearson @ pearson / df_resid) if df_resid > 0 else float("nan")
     hat = np.einsum("ij,jk,ik->i", X * np.sqrt(weight)[:, None], bread,
                     X * np.sqrt(weight)[:, None])
