@@ -15,8 +15,9 @@ Sandybridge, Nehalem, Prescott):
    (``scipy_openblas_get_corename64_``), so a core type the library ignores is seen as such;
    an unknown type leaves OpenBLAS on its own choice, and a core type whose instructions the
    CPU lacks (e.g. SkylakeX on an AVX2 machine) must not be asked for: it would crash;
-2. the evaluate stage in a throwaway copy of the project (tracked and new files, plus
-   ``data/processed/<key>``): ``reports/<key>/*`` and the index entry, each file hashed;
+2. the evaluate stage in a throwaway copy of the project (one snapshot of the tracked and new
+   files plus ``data/processed/<key>``, copied again for each run so that every run starts
+   from the same bytes): ``reports/<key>/*`` and the index entry, each file hashed;
 3. files whose bytes differ between kernels, listed with the first differing line.
 
 Run from the repository root (about a minute per core type and key on 2 cores)::
@@ -113,9 +114,9 @@ def published(copy: Path, key: str) -> dict[str, str]:
             for p in files if p.exists()}
 
 
-def evaluate(project: Path, coretype: str, keys: list[str], workdir: Path) -> dict:
+def evaluate(source: Path, coretype: str, keys: list[str], workdir: Path) -> dict:
     copy = workdir / (coretype or "default")
-    copy_project(project, keys, copy)
+    shutil.copytree(source, copy)
     result = {"coretype": coretype or "(default)", "kernel": kernel_name(coretype), "files": {}}
     for key in keys:
         run = subprocess.run([sys.executable, "-m", "pipeline", "evaluate", key], cwd=copy,
@@ -147,8 +148,10 @@ def main() -> int:
     coretypes = args.coretypes.split(",")
     project = args.project.resolve()
     with tempfile.TemporaryDirectory(prefix="cpu_independence_") as tmp:
+        source = Path(tmp) / "source"  # one snapshot: every run starts from the same files
+        copy_project(project, args.keys, source)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            runs = list(pool.map(lambda c: evaluate(project, c, args.keys, Path(tmp)), coretypes))
+            runs = list(pool.map(lambda c: evaluate(source, c, args.keys, Path(tmp)), coretypes))
         reference = runs[0]
         names = sorted(set().union(*(r["files"] for r in runs)))
         differing = {}

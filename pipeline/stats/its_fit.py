@@ -315,6 +315,8 @@ def irls(X, num, den, family, beta=None, nb_alpha=0.0):
                 break
             beta = new
             eta = X @ beta
+    if beta is None:  # the very first step was not finite
+        beta = np.full(X.shape[1], np.nan)
     return beta, converged
 
 
