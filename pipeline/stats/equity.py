@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from .before_after import compare_proportions
+from .estimability import failure_text
 from .inequality import sii_change, sii_point, sii_proportions
 from .its import ITSResult, fit_its
 from .its_design import build_design
@@ -143,8 +144,8 @@ def _fit(sub: pd.DataFrame, spec: dict, label: str, warnings: list) -> ITSResult
     try:
         with np.errstate(all="ignore"):
             result = fit_its(sub, spec)
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        warnings.append(f"{label}: not estimable ({exc})")
+    except ValueError as exc:  # NotEstimable, LinAlgError or an input check
+        warnings.append(f"{label}: not estimable ({failure_text(exc)})")
         return None
     eff = result.effects
     core = eff[eff["estimand"].isin(["level_change", "slope_change"])]
@@ -422,8 +423,8 @@ def _sii_its(sii: pd.DataFrame, spec: dict, outcome, warnings):
         sspec["comparator_units"] = ["comparator"]
     try:
         result = fit_its(data, sspec)
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        warnings.append(f"{outcome}: ITS of the SII series not estimable ({exc})")
+    except ValueError as exc:  # NotEstimable, LinAlgError or an input check
+        warnings.append(f"{outcome}: ITS of the SII series not estimable ({failure_text(exc)})")
         return None, []
     rows = []
     for r in result.effects.itertuples(index=False):
@@ -473,7 +474,7 @@ def gap_rows(ba: pd.DataFrame, outcome, most, least, alpha, repetitions, seed, w
                                 confidence=1 - alpha, repetitions=repetitions,
                                 multiplier=SII_ORIENTATION, seed=seed)
         except ValueError as exc:
-            warnings.append(f"{outcome} SII {period}: {exc}")
+            warnings.append(f"{outcome} SII {period}: {failure_text(exc)}")
             continue
         method = (f"PHE SII (Low & Low 2004; phe_sii), simulated interval ({repetitions} draws), "
                   "most - least deprived")
@@ -514,7 +515,7 @@ def gap_rows(ba: pd.DataFrame, outcome, most, least, alpha, repetitions, seed, w
                          "method": "after / before, simulated interval (PHE method)",
                          "scale": "ratio"})
         except ValueError as exc:
-            warnings.append(f"{outcome} SII change: {exc}")
+            warnings.append(f"{outcome} SII change: {failure_text(exc)}")
     return rows
 
 

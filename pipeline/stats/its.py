@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
 from .its_estimands import COLUMNS, describe_method, effect_rows, effects_table, series_table
@@ -376,27 +377,29 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
                 if ref is None and (den_g > 0).all():
                     design = build_design(frames[key], checked)
                     ref = (cells, design, design.fit_rows, design.X[design.fit_rows],
-                           design.keys[design.fit_rows], design.m[design.fit_rows])
+                           design.keys[design.fit_rows], design.m[design.fit_rows],
+                           segment_labels(design, checked))
                     record(key, design, fit_model(design, checked))
                     n_fast += 1
                     done = True
                 elif ref is not None and len(cells) == len(ref[0]) and (cells == ref[0]).all() \
                         and (den_g > 0).all():
-                    _, rdesign, rows_fit, X_fit, k_fit, m_fit = ref
+                    _, rdesign, rows_fit, X_fit, k_fit, m_fit, seg_fit = ref
                     num_g = num_sum[a:b]
                     d = rdesign.with_counts(num_g, den_g)
                     record(key, d, fit_arrays(X_fit, num_g[rows_fit], den_g[rows_fit], k_fit,
-                                              m_fit, checked, make_results=False))
+                                              m_fit, checked, make_results=False,
+                                              segments=seg_fit))
                     n_fast += 1
                     done = True
             if not done:
                 res = fit_its(frames[key], checked)
                 add(key, res.effects.to_dict("records"), res.diagnostics)
                 n_fallback += 1
-        except ValueError as exc:
+        except ValueError as exc:  # NotEstimable and numpy's LinAlgError are ValueErrors
             if on_error == "raise":
-                raise ValueError(f"stratum {key!r}: {exc}") from exc
-            errors[key] = str(exc)
+                raise ValueError(f"stratum {key!r}: {failure_text(exc)}") from exc
+            errors[key] = failure_text(exc)  # fixed wording, never a BLAS error's text
     effects = pd.DataFrame(rows, columns=[*label, *COLUMNS])
     return ITSBatch(effects, diagnostics, errors, checked, tuple(label), n_fast, n_fallback,
                     frames)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .estimability import RCOND_MIN, reciprocal_condition
 from .its_spec import ITSSpec
 
 REQUIRED_COLUMNS = ("month", "unit", "numerator", "denominator")
@@ -420,7 +421,7 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
 
     X = np.column_stack(cols)
     fit_rows = agg["in_fit"].to_numpy()
-    if np.linalg.matrix_rank(X[fit_rows]) < X.shape[1]:
+    if reciprocal_condition(X[fit_rows]) < RCOND_MIN:  # a stated tolerance, not the last bits
         raise ValueError(
             f"the design ({', '.join(names)}) is rank-deficient on the fitted months: too few "
             "months for the seasonality or phases requested"

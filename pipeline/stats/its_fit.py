@@ -15,7 +15,12 @@ Families (McCullagh & Nelder 1989):
   trials, quasi as above.
 
 GLMs are fitted by iteratively reweighted least squares to ``max |change in beta| < 1e-11``
-(the same estimates as statsmodels' GLM to well below 1e-8).
+(the same estimates as statsmodels' GLM to well below 1e-8), each step a least-squares solve
+on ``W^1/2 X`` (never the normal equations). Whether a model is estimable is decided by the
+explicit checks of :mod:`pipeline.stats.estimability` before and after the fit (all-zero or
+all-success segments, rank, separation, convergence, boundary fitted values), which raise
+:class:`~pipeline.stats.estimability.NotEstimable` with a fixed reason: the decision does not
+depend on the CPU's BLAS kernel.
 
 Errors:
 
@@ -71,6 +76,7 @@ import numpy as np
 from scipy import optimize, special
 from scipy.linalg import solve_triangular
 
+from .estimability import NotEstimable, check_after_fit, check_before_fit, segment_labels
 from .its_design import Design
 from .its_spec import ITSSpec
 
@@ -271,32 +277,53 @@ def _start_eta(num, den, family):
     return special.logit((num + 0.5) / (den + 1.0))
 
 
+def weighted_step(X, eta, num, den, family, nb_alpha=0.0):
+    """One IRLS step: the weighted least-squares solution for the working response.
+
+    Solved as least squares on ``W^1/2 X`` (LAPACK's SVD-based ``gelsd``), not by the normal
+    equations ``X'WX b = X'Wz``: squaring the design squares its condition number, and on a
+    nearly singular X'WX ``np.linalg.solve`` raised or returned garbage depending on the BLAS
+    kernel. Whether the model is estimable at all is decided by
+    :mod:`pipeline.stats.estimability`, not by this solve. Returns ``beta, weight``.
+    """
+    p, dp = inverse_link(eta, family)
+    if family == "poisson":
+        mu = den * p
+        w = mu / (1.0 + nb_alpha * mu)
+        dmu = np.maximum(mu, 1e-300)  # d mu / d eta on the count scale
+    else:
+        mu = den * p
+        w = den * dp
+        dmu = np.maximum(w, 1e-300)
+    sw = np.sqrt(w)
+    zw = np.where(w > 0, sw * eta + sw * (num - mu) / dmu, 0.0)  # W^1/2 working response
+    beta = np.linalg.lstsq(X * sw[:, None], zw, rcond=None)[0]
+    return beta, w
+
+
 def irls(X, num, den, family, beta=None, nb_alpha=0.0):
     """IRLS for the log-link (Poisson, NB2 with fixed ``nb_alpha``) or logit-link binomial.
 
-    Returns ``beta, converged``.
+    Returns ``beta, converged``; converged means ``max |change in beta| < TOL (1 + max |beta|)``
+    within ``MAXITER`` iterations (non-finite iterates stop the loop unconverged).
     """
     if beta is None:
         eta = _start_eta(num, den, family)
     else:
         eta = X @ beta
     converged = False
-    for _ in range(MAXITER):
-        p, dp = inverse_link(eta, family)
-        if family == "poisson":
-            mu = den * p
-            w = mu / (1.0 + nb_alpha * mu)
-            z = eta + (num - mu) / np.maximum(mu, 1e-300)
-        else:
-            w = den * dp
-            z = eta + (num - den * p) / np.maximum(w, 1e-300)
-        xtw = X.T * w
-        new = np.linalg.solve(xtw @ X, xtw @ z)
-        if beta is not None and np.max(np.abs(new - beta)) < TOL * (1 + np.max(np.abs(new))):
-            beta, converged = new, True
-            break
-        beta = new
-        eta = X @ beta
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        for _ in range(MAXITER):
+            new, _ = weighted_step(X, eta, num, den, family, nb_alpha)
+            if not np.all(np.isfinite(new)):
+                break
+            if beta is not None and np.max(np.abs(new - beta)) < TOL * (1 + np.max(np.abs(new))):
+                beta, converged = new, True
+                break
+            beta = new
+            eta = X @ beta
+    if beta is None:  # the very first step was not finite
+        beta = np.full(X.shape[1], np.nan)
     return beta, converged
 
 
@@ -321,7 +348,7 @@ def fit_negbin(X, num, den):
                                    options={"xatol": 1e-10})
     alpha = float(np.exp(res.x))
     beta, converged = irls(X, num, den, "poisson", beta=state["beta"], nb_alpha=alpha)
-    return beta, alpha, converged and res.success
+    return beta, alpha, converged and bool(res.success)
 
 
 # --- gaussian with AR(p) errors -----------------------------------------------------------
@@ -412,7 +439,8 @@ def fit_ar(X, y, m, groups, order, method):
 
 # --- the public step ------------------------------------------------------------------------
 
-def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True) -> Fit:
+def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
+               segments=None) -> Fit:
     """Fit the segmented regression on fitted rows given as arrays (no pandas).
 
     Parameters
@@ -426,10 +454,19 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
     m : ndarray (n,)
         Month ordinals (for the AR correlation).
     spec : ITSSpec
+    segments : ndarray, optional
+        Labels of the groups of rows with a term of their own
+        (:func:`pipeline.stats.estimability.segment_labels`) for the all-zero check.
+
+    Raises
+    ------
+    NotEstimable
+        From the checks of :mod:`pipeline.stats.estimability`, before and after the fit.
     """
     if spec.errors == "ar" and spec.ar_small_sample == "kr":
         return fit_ar1_arrays(X, num, den, groups, m, spec, make_results)
     family = spec.base_family
+    check_before_fit(X, num, den, family, segments)
     n, k = X.shape
     df_resid = n - k
     hac_lags, t_df, nb_alpha, ar_coefs, converged = None, None, None, None, True
@@ -456,7 +493,10 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
             params, nb_alpha, converged = fit_negbin(X, num, den)
         else:
             params, converged = irls(X, num, den, family)
-        p, dp = inverse_link(X @ params, family)
+        if not np.all(np.isfinite(params)):
+            raise NotEstimable("not_converged")
+        eta = X @ params
+        p, dp = inverse_link(eta, family)
         if spec.family == "negbin":
             mu = den * p
             weight = mu / (1 + nb_alpha * mu)
@@ -466,8 +506,7 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True)
             weight = den * dp  # IRLS working weight for the canonical link (count scale)
             resid = num - den * p  # score residual (count scale)
             pearson = resid / np.sqrt(den * (p if family == "poisson" else p * (1 - p)))
-        xtw = X.T * weight
-        bread = np.linalg.inv(xtw @ X)
+        bread = check_after_fit(X, eta, den, weight, family, converged)  # (X'WX)^-1
     dispersion = float(pearson @ pearson / df_resid) if df_resid > 0 else float("nan")
     hat = np.einsum("ij,jk,ik->i", X * np.sqrt(weight)[:, None], bread,
                     X * np.sqrt(weight)[:, None])
@@ -581,4 +620,5 @@ def fit_model(design: Design, spec: ITSSpec) -> Fit:
     """
     rows = design.fit_rows
     return fit_arrays(design.X[rows], design.num[rows], design.den[rows],
-                      design.keys[rows], design.m[rows], spec)
+                      design.keys[rows], design.m[rows], spec,
+                      segments=segment_labels(design, spec))

@@ -33,6 +33,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from .estimability import failure_text
 from .its import fit_its
 from .its_spec import ERRORS, FAMILIES, SEASONALITY, validate_spec
 
@@ -113,10 +114,10 @@ def _level_rows(variant, description, spec_dict, series):
     """Rows of the first phase's level change (link and natural scale) for one variant."""
     try:
         res = fit_its(series, spec_dict)
-    except (ValueError, np.linalg.LinAlgError) as exc:
+    except ValueError as exc:  # NotEstimable, LinAlgError or an input check
         return [{"variant": variant, "description": description, "estimand": "level_change",
                  "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
-                 "method": "", "note": f"not fitted: {exc}"}]
+                 "method": "", "note": f"not fitted: {failure_text(exc)}"}]
     eff = res.effects
     first = res.spec.phases[0].name
     rows = eff[(eff["phase"] == first) & eff["estimand"].str.startswith("level_change")]
@@ -190,7 +191,7 @@ def run_sensitivity(series: pd.DataFrame, spec: dict, options: dict | None = Non
         except (ValueError, TypeError) as exc:
             rows.append({"variant": f"placebo_{k}", "description": "", "estimand": "level_change",
                          "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                         "p_value": np.nan, "method": "", "note": f"not fitted: {exc}"})
+                         "p_value": np.nan, "method": "", "note": f"not fitted: {failure_text(exc)}"})
             continue
         rows += _level_rows(f"placebo_{k}",
                             f"placebo interruption {k} months before the first start, "
