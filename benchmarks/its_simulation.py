@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.stats.its import fit_its_many  # noqa: E402
 from pipeline.stats.its_estimands import quantile  # noqa: E402
 from pipeline.stats.its_spec import validate_spec  # noqa: E402
-from pipeline.stats.simulation import simulate_series  # noqa: E402
+from pipeline.stats.simulation import simulate_panel, simulate_series  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "its_simulation.json"
 OUT_AC = ROOT / "benchmarks" / "out" / "its_autocorrelation.json"
@@ -120,7 +120,28 @@ CELLS = {
     "quasibinomial / independent": (
         dict(family="binomial", baseline=0.3, trend=0.005, denominator=400, overdispersion=0.01),
         dict(family="quasibinomial"), 0.5),
+    # controlled ITS, comparators stacked as Stata itsa (1 treated + 5 comparator units, each
+    # simulated with its own noise; the level change only in the treated unit)
+    "controlled stacked gaussian / HAC, 48 months": (
+        dict(family="gaussian", baseline=0.3, trend=0.001, sd=0.02, ar=0.3, comparators=5),
+        dict(family="gaussian", errors="hac", comparators="stacked"), 0.05),
+    "controlled stacked quasibinomial / independent": (
+        dict(family="binomial", baseline=0.3, trend=0.005, denominator=400, overdispersion=0.01,
+             comparators=5),
+        dict(family="quasibinomial", comparators="stacked"), 0.5),
 }
+
+
+def _simulate(sim: dict, start: str, effect: float, seed: int):
+    """One simulated data set: a single series, or with ``comparators: k`` a treated unit
+    (with the effect) and k comparator units (without) for a controlled design."""
+    sim = dict(sim)
+    k = sim.pop("comparators", 0)
+    if not k:
+        return simulate_series(**sim, phases=[(start, effect, 0.0)], seed=seed)
+    units = {"treated": {"phases": [(start, effect, 0.0)]},
+             **{f"comparator_{j}": {"phases": []} for j in range(1, k + 1)}}
+    return simulate_panel(units, seed=seed, **sim)
 
 
 def _phase_start(sim: dict) -> str:
@@ -137,11 +158,12 @@ def run_cell(name: str, n: int, seed0: int = 0) -> dict:
     sim = {**BASE, **sim}
     start = _phase_start(sim)
     spec = {**spec, "phases": [{"name": "launch", "start": start}], "horizons": []}
+    if sim.get("comparators"):
+        spec["comparator_units"] = [f"comparator_{j}" for j in range(1, sim["comparators"] + 1)]
     out = {}
     t0 = time.perf_counter()
     for label, effect, offset in (("effect", level, 0), ("null", 0.0, 10**6)):
-        series = {i: simulate_series(**sim, phases=[(start, effect, 0.0)], seed=seed0 + offset + i)
-                  for i in range(n)}
+        series = {i: _simulate(sim, start, effect, seed0 + offset + i) for i in range(n)}
         batch = fit_its_many(series, spec)
         eff = batch.effects
         ci_df = batch.diagnostics[0]["ci_df"]
@@ -157,7 +179,8 @@ def run_cell(name: str, n: int, seed0: int = 0) -> dict:
             out["type1"] = float(np.mean(est[:, 3] < 0.05))
             out["null_coverage"] = float(np.mean((est[:, 1] <= 0) & (0 <= est[:, 2])))
     checked = validate_spec(spec)
-    out["spec"] = {k: v for k, v in spec.items() if k not in ("phases", "horizons")}
+    out["spec"] = {k: v for k, v in spec.items()
+                   if k not in ("phases", "horizons", "comparator_units")}
     out["ci_quantile"] = checked.ci_quantile
     out["ci_df"] = ci_df
     out["hac_kernel"] = checked.hac_kernel if checked.errors == "hac" else None

@@ -170,7 +170,7 @@ def test_effects_table_columns_and_names():
                                          "p_value", "method", "n", "scale"]
     assert list(res.effects["estimand"]) == [
         "pre_trend", "pre_trend_or", "level_change", "level_change_or", "slope_change",
-        "slope_change_or", "abs_diff_h3", "rel_diff_h3", "abs_diff_h6", "rel_diff_h6",
+        "slope_change_or", "post_trend", "post_trend_or", "abs_diff_h3", "rel_diff_h3", "abs_diff_h6", "rel_diff_h6",
         "abs_diff_h12", "rel_diff_h12", "cumulative_excess", "average_effect",
         "average_rel_effect"]
     assert (res.effects["ci_low"] <= res.effects["estimate"]).all()

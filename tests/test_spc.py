@@ -391,3 +391,14 @@ def test_counterfactual_with_several_groups_is_refused():
     with pytest.raises(ValueError, match="several groups"):
         spc_figure(r, "t", "y", counterfactual=cf)
     plt.close("all")
+
+
+@pytest.mark.parametrize("n_points, short", [(12, True), (13, False)])
+def test_short_phase_threshold_is_nhsrplotthedots_n_below_13(n_points, short):
+    # R/ptd_add_short_group_warnings.R (NHSRplotthedots, commit 050b07d): a group is short
+    # when dplyr::n() < getOption("ptd_spc.warning_threshold", 13), so 12 points still warn
+    # and 13 do not.
+    values = (RNORM_123 * 2)[:n_points]
+    r = xmr_chart(series(values))
+    assert bool(r.phases["short_phase"].iloc[0]) is short
+    assert (len(r.warnings) == 1) is short

@@ -282,6 +282,7 @@ ESTIMAND_PATTERNS = (
     (r"^slope_change_(or|rr)$", "Change in trend, per month"),
     (r"^slope_change$", "Change in trend, per month"),
     (r"^pre_trend(_or|_rr)?$", "Trend before, per month"),
+    (r"^post_trend(_or|_rr)?$", "Trend after, per month"),
     (r"^abs_diff_h(\d+)$", r"Difference at \1 months"),
     (r"^rel_diff_h(\d+)$", r"Relative difference at \1 months"),
     (r"^level_and_slope_change$", "Immediate change and change in trend"),

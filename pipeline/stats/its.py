@@ -353,7 +353,7 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
         units = data["unit"].to_numpy()
         if checked.design == "single":
             key_str = np.full(len(units), "all")
-        elif checked.design == "controlled":
+        elif checked.design == "controlled" and not checked.stacked:
             key_str = np.where(np.isin(units, checked.comparator_units), "comparator", "treated")
         else:
             key_str = units

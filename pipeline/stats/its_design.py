@@ -17,10 +17,23 @@ staggered
     relative to each unit's own start (``unit_starts``); units without a start are never
     treated (they inform the trend and the seasonality only).
 controlled
-    treated units summed into one series and comparator units into another; model
-    ``time + group + group:time + level + slope + group:level + group:slope`` with level and
-    slope defined by the phase dates for both groups (Linden 2015; Lopez Bernal et al. 2018).
-    The effects are the ``group:`` interactions.
+    treated units summed into one series and comparator units into another (``comparators:
+    pooled``, the default) or every unit kept as its own series (``comparators: stacked``, the
+    multiple-group model of Stata ``itsa``, Linden 2015); model ``time + group + group:time +
+    level + slope + group:level + group:slope`` with level and slope defined by the phase
+    dates for both groups (Linden 2015; Lopez Bernal et al. 2018). The effects are the
+    ``group:`` interactions. Stacked, as ``itsa``: one intercept per group (not per unit),
+    Newey-West lags and AR correlation within each unit (``errors: hac`` / ``ar`` already
+    keep them within a series); with equal denominators the coefficients equal the pooled
+    fit of the unit means, the standard errors do not
+    (``docs/adr/0065-controlled-its-pooled-or-stacked.md``).
+
+Slope coding (``slope_coding``): ``lopez_bernal`` (the default, above) counts the slope term
+1 in the start month; ``itsa`` counts it 0 in the start month (``_x_t = (t - T0) * _x``, Linden
+2015; Wagner et al. 2002 tutorials in Stata and R), so the level change is the step at the
+start month itself, where ours is one slope unit earlier. Fits, slope changes and every
+fitted-minus-counterfactual estimand are identical; only ``level_change`` differs, by one
+slope change (``docs/adr/0066-slope-coding-and-post-trend.md``).
 
 Washout: the ``washout_months`` months starting at each phase start (the start month
 included) are kept in the output but excluded from the fit; the slope counter is not reset,
@@ -259,7 +272,10 @@ def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]
         is_comp = data["unit"].isin(spec.comparator_units)
         if is_comp.all():
             raise ValueError("every unit is a comparator: a controlled ITS needs treated units too")
-        data = data.assign(key=np.where(is_comp, "comparator", "treated"))
+        if spec.stacked:
+            data = data.assign(key=data["unit"])
+        else:
+            data = data.assign(key=np.where(is_comp, "comparator", "treated"))
     else:
         absent = sorted(set(spec.unit_starts) - units)
         if absent:
@@ -289,9 +305,19 @@ def _starts(agg: pd.DataFrame, spec: ITSSpec) -> np.ndarray:
     return np.tile(phase_starts, (len(agg), 1))
 
 
+def is_comparator_key(keys: np.ndarray, spec: ITSSpec) -> np.ndarray:
+    """Which series keys are comparators: ``"comparator"`` when pooled, the comparator units
+    themselves when stacked."""
+    keys = np.asarray(keys)
+    if spec.stacked:
+        return np.isin(keys, spec.comparator_units)
+    return keys == "comparator"
+
+
 def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: list) -> list:
     """Count fitted months per segment and series; refuse < 3, warn < 8."""
     segments = []
+    comparator = set(agg["key"][~agg["treated"].to_numpy()])
     names = ["pre-intervention"] + [p.name for p in spec.phases]
     for key, idx in agg.groupby("key", sort=True).indices.items():
         m = agg["m"].to_numpy()[idx]
@@ -304,7 +330,7 @@ def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: li
             edges = [-np.inf, *st.tolist(), np.inf]
             bounds = [(names[k], edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
         for k, (name, a, b) in enumerate(bounds):
-            if key != "comparator" and k > 0 and (a > m.max() or a <= m.min()):
+            if key not in comparator and k > 0 and (a > m.max() or a <= m.min()):
                 raise ValueError(
                     f"phase {name!r} starts {month_label(int(a))}, outside the data of series "
                     f"{key!r} ({lo} to {hi}): it needs months before and from its start"
@@ -313,9 +339,10 @@ def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: li
             n = int((fit & (m >= a) & (m < b)).sum())
             seg_months = m[fit & (m >= a) & (m < b)]
             span = f"{month_label(seg_months.min())} to {month_label(seg_months.max())}" if n else "none"
-            if key == "comparator" and k == 0 and n == 0:
+            if key in comparator and k == 0 and n == 0:
                 raise ValueError(
-                    f"the comparator units have no months before {month_label(int(st[0]))} "
+                    f"the comparator {'unit ' + repr(key) if spec.stacked else 'units'} "
+                    f"{'has' if spec.stacked else 'have'} no months before {month_label(int(st[0]))} "
                     f"(their data run {lo} to {hi}): a controlled ITS needs a comparator pre-period"
                 )
             if n < MIN_POINTS:
@@ -375,7 +402,7 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
         excluded |= (m >= month_ordinal(first)) & (m <= month_ordinal(last))
     agg["in_fit"] = ~(washout | excluded)
     agg["event_time"] = np.where(starts[:, 0] >= 0, since[:, 0] + 1, np.iinfo(np.int64).min)
-    agg["treated"] = (agg["key"] != "comparator").to_numpy()
+    agg["treated"] = ~is_comparator_key(agg["key"].to_numpy(), spec)
     segments = _segments(agg, starts, spec, warnings)
 
     t = (m - m.min() + 1).astype(float)
@@ -407,7 +434,9 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
                                  np.minimum((since[:, col_k] + 1) / phase.ramp_months, 1.0), 0.0)
             terms.append(("level", level))
         if phase.has_slope:
-            terms.append(("slope", np.where(exposed[:, col_k], since[:, col_k] + 1, 0).astype(float)))
+            first = 1 if spec.slope_coding == "lopez_bernal" else 0  # counter in the start month
+            terms.append(("slope", np.where(exposed[:, col_k], since[:, col_k] + first, 0)
+                          .astype(float)))
         for term, values in terms:
             if spec.design == "controlled":
                 cols.append(values), names.append(f"{term}[{phase.name}]")

@@ -10,6 +10,12 @@ p-values, q a t or normal quantile as below; Lopez Bernal et al. 2017):
     models have no twin (the link scale is already absolute). For a controlled ITS these
     are the ``group:`` interactions (differences from the comparator) and ``pre_trend`` is
     the treated series' own pre-trend.
+``post_trend`` per phase with a slope change
+    the (treated) trend per month in that phase: ``pre_trend`` plus the slope changes of the
+    phases started by then, with its interval from the covariance of the sum (the
+    post-intervention trend ``itsa``'s ``posttrend`` option reports, Linden 2015), and its
+    natural-scale twin. For a controlled ITS it is the treated series' own trend (time +
+    group:time + the slope terms of both the comparators and the difference).
 ``abs_diff_h{h}`` and ``rel_diff_h{h}`` for each horizon ``h``
     fitted minus counterfactual proportion (or rate per unit of denominator) in the ``h``-th
     month of the post period counted from the FIRST phase start (the start month is
@@ -97,7 +103,11 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     if spec.design == "staggered":
         parts.append(f"staggered roll-out, {n_series} units with unit fixed effects")
     elif spec.design == "controlled":
-        parts.append(f"controlled ITS against {len(spec.comparator_units)} comparator unit(s)")
+        parts.append(f"controlled ITS against {len(spec.comparator_units)} comparator unit(s)"
+                     + (", every unit its own series (stacked, as Stata itsa)" if spec.stacked
+                        else ""))
+    if spec.slope_coding == "itsa" and any(p.has_slope for p in spec.phases):
+        parts.append("slope counter 0 in the start month (itsa coding)")
     if spec.seasonality == "fourier":
         parts.append(f"Fourier seasonality ({spec.harmonics} harmonics)")
     elif spec.seasonality == "month":
@@ -149,6 +159,7 @@ def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec) -> list:
         vec = np.zeros(len(fit.params))
         vec[idx] = 1.0
         items.append((estimand, phase, vec, " per month" if estimand == "slope_change" else ""))
+    items += [("post_trend", phase, vec, " per month") for phase, vec in post_trends(design, spec)]
     ses, dfs = fit.se_df(np.array([vec for _, _, vec, _ in items]))
     rows = []
     for i, (estimand, phase, vec, per) in enumerate(items):
@@ -158,6 +169,23 @@ def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec) -> list:
             rows.append(_row(estimand + suffix, phase, est, se, spec.alpha, df, natural + per,
                              np.exp))
     return rows
+
+
+def post_trends(design: Design, spec: ITSSpec) -> list:
+    """``(phase, contrast vector)`` of the trend in each phase with a slope change: the
+    pre-trend plus every slope term of the phases started by then (for a controlled ITS the
+    comparators' ``slope`` and the difference ``group:slope``, so the treated series' own
+    trend)."""
+    vec = design.trend.copy()
+    out = []
+    for phase in spec.phases:
+        if not phase.has_slope:
+            continue
+        for name in (f"slope[{phase.name}]", f"group:slope[{phase.name}]"):
+            if name in design.names:
+                vec[design.names.index(name)] = 1.0
+        out.append((phase.name, vec.copy()))
+    return out
 
 
 def _pick(dfs, i):

@@ -27,6 +27,10 @@ ESTIMATED_DISPERSION = ("gaussian", "quasipoisson", "quasibinomial", "negbin")
 AR_METHODS = ("reml", "ml")
 SEASONALITY = ("none", "fourier", "month")
 CHANGES = ("level+slope", "level", "slope")
+# controlled ITS: comparator units summed into one series, or kept apart (Stata itsa)
+COMPARATORS = ("pooled", "stacked")
+# the post-period slope counter: 1 in the start month (Lopez Bernal et al. 2017) or 0 (itsa)
+SLOPE_CODINGS = ("lopez_bernal", "itsa")
 PHASE_KEYS = ("name", "start", "change", "ramp_months")
 RESERVED_COLUMNS = ("month", "unit", "numerator", "denominator", "dimension", "stratum", "outcome")
 
@@ -46,6 +50,8 @@ DEFAULTS = {
     "phases": None,
     "unit_starts": None,
     "comparator_units": None,
+    "comparators": "pooled",
+    "slope_coding": "lopez_bernal",
     "washout_months": 0,
     "ramp_months": 0,
     "exclude_months": None,
@@ -102,6 +108,8 @@ class ITSSpec:
     negbin_scale: str = "pearson"
     ar_small_sample: str = "none"
     errors_requested: str | None = None
+    comparators: str = "pooled"
+    slope_coding: str = "lopez_bernal"
 
     @property
     def errors_auto(self) -> bool:
@@ -112,6 +120,12 @@ class ITSSpec:
     def design(self) -> str:
         """``"single"``, ``"staggered"`` or ``"controlled"``."""
         return design_of(self.unit_starts, self.comparator_units)
+
+    @property
+    def stacked(self) -> bool:
+        """True for a controlled ITS with every unit its own series (``comparators:
+        stacked``, Stata ``itsa``'s multiple-group model)."""
+        return self.design == "controlled" and self.comparators == "stacked"
 
     @property
     def base_family(self) -> str:
@@ -370,6 +384,12 @@ def validate_spec(spec: dict) -> ITSSpec:
         if isinstance(comparators, str) or not isinstance(comparators, (list, tuple)) or not comparators:
             raise ValueError("spec['comparator_units'] must be a non-empty list of unit names or None")
         comparators = tuple(str(u) for u in comparators)
+    comparators_mode = _choice(full, "comparators", COMPARATORS)
+    if comparators_mode == "stacked" and comparators is None:
+        raise ValueError(
+            "spec['comparators'] = 'stacked' is for a controlled ITS: name the comparator units "
+            "in spec['comparator_units']"
+        )
     if unit_starts and comparators:
         raise ValueError(
             "spec['unit_starts'] and spec['comparator_units'] cannot both be set: choose a "
@@ -444,4 +464,6 @@ def validate_spec(spec: dict) -> ITSSpec:
         negbin_scale=_choice(full, "negbin_scale", NEGBIN_SCALES),
         ar_small_sample=ar_small if errors == "ar" else "none",
         errors_requested=requested,
+        comparators=comparators_mode,
+        slope_coding=_choice(full, "slope_coding", SLOPE_CODINGS),
     )

@@ -67,8 +67,10 @@ XMR_LIMIT_2S = 2 * XMR_LIMIT / 3
 MR_SCREEN = 3.267
 #: d2 for moving ranges of two observations (Laney's sigma_z = mean MR(z) / d2).
 D2 = 1.128
-#: NHSRplotthedots warns when a phase has fewer points than this.
-SHORT_PHASE = 12
+#: NHSRplotthedots warns when a phase has fewer points than this: its
+#: ``ptd_add_short_group_warnings`` flags ``dplyr::n() < warning_threshold`` with the default
+#: ``getOption("ptd_spc.warning_threshold", 13)``, so a phase of 12 points or fewer is short.
+SHORT_PHASE = 13
 RULES = ("outside_limits", "trend", "two_in_three", "shift")
 IMPROVEMENT = ("increase", "decrease", "neutral")
 
