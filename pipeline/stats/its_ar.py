@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STEP = 1e-4
+STEP = 1e-2  # finite-difference step in rho for Kenward-Roger (see reml_rho's notes)
 RHO_MAX = 0.999
 
 
@@ -105,15 +105,23 @@ class _AR1Problem:
 
 
 def reml_rho(problem: _AR1Problem, grid: int = 33, refine: int = 9,
-             passes: int = 6) -> tuple[float, bool]:
+             passes: int = 4) -> tuple[float, bool]:
     """REML estimate of the AR(1) ``rho`` (sigma^2 profiled out).
 
     Minimises :meth:`_AR1Problem.reml_objective` over ``u = atanh(rho)`` on a grid of
     ``grid`` points over ``|rho| <= 0.999`` (which also guards against a local minimum),
     then ``passes`` finer grids of ``refine`` points around the best point, each 4 times
-    finer, and a parabola through the last three points (batched: a handful of numpy calls
-    instead of a scalar optimiser's 20 evaluations). Returns ``rho`` and whether the
-    minimum is inside the bounds.
+    finer (batched: a handful of numpy calls instead of a scalar optimiser's 20 evaluations).
+    Returns ``rho`` and whether the minimum is inside the bounds.
+
+    The estimate is the best point of the last grid (``u`` to within 4.6e-4, far inside
+    ``rho``'s standard error), with no interpolation between points: the objective's
+    rounding noise (about 1e-11 on 48 months, and it differs between OpenBLAS kernels) is
+    then about 1e-6 of the difference between neighbouring grid points, so the same data give
+    the same ``rho`` on every CPU. A parabola through the last points would move ``rho`` by
+    that noise and every published digit with it (docs/adr/0030). For the same reason the
+    Kenward-Roger derivatives in ``rho`` use a step of ``STEP`` = 0.01, not 1e-4: a second
+    difference divides the noise by the step squared.
     """
     bound = np.arctanh(RHO_MAX)
     u = np.linspace(-bound, bound, grid)
@@ -129,11 +137,6 @@ def reml_rho(problem: _AR1Problem, grid: int = 33, refine: int = 9,
         values = problem.reml_objective(np.tanh(u))
         best = int(np.argmin(values))
         centre = u[best]
-    if 0 < best < len(u) - 1:
-        f0, f1, f2 = values[best - 1:best + 2]
-        curvature = f0 - 2 * f1 + f2
-        if curvature > 0:
-            centre = centre + 0.5 * step * (f0 - f2) / curvature
     return float(np.tanh(centre)), bool(interior)
 
 
