@@ -212,3 +212,20 @@ def test_sensitivity_notes_the_fixed_wording():
     table = run_sensitivity(data, SPEC, {"placebo_months": [], "washout_months": [],
                                          "seasonality": [], "families": [], "errors": []})
     assert table.loc[0, "note"] == f"not fitted: {REASONS['segment_all_zero']}"
+
+
+@pytest.mark.parametrize("errors", ["auto", "ar"])
+def test_the_ar1_route_runs_the_same_checks(errors):
+    """``errors: auto`` (the reports' default) refits with an AR(1) working correlation; it
+    must refuse a separated or degenerate stratum with the same reason first, or the AR step's
+    linear algebra decides, differently on each kernel (seen: hcv_referral IMD 3 and 5)."""
+    spec = {**SPEC, "errors": errors}
+    data = series()
+    pre = ~post(data)
+    early = pre & (np.arange(len(data)) < 12)
+    data.loc[early, "numerator"] = 0
+    data.loc[pre & ~early, "numerator"] = data.loc[pre & ~early, "denominator"]
+    assert reason_of(data, spec).reason == "separation"
+    zero = series()
+    zero.loc[post(zero), "numerator"] = 0
+    assert reason_of(zero, spec).reason == "segment_all_zero"

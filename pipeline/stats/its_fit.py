@@ -463,10 +463,10 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
     NotEstimable
         From the checks of :mod:`pipeline.stats.estimability`, before and after the fit.
     """
-    if spec.errors == "ar" and spec.ar_small_sample == "kr":
-        return fit_ar1_arrays(X, num, den, groups, m, spec, make_results)
     family = spec.base_family
     check_before_fit(X, num, den, family, segments)
+    if spec.errors == "ar" and spec.ar_small_sample == "kr":
+        return fit_ar1_arrays(X, num, den, groups, m, spec, make_results)
     n, k = X.shape
     df_resid = n - k
     hac_lags, t_df, nb_alpha, ar_coefs, converged = None, None, None, None, True
@@ -565,6 +565,10 @@ def fit_ar1_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = T
     "kr"``): the independent-errors fit gives the IRLS working response and weights, then
     :func:`pipeline.stats.its_ar.fit_ar1_working` refits them by GLS with the REML AR(1)
     correlation and the Kenward-Roger covariance (module notes there).
+
+    The independent-errors fit passes the same estimability checks as every other fit
+    (:func:`check_after_fit`; the caller ran :func:`check_before_fit`), so a separated or
+    degenerate stratum is refused with its reason before the AR step, on every CPU alike.
     """
     from .its_ar import fit_ar1_working
 
@@ -575,6 +579,13 @@ def fit_ar1_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = T
             params, nb_alpha, converged = fit_negbin(X, num, den)
         else:
             params, converged = irls(X, num, den, spec.base_family)
+        if not np.all(np.isfinite(params)):
+            raise NotEstimable("not_converged")
+        eta = X @ params
+        p, dp = inverse_link(eta, spec.base_family)
+        weight = (den * p / (1 + nb_alpha * den * p) if spec.family == "negbin"
+                  else den * dp)
+        check_after_fit(X, eta, den, weight, spec.base_family, converged)
     z, w = working_response(X, num, den, params, spec, nb_alpha)
     ar = fit_ar1_working(X, z, w, m, groups, spec.ar_small_sample)
     t_df = n - k - 1 if (spec.ci_quantile == "t" and n - k - 1 > 0) else None
