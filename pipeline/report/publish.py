@@ -19,33 +19,64 @@ from pipeline.evaluation import Evaluation, select, treated_units
 from pipeline.stats.before_after import compare_proportions
 
 DIGITS = 6  # significant digits of published estimates: far beyond their precision, stable
+P_DIGITS = 3  # significant digits of p-values (docs/adr/0030)
+P_COLUMNS = ("p_value", "p_adjusted")
+INTERVAL = ("estimate", "ci_low", "ci_high")
 
 BEFORE_AFTER_COUNTS = ["numerator_before", "denominator_before", "numerator_after",
                        "denominator_after"]
 
 
-def _round(value):
+def _round(value, digits: int = DIGITS):
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        return float(f"{value:.{DIGITS}g}")
+        return float(f"{value:.{digits}g}")
     return value
 
 
-def _clean(value):
-    """Round floats recursively (and turn numpy scalars into plain Python) for stable JSON."""
+def _round_to_scale(value, scale: float):
+    """``value`` to ``DIGITS`` significant digits of ``scale`` (the largest of its interval):
+    a confidence limit near zero is not printed to digits that are only rounding noise."""
+    if not isinstance(value, float) or math.isnan(value) or not scale or not math.isfinite(scale):
+        return _round(value)
+    decimals = DIGITS - 1 - math.floor(math.log10(scale))
+    return _round(round(value, decimals))
+
+
+def _clean(value, key: str | None = None):
+    """Round floats recursively (and turn numpy scalars into plain Python) for stable JSON;
+    p-values to ``P_DIGITS`` significant digits."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): _clean(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
-    return _round(value)
+    return _round(value, P_DIGITS if key in P_COLUMNS else DIGITS)
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write a published table with fixed precision, so reruns on any CPU give the same bytes.
+
+    Floats get ``DIGITS`` significant digits; p-values ``P_DIGITS`` (a deep-tail p-value moves
+    in its 8th digit between OpenBLAS kernels); an ``estimate, ci_low, ci_high`` row is rounded
+    to the digits of its largest member, so a limit near zero does not print noise
+    (docs/adr/0030).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    table.map(_round).to_csv(path, index=False, lineterminator="\n")
+    out = table.astype(object).copy()
+    for column in table.columns:
+        if column in P_COLUMNS:
+            out[column] = table[column].map(lambda v: _round(v, P_DIGITS))
+        elif column not in INTERVAL or not set(INTERVAL) <= set(table.columns):
+            out[column] = table[column].map(_round)
+    if set(INTERVAL) <= set(table.columns):
+        numeric = table[list(INTERVAL)].apply(pd.to_numeric, errors="coerce")
+        scale = numeric.abs().max(axis=1)
+        for column in INTERVAL:
+            out[column] = [_round_to_scale(v, s) for v, s in zip(table[column], scale)]
+    out.to_csv(path, index=False, lineterminator="\n")
 
 
 def write_json(value, path: Path) -> None:
