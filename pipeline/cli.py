@@ -39,7 +39,7 @@ def _simulate(args) -> None:
                 phases=spec["phases"],
                 unit_starts=spec["unit_starts"],
                 comparator_units=spec["comparator_units"],
-                outcomes=cfg.outcome_columns(),
+                outcomes={**cfg.outcome_columns(), **cfg.outcome_columns("staff")},
             )
         except (KeyError, ValueError) as exc:  # no scenario for the key, or too short a window
             raise config.ConfigError(f"simulate {key}: {exc}") from None
@@ -55,6 +55,8 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
         "options": options_for(cfg),  # the `data:` section: format, columns, quirks
         "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
+        "staff": ((cfg.staff_extract, cfg.outcome_columns("staff"))
+                  if cfg.staff_extract is not None else None),
     }
 
 

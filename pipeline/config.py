@@ -65,6 +65,17 @@ class Outcome:
     improvement: str = "increase"  # which direction is better: increase | decrease | neutral
     events: str = "events"  # what the numerator counts, in the plural ("BBV tests")
     its: dict = field(default_factory=dict)  # per-outcome overrides of the intervention's `its`
+    # A measure first collected part-way through (docs/adr/0075): its series starts here and
+    # only the phases starting after it are evaluated, against the months from here on.
+    measured_from: pd.Timestamp | None = None
+    # Whose outcome it is: `patients` (broken down by equity strata) or `staff` (read from the
+    # intervention's `staff_extract`, no patient equity breakdown; docs/adr/0076).
+    population: str = "patients"
+    # Outcomes sharing a `group` are reported together in one compact table (docs/adr/0077).
+    group: str | None = None
+
+
+POPULATIONS = ("patients", "staff")
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class Intervention:
     comparator_units: tuple[str, ...] | None = None
     plus_groups: tuple[str, ...] = ()
     multiplicity: str = "holm"
+    staff_extract: Path | None = None  # monthly counts of staff outcomes (docs/adr/0076)
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
@@ -123,6 +135,19 @@ class Intervention:
         marked = [o for o in self.outcomes if o.headline]
         return marked[0] if marked else self.outcomes[0]
 
+    def phases_of(self, outcome: Outcome) -> tuple[Phase, ...]:
+        """The phases evaluated for ``outcome``: those starting after its ``measured_from``.
+
+        A phase at or before the month collection began has no "before" in the data, so it is
+        dropped from that outcome's model (the report says so; docs/adr/0075).
+        """
+        if outcome.measured_from is None:
+            return self.phases
+        return tuple(p for p in self.phases if p.start > outcome.measured_from)
+
+    def outcomes_of(self, population: str) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.population == population)
+
     def its_spec(self, outcome: Outcome) -> dict:
         """The ITS specification dict of docs/architecture.md for one outcome.
 
@@ -133,7 +158,8 @@ class Intervention:
             **self.its,
             **outcome.its,
             "family": outcome.family,
-            "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")} for p in self.phases],
+            "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")}
+                       for p in self.phases_of(outcome)],
             "unit_starts": (
                 {u: s.strftime("%Y-%m") for u, s in self.unit_starts.items()}
                 if self.unit_starts
@@ -151,8 +177,10 @@ class Intervention:
     def horizons(self) -> tuple[int, ...]:
         return tuple(self.its.get("horizons", (3, 6, 12)))
 
-    def outcome_columns(self) -> dict[str, tuple[str, str | None]]:
-        return {o.key: (o.numerator, o.denominator) for o in self.outcomes}
+    def outcome_columns(self, population: str = "patients") -> dict[str, tuple[str, str | None]]:
+        """Numerator and denominator columns of the outcomes read from one population's file
+        (``patients``: the extract; ``staff``: the staff extract)."""
+        return {o.key: (o.numerator, o.denominator) for o in self.outcomes_of(population)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +237,7 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
 
 def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
     _check_keys(raw, {"label", "numerator", "denominator", "family", "headline", "improvement",
-                      "events", "its"}, where)
+                      "events", "its", "measured_from", "population", "group"}, where)
     denominator = raw.get("denominator")
     if denominator is not None and not isinstance(denominator, str):
         raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
@@ -227,7 +255,39 @@ def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
                             ("increase", "decrease", "neutral"), f"{where}.improvement"),
         events=str(raw.get("events", "events")),
         its=_mapping(raw.get("its", {}), f"{where}.its"),
+        measured_from=(None if raw.get("measured_from") is None
+                       else _month(raw["measured_from"], f"{where}.measured_from")),
+        population=_choice(raw.get("population", "patients"), POPULATIONS,
+                           f"{where}.population"),
+        group=None if raw.get("group") is None else str(raw["group"]),
     )
+
+
+def _check_measured_from(cfg: "Intervention", where: str) -> None:
+    """``measured_from`` inside the window, with at least one phase starting after it."""
+    for o in cfg.outcomes:
+        if o.measured_from is None:
+            continue
+        owhere = f"{where}.outcomes.{o.key}.measured_from"
+        if not cfg.window.start <= o.measured_from <= cfg.window.end:
+            raise ConfigError(
+                f"params.yaml: {owhere} = {o.measured_from:%Y-%m} is outside the window "
+                f"{cfg.window.start:%Y-%m}..{cfg.window.end:%Y-%m}. Fix: give the month "
+                "collection of this measure began, inside the window.")
+        if not cfg.phases_of(o):
+            raise ConfigError(
+                f"params.yaml: {owhere} = {o.measured_from:%Y-%m} is on or after the start of "
+                f"every phase (last: {cfg.phases[-1].start:%Y-%m}), so no phase can be compared "
+                "with a baseline. Fix: correct the month, or remove the outcome.")
+    staff = [o.key for o in cfg.outcomes if o.population == "staff"]
+    if staff and cfg.staff_extract is None:
+        raise ConfigError(
+            f"params.yaml: {where}.outcomes {staff} have population: staff but {where} has no "
+            "staff_extract. Fix: add staff_extract: <path to the monthly staff counts>.")
+    if cfg.headline.population == "staff":
+        raise ConfigError(f"params.yaml: {where}.outcomes.{cfg.headline.key}: a staff outcome "
+                          "cannot be the headline (the summary's equity answer is about "
+                          "patients). Fix: mark a patient outcome headline: true.")
 
 
 def _mapping(value: Any, where: str) -> dict:
@@ -261,7 +321,7 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
-    "multiplicity", "sensitivity", "data",
+    "multiplicity", "sensitivity", "data", "staff_extract",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
@@ -365,8 +425,11 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
                              f"{where}.multiplicity"),
         sensitivity=_mapping(raw.get("sensitivity", {}), f"{where}.sensitivity"),
         data=_mapping(raw.get("data", {}), f"{where}.data"),
+        staff_extract=(root / _require(raw, "staff_extract", where, str)
+                       if raw.get("staff_extract") is not None else None),
         raw=raw,
     )
+    _check_measured_from(cfg, where)
     _check_its_specs(cfg, where)
     return cfg
 

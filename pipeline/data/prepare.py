@@ -50,12 +50,14 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=()) -> tuple[pa.Table, dict]:
+                  keep_units=(), staff=None) -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
     Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
     ``options`` is the intervention's ``data:`` mapping (or parsed :class:`DataOptions`);
     ``keep_units`` are units the design names (staggered starts, comparators), never merged.
+    ``staff`` is ``(path, outcomes)``: monthly staff counts whose outcomes join the series
+    (:func:`add_staff`).
     """
     src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
@@ -90,12 +92,52 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
         quality["duplicate_rows_dropped"] = copies.count
     if opts.drop_on_read:
         quality["dropped_on_read"] = sorted(opts.drop_on_read)
+    if staff is not None:
+        table, quality["staff_extract"] = add_staff(table, staff[0], staff[1], window, opts,
+                                                    keep_units)
     quality["strata"] = _strata(table, dimensions)
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
     quality["window"] = {"start": window[0], "end": window[1],
                          "months": len(set(table["month"].to_pylist()))}
     return table, quality
+
+
+def add_staff(table: pa.Table, path, outcomes, window, opts: DataOptions, keep_units
+              ) -> tuple[pa.Table, dict]:
+    """The patient series with the staff outcomes of ``path`` appended (docs/adr/0076).
+
+    Staff counts (trained, in post) are aggregates a service reports per month, so the file
+    has the monthly layout (docs/data.md) with dimension ``all`` only; it is validated like any
+    monthly file, with the patient extract's quirks. Its units must be the patient units (a
+    staff outcome of a service the patients do not come from could not be read beside them).
+    """
+    staff_opts = DataOptions(format="monthly", quirks=opts.quirks)
+    src = Path(path)
+    with connect() as con:
+        source, problems = open_source(con, src, staff_opts)
+        if problems:
+            raise ExtractError(problems)
+        staff, quality = scan_monthly(con, source, outcomes=outcomes, dimensions=[],
+                                      window=window, options=staff_opts, keep_units=keep_units)
+    units = set(table["unit"].to_pylist())
+    extra = sorted(set(staff["unit"].to_pylist()) - units)
+    if extra:
+        raise ExtractError([Problem(str(src), "unit", (), 0,
+                                    f"units {extra} have staff counts but no patient records "
+                                    f"(the extract's units: {sorted(units)})",
+                                    "name the units as the patient extract does")])
+    for name in table.column_names:     # covariates of the patient series, by month
+        if name not in staff.column_names:
+            by_month = dict(zip(table["month"].to_pylist(), table[name].to_pylist()))
+            staff = staff.append_column(name, pa.array(
+                [by_month.get(m, 0) for m in staff["month"].to_pylist()],
+                type=table.schema.field(name).type))
+    joined = pa.concat_tables([table, staff.select(table.column_names).cast(table.schema)])
+    order = [("outcome", "ascending"), ("dimension", "ascending"), ("stratum", "ascending"),
+             ("unit", "ascending"), ("month", "ascending")]
+    return joined.sort_by(order), {k: quality[k] for k in ("extract", "rows_read", "rows_used",
+                                                            "months_with_data", "units")}
 
 
 def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
@@ -182,7 +224,7 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
-                     window: tuple[str, str], options=None, keep_units=()) -> dict:
+                     window: tuple[str, str], options=None, keep_units=(), staff=None) -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -191,12 +233,12 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     ("YYYY-MM", "YYYY-MM"), inclusive.
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
-                         options=options, keep_units=keep_units)[1]
+                         options=options, keep_units=keep_units, staff=staff)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=(), check_series=None) -> dict:
+            keep_units=(), check_series=None, staff=None) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
@@ -210,7 +252,7 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
     if problems:
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
-                                   options=options, keep_units=keep_units)
+                                   options=options, keep_units=keep_units, staff=staff)
     if check_series is not None:
         check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),
