@@ -57,6 +57,7 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
         "staff": ((cfg.staff_extract, cfg.outcome_columns("staff"))
                   if cfg.staff_extract is not None else None),
+        "crossed": list(cfg.crossed),
     }
 
 

@@ -76,6 +76,11 @@ class Outcome:
 
 
 POPULATIONS = ("patients", "staff")
+CROSS_SEP = " & "   # dimension "ethnicity & sex", stratum "Asian & Female" (docs/adr/0078)
+
+
+def crossed_name(pair) -> str:
+    return CROSS_SEP.join(pair)
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,10 @@ class Intervention:
     plus_groups: tuple[str, ...] = ()
     multiplicity: str = "holm"
     staff_extract: Path | None = None  # monthly counts of staff outcomes (docs/adr/0076)
+    # Who the intervention is for (docs/adr/0078): {column: value}, one dimension, a PLUS flag
+    # or two dimensions crossed; and pairs of dimensions to cross in the equity breakdown.
+    target_group: dict[str, str] | None = None
+    intersections: tuple[tuple[str, str], ...] = ()
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
@@ -144,6 +153,28 @@ class Intervention:
         if outcome.measured_from is None:
             return self.phases
         return tuple(p for p in self.phases if p.start > outcome.measured_from)
+
+    @property
+    def crossed(self) -> tuple[tuple[str, str], ...]:
+        """Pairs of dimensions whose crossed strata prepare writes: params' ``intersections``
+        and a two-dimension target group."""
+        pairs = list(self.intersections)
+        if self.target_group and len(self.target_group) == 2:
+            pair = tuple(self.target_group)
+            if pair not in pairs and pair[::-1] not in pairs:
+                pairs.append(pair)
+        return tuple(pairs)
+
+    @property
+    def target_stratum(self) -> tuple[str, str] | None:
+        """The target group as a (dimension, stratum) of the series (docs/adr/0078)."""
+        if not self.target_group:
+            return None
+        if len(self.target_group) == 1:
+            (dim, value), = self.target_group.items()
+            return dim, str(value)
+        pair = next(p for p in self.crossed if set(p) == set(self.target_group))
+        return crossed_name(pair), CROSS_SEP.join(str(self.target_group[d]) for d in pair)
 
     def outcomes_of(self, population: str) -> tuple[Outcome, ...]:
         return tuple(o for o in self.outcomes if o.population == population)
@@ -263,6 +294,35 @@ def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
     )
 
 
+def _target_group(raw: Any, dimensions: list[str], where: str) -> dict[str, str] | None:
+    """``target_group: {ethnicity: Asian, sex: Female}`` (one or two equity dimensions or PLUS
+    flags, each with one value; a flag's value is 1)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not 1 <= len(raw) <= 2:
+        raise ConfigError(f"params.yaml: {where}.target_group = {raw!r} should map one or two "
+                          "equity dimensions (or PLUS flags) to a value, e.g. "
+                          "{ethnicity: Asian, sex: Female} or {homeless: 1}.")
+    unknown = [d for d in raw if d not in dimensions]
+    if unknown:
+        raise ConfigError(f"params.yaml: {where}.target_group names {unknown}, which are not in "
+                          f"equity or plus_groups ({dimensions}). Fix: add them there, or "
+                          "correct the name.")
+    return {str(d): str(v) for d, v in raw.items()}
+
+
+def _intersections(raw: Any, dimensions: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    ok = isinstance(raw, list) and all(isinstance(p, list) and len(p) == 2 and p[0] != p[1]
+                                       and all(d in dimensions for d in p) for p in raw)
+    if not ok:
+        raise ConfigError(f"params.yaml: {where}.intersections = {raw!r} should be a list of "
+                          f"pairs of equity dimensions or PLUS flags ({dimensions}), e.g. "
+                          "[[ethnicity, sex]].")
+    return tuple((str(a), str(b)) for a, b in raw)
+
+
 def _check_measured_from(cfg: "Intervention", where: str) -> None:
     """``measured_from`` inside the window, with at least one phase starting after it."""
     for o in cfg.outcomes:
@@ -321,7 +381,7 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
-    "multiplicity", "sensitivity", "data", "staff_extract",
+    "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
@@ -427,6 +487,8 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
         data=_mapping(raw.get("data", {}), f"{where}.data"),
         staff_extract=(root / _require(raw, "staff_extract", where, str)
                        if raw.get("staff_extract") is not None else None),
+        target_group=_target_group(raw.get("target_group"), [*equity, *plus_groups], where),
+        intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
         raw=raw,
     )
     _check_measured_from(cfg, where)

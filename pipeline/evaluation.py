@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pipeline.config import Intervention, Outcome
+from pipeline.config import Intervention, Outcome, crossed_name
 from pipeline.stats.before_after import compare_proportions
 from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
@@ -33,6 +33,7 @@ class Evaluation:
     ols: dict[str, ITSResult] = field(default_factory=dict)
     sensitivity: pd.DataFrame | None = None  # robustness table of the headline outcome
     power: dict | None = None  # minimum detectable level change of the headline design
+    target_gap: pd.DataFrame | None = None  # target group minus everyone else (docs/adr/0078)
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -192,9 +193,16 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
     series = measured(cfg, series)
     its = {o.key: fit_outcome(cfg, o, series, quality=quality) for o in cfg.outcomes}
     specs = {o.key: {**cfg.its_spec(o), **data_spec(series, quality)} for o in cfg.outcomes}
+    strata = series
+    extra = [crossed_name(p) for p in cfg.crossed]
+    if cfg.target_group:
+        from pipeline import target_group
+
+        strata, extra = target_group.with_target_rows(cfg, series), [*extra,
+                                                                   target_group.DIMENSION]
     equity = evaluate_equity(
-        series, {o.key: specs[o.key] for o in equity_outcomes(cfg)},
-        dimensions=list(cfg.equity), plus_groups=list(cfg.plus_groups),
+        strata, {o.key: specs[o.key] for o in equity_outcomes(cfg)},
+        dimensions=[*cfg.equity, *extra], plus_groups=list(cfg.plus_groups),
         multiplicity=cfg.multiplicity, alpha=cfg.alpha,
         before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
     )
@@ -202,9 +210,13 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
     headline = cfg.headline
     sensitivity = run_sensitivity(select(series, headline.key), specs[headline.key],
                                   cfg.sensitivity)
+    target_gap = None
+    if cfg.target_group:
+        target_gap = target_group.gap_change(cfg, equity, equity_outcomes(cfg))
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
                       its=its, equity=equity, ols=ols, sensitivity=sensitivity,
-                      power=design_power(cfg, series, its[headline.key]))
+                      power=design_power(cfg, series, its[headline.key]),
+                      target_gap=target_gap)
 
 
 def design_power(cfg: Intervention, series: pd.DataFrame, result: ITSResult) -> dict:

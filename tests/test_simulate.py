@@ -143,8 +143,9 @@ def test_short_window_is_refused(tmp_path):
 
 
 def test_unknown_key_is_a_clear_error(tmp_path):
-    with pytest.raises(KeyError, match="known: pulmonary_rehab, smoking_advice, thi_month"):
-        simulate("msk_groups", tmp_path, seed=1, window=("2020-01", "2023-01"),
+    with pytest.raises(KeyError, match="known: msk_groups, pulmonary_rehab, smoking_advice, "
+                                       "thi_month"):
+        simulate("weight_management", tmp_path, seed=1, window=("2020-01", "2023-01"),
                  phases=[{"name": "x", "start": "2022-01"}])
 
 

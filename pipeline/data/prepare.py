@@ -50,14 +50,15 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=(), staff=None) -> tuple[pa.Table, dict]:
+                  keep_units=(), staff=None, crossed=()) -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
     Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
     ``options`` is the intervention's ``data:`` mapping (or parsed :class:`DataOptions`);
     ``keep_units`` are units the design names (staggered starts, comparators), never merged.
     ``staff`` is ``(path, outcomes)``: monthly staff counts whose outcomes join the series
-    (:func:`add_staff`).
+    (:func:`add_staff`). ``crossed`` pairs of dimensions add intersectional strata
+    (record-level extracts only; docs/adr/0078).
     """
     src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
@@ -83,7 +84,7 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                                               options=opts, keep_units=keep_units)
             else:
                 table, quality = _records(con, source, outcomes, dimensions, window, opts,
-                                          keep_units)
+                                          keep_units, crossed)
         except ExtractError as exc:
             raise ExtractError(first + exc.problems) from None
         if first:
@@ -95,7 +96,13 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
     if staff is not None:
         table, quality["staff_extract"] = add_staff(table, staff[0], staff[1], window, opts,
                                                     keep_units)
-    quality["strata"] = _strata(table, dimensions)
+    if crossed and opts.format == "monthly":
+        raise ExtractError([Problem(str(src), "dimension", (), 0,
+                                    "crossed strata (intersections or a two-dimension "
+                                    "target_group in params.yaml) need a record-level extract",
+                                    "bring the record-level extract, or remove the "
+                                    "intersection from params.yaml")])
+    quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
     quality["window"] = {"start": window[0], "end": window[1],
@@ -156,7 +163,8 @@ def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
                                        window_start=window[0], mapped=mapped), mapped
 
 
-def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units):
+def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units,
+             crossed=()):
     scan = scan_records(con, source, outcomes=outcomes, dimensions=dimensions, window=window,
                         options=opts)
     structural, table, info = [], None, {}
@@ -164,7 +172,7 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
     if scan.complete and not scan.problems:
         flags = list(dict.fromkeys(c for pair in outcomes.values() for c in pair if c))
         con.execute(f"CREATE OR REPLACE TEMP TABLE long AS SELECT *, size AS present FROM "
-                    f"({wide_to_long_sql(outcomes, flags, dimensions)})")
+                    f"({wide_to_long_sql(outcomes, flags, dimensions, crossed)})")
         if con.execute("SELECT count(*) FROM long").fetchone()[0]:
             structural, table, info = finish(con, name=str(source.path), column=column,
                                              unit_column=scan.mapping.get("unit", "unit"),
@@ -224,7 +232,8 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
-                     window: tuple[str, str], options=None, keep_units=(), staff=None) -> dict:
+                     window: tuple[str, str], options=None, keep_units=(), staff=None,
+                     crossed=()) -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -233,12 +242,13 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     ("YYYY-MM", "YYYY-MM"), inclusive.
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
-                         options=options, keep_units=keep_units, staff=staff)[1]
+                         options=options, keep_units=keep_units, staff=staff,
+                         crossed=crossed)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=(), check_series=None, staff=None) -> dict:
+            keep_units=(), check_series=None, staff=None, crossed=()) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
@@ -252,7 +262,8 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
     if problems:
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
-                                   options=options, keep_units=keep_units, staff=staff)
+                                   options=options, keep_units=keep_units, staff=staff,
+                                   crossed=crossed)
     if check_series is not None:
         check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),

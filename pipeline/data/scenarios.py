@@ -75,6 +75,8 @@ class Flag:
     # Index of the phase whose start collection of this flag began: earlier rows are 0 (not
     # recorded), and only later phases have a truth (docs/adr/0075).
     from_phase: int | None = None
+    # Extra level change per phase in the scenario's target group (docs/adr/0078).
+    target_extra_levels: tuple[float, ...] = ()
 
     def phase_value(self, values: tuple[float, ...], k: int) -> float:
         """Effect of phase ``k`` (0 if the scenario defines fewer phases)."""
@@ -106,6 +108,7 @@ class Scenario:
     sources: tuple[str, ...] = ()
     any_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # derived 0/1 = max(flags)
     staff: "StaffScenario | None" = None   # staff outcomes, written to staff.parquet
+    target: dict[str, str] = field(default_factory=dict)   # e.g. {ethnicity: Asian, sex: Female}
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,33 @@ PULMONARY_REHAB = Scenario(
     sources=("NACAP-PR", "Core20PLUS5"),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.key: s for s in (THI_MONTH, SMOKING_ADVICE, PULMONARY_REHAB)}
+MSK_GROUPS = Scenario(
+    key="msk_groups",
+    description=(
+        "Three MSK services; one row per referral to an exercise group (about 60-90 a "
+        "service-month, a quarter of them Asian patients). About 35% attend. Women-only groups "
+        "from the phase start add a small level change for everyone and a large one for Asian "
+        "women (the target group), so their gap with everyone else narrows."),
+    units=("msk_1", "msk_2", "msk_3"),
+    volume=(60, 90),
+    caseload=False,
+    flags=(
+        Flag("attended", baseline=-0.45, levels=(0.10,), target_extra_levels=(1.00,),
+             imd_gradient=0.05),
+    ),
+    outcomes={"attended": ("attended", None)},
+    imd_probs=(0.30, 0.25, 0.20, 0.15, 0.10),
+    ethnicity_probs=(0.62, 0.04, 0.25, 0.05, 0.02, 0.02),
+    male_prob=0.45,
+    age_probs=(0.15, 0.30, 0.35, 0.20),
+    ethnicity_effects={"Asian": -0.6},
+    male_effect=0.2,
+    target={"ethnicity": "Asian", "sex": "Female"},
+    sources=("Core20PLUS5",),
+)
+
+SCENARIOS: dict[str, Scenario] = {s.key: s for s in (THI_MONTH, SMOKING_ADVICE, PULMONARY_REHAB,
+                                                      MSK_GROUPS)}
 
 
 def get_scenario(key: str) -> Scenario:

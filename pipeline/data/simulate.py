@@ -84,17 +84,32 @@ def make_design(sc: Scenario, window, phases, unit_starts, comparator_units) -> 
                   tuple(starts), tuple(p["name"] for p in phases), kind)
 
 
-def phase_effect(flag: Flag, starts: tuple[int, ...], t, q1, drop: int | None = None):
-    """Sum of the phase terms of ``flag`` at month index ``t`` (array), per the model."""
+def phase_effect(flag: Flag, starts: tuple[int, ...], t, q1, drop: int | None = None, tg=0.0):
+    """Sum of the phase terms of ``flag`` at month index ``t`` (array), per the model;
+    ``tg`` is 1 in the scenario's target group (its extra level change)."""
     t = np.asarray(t, dtype=float)
-    out = np.zeros(np.broadcast(t, q1).shape)
+    out = np.zeros(np.broadcast(t, q1, tg).shape)
     for k, s in enumerate(starts):
         if k == drop:
             continue
         on = t >= s
         out = out + on * (flag.phase_value(flag.levels, k) + flag.phase_value(flag.slopes, k) * (t - s)
-                          + flag.phase_value(flag.q1_extra_levels, k) * q1)
+                          + flag.phase_value(flag.q1_extra_levels, k) * q1
+                          + flag.phase_value(flag.target_extra_levels, k) * tg)
     return out
+
+
+def in_target(sc: Scenario, imd, eth, male, age, homeless):
+    """1.0 where a person (arrays of codes) is in the scenario's target group, else 0.0."""
+    values = {"imd_quintile": (np.asarray(imd), None), "ethnicity": (np.asarray(eth), ETHNICITY),
+              "sex": (np.asarray(male), SEX), "age_band": (np.asarray(age), AGE_BANDS),
+              "homeless": (np.asarray(homeless), None)}
+    out = np.ones(np.asarray(imd).shape)
+    for dim, wanted in sc.target.items():
+        codes, labels = values[dim]
+        code = labels.index(wanted) if labels else int(wanted)
+        out = out * (codes == code)
+    return out if sc.target else np.zeros(np.asarray(imd).shape)
 
 
 def strata_effect(sc: Scenario, flag: Flag, imd, eth, male, age, homeless):
@@ -147,13 +162,15 @@ def _simulate_rows(sc: Scenario, design: Design, n_months: int, rng):
         months, patient, people = _unit_rows(sc, rng, n_months, int(volumes[ui]), ui)
         idx = {k: v[patient] for k, v in people.items()}
         q1 = (idx["imd"] == 1).astype(float)
+        tg = in_target(sc, idx["imd"], idx["eth"], idx["male"], idx["age"], idx["homeless"])
         drawn: dict[str, np.ndarray] = {}
         for flag in sc.flags:
             month_re = rng.normal(0.0, flag.month_sd, size=n_months)
             eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * months
                    + strata_effect(sc, flag, idx["imd"], idx["eth"], idx["male"], idx["age"],
                                    idx["homeless"])
-                   + phase_effect(flag, design.starts[ui], months, q1) + month_re[months])
+                   + phase_effect(flag, design.starts[ui], months, q1, tg=tg)
+                   + month_re[months])
             u = rng.random(months.size)
             p = 1.0 / (1.0 + np.exp(-eta))
             if flag.parent is None:
@@ -224,12 +241,13 @@ def _mean_expit(eta, sd: float):
 def _flag_probs(sc, design, cells, unit_eff, ui, t, drop):
     """P(flag = 1) per stratum cell in unit ``ui`` at month ``t``, phase ``drop`` removed."""
     q1 = (cells["imd"] == 1).astype(float)
+    tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"], cells["homeless"])
     probs: dict[str, np.ndarray] = {}
     for flag in sc.flags:
         eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * t
                + strata_effect(sc, flag, cells["imd"], cells["eth"], cells["male"], cells["age"],
                                cells["homeless"])
-               + phase_effect(flag, design.starts[ui], t, q1, drop))
+               + phase_effect(flag, design.starts[ui], t, q1, drop, tg=tg))
         p = _mean_expit(eta, flag.month_sd)
         if flag.parent is not None:
             pp = probs[flag.parent]
@@ -244,7 +262,7 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None):
+def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None, mask=None):
     """Population-averaged truth of phase ``k`` for the pooled series of ``units``.
 
     Each unit is evaluated at its own start of phase ``k`` (the same date unless staggered),
@@ -252,7 +270,8 @@ def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None)
     phase ``k`` from every flag (earlier phases stay).
     """
     num_col, den_col = outcome
-    mask = np.ones_like(cells["prob"]) if imd is None else (cells["imd"] == imd).astype(float)
+    if mask is None:
+        mask = np.ones_like(cells["prob"]) if imd is None else (cells["imd"] == imd).astype(float)
     res = {}
     for label, dt in (("t0", 0), ("t1", 1)):
         acc = {"with": [0.0, 0.0], "without": [0.0, 0.0]}
@@ -384,6 +403,19 @@ def _truth(sc, design, window, seed, unit_eff, volumes, outcomes, staff_draws=No
                 "all": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k),
                 "imd_quintile_1": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 1),
                 "imd_quintile_5": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 5)}}
+            if sc.target:
+                tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"],
+                               cells["homeless"])
+                mine = entry["intervention_units"]
+                mine["target_group"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
+                                                 (num, den), k, mask=tg)
+                mine["everyone_else"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
+                                                  (num, den), k, mask=1.0 - tg)
+                entry["target_gap_change"] = {
+                    "level_change_logit": (mine["target_group"]["level_change_logit"]
+                                           - mine["everyone_else"]["level_change_logit"]),
+                    "risk_difference": (mine["target_group"]["risk_difference"]
+                                        - mine["everyone_else"]["risk_difference"])}
             if len(interv) > 1:
                 entry["per_unit"] = {design.units[u]: _marginal(sc, design, cells, unit_eff, volumes,
                                                                 [u], (num, den), k) for u in interv}
@@ -406,6 +438,7 @@ def _truth(sc, design, window, seed, unit_eff, volumes, outcomes, staff_draws=No
         "strata_effects": {"ethnicity": sc.ethnicity_effects, "male": sc.male_effect,
                            "age_band": sc.age_effects, "homeless": sc.homeless_effect},
         "units": units, "flags": flags, "outcomes": out_truths,
+        **({"target_group": dict(sc.target)} if sc.target else {}),
     }
 
 

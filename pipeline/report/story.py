@@ -303,6 +303,7 @@ class Story:
             f"**Equity.** {self.equity_sentence()}"
             + (f" {disagreement}" if (disagreement := self.equity_disagreement()) else ""),
             *([""] + [f"**Warning (equity).** {h}" for h in harms] if harms else []),
+            *([""] + [target] if (target := self.target_answer()) else []),
             *[line for text in self.other_answers() for line in ("", text)],
             "",
             f"**{self.confidence().sentence()}**"
@@ -312,6 +313,37 @@ class Story:
             "start, not proof that the intervention caused it.",
         ]
         return "\n".join(lines)
+
+    def target_answer(self) -> str | None:
+        """Did the gap between the params' target group and everyone else narrow? (headline
+        outcome; docs/adr/0078)"""
+        if self.ev.target_gap is None:
+            return None
+        from pipeline import target_group
+
+        return target_group.answer(target_group.describe(self.cfg), self.cfg.headline.label,
+                                   self.ev.target_gap, self.equity_tables["equity_before_after"],
+                                   self.cfg.headline.key)
+
+    def show_target_group(self) -> None:
+        """The target group's answer for each outcome with its table of gap changes."""
+        if self.ev.target_gap is None:
+            return
+        from pipeline import target_group
+
+        label = target_group.describe(self.cfg)
+        display(Markdown(f"### Target group: {label}\n\nThe target group's series against "
+                         "everyone else's (the overall series minus the target group), each "
+                         "with the same model; the change in the gap is the difference of their "
+                         "estimates (docs/adr/0078)."))
+        for o in equity_outcomes(self.cfg):
+            text = target_group.answer(label, o.label, self.ev.target_gap,
+                                       self.equity_tables["equity_before_after"], o.key)
+            display(Markdown(text))
+        change = self.ev.target_gap
+        if len(change):
+            change = on_percent_scale(without_link_twins(change))
+            display(HTML(_html_table(change.drop(columns=["method"]))))
 
     def other_answers(self) -> list[str]:
         """One line for the staff outcomes and one per group of outcomes (e.g. the 7 areas of
@@ -643,6 +675,7 @@ class Story:
 
     def show_equity(self) -> None:
         """Forest plot by stratum, the gap over time with its counterfactual, the tables."""
+        self.show_target_group()
         res, outcome = self.ev.equity, self.cfg.headline
         label = outcome.label
         display(Markdown(f"**{self.equity_sentence()}**"))
