@@ -58,6 +58,8 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "staff": ((cfg.staff_extract, cfg.outcome_columns("staff"))
                   if cfg.staff_extract is not None else None),
         "crossed": list(cfg.crossed),
+        "populations": {o.key: o.population_table for o in cfg.outcomes
+                        if o.population_table is not None},
     }
 
 

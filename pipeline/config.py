@@ -73,6 +73,9 @@ class Outcome:
     population: str = "patients"
     # Outcomes sharing a `group` are reported together in one compact table (docs/adr/0077).
     group: str | None = None
+    # A count against a registered population (docs/adr/0079): the denominator comes from this
+    # table (month x unit x stratum), modelled as a rate with a log(population) offset.
+    population_table: Path | None = None
 
 
 POPULATIONS = ("patients", "staff")
@@ -266,9 +269,10 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
     return value
 
 
-def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
+def _parse_outcome(key: str, raw: dict, where: str, root: Path) -> Outcome:
     _check_keys(raw, {"label", "numerator", "denominator", "family", "headline", "improvement",
-                      "events", "its", "measured_from", "population", "group"}, where)
+                      "events", "its", "measured_from", "population", "group",
+                      "population_table"}, where)
     denominator = raw.get("denominator")
     if denominator is not None and not isinstance(denominator, str):
         raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
@@ -291,7 +295,22 @@ def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
         population=_choice(raw.get("population", "patients"), POPULATIONS,
                            f"{where}.population"),
         group=None if raw.get("group") is None else str(raw["group"]),
+        population_table=_population_table(raw, where, root),
     )
+
+
+def _population_table(raw: dict, where: str, root: Path) -> Path | None:
+    """A rate outcome's population table: a count (denominator null) with a log-link family."""
+    path = raw.get("population_table")
+    if path is None:
+        return None
+    if not isinstance(path, str):
+        raise ConfigError(f"params.yaml: {where}.population_table should be a file path.")
+    if raw.get("denominator") is not None or raw.get("family") not in ("poisson", "quasipoisson"):
+        raise ConfigError(
+            f"params.yaml: {where} has a population_table, so it is a count against a "
+            "population: set denominator: null and family: quasipoisson (or poisson).")
+    return root / path
 
 
 def _target_group(raw: Any, dimensions: list[str], where: str) -> dict[str, str] | None:
@@ -450,7 +469,7 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
     if not outcomes_raw:
         raise ConfigError(f"params.yaml: {where}.outcomes is empty.")
     outcomes = tuple(
-        _parse_outcome(k, v if isinstance(v, dict) else {}, f"{where}.outcomes.{k}")
+        _parse_outcome(k, v if isinstance(v, dict) else {}, f"{where}.outcomes.{k}", root)
         for k, v in outcomes_raw.items()
     )
     if sum(o.headline for o in outcomes) > 1:

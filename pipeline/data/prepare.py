@@ -23,6 +23,7 @@ from .errors import ExtractError, Problem
 from .identifiers import find_identifiers
 from .monthly import scan_monthly
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
+from .population import apply_population
 from .schema import locate, scan_records, wide_to_long_sql
 from .series import SERIES_SCHEMA, finish
 from .simulate import write_json, write_parquet
@@ -50,7 +51,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=(), staff=None, crossed=()) -> tuple[pa.Table, dict]:
+                  keep_units=(), staff=None, crossed=(), populations=None
+                  ) -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
     Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
@@ -58,7 +60,8 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
     ``keep_units`` are units the design names (staggered starts, comparators), never merged.
     ``staff`` is ``(path, outcomes)``: monthly staff counts whose outcomes join the series
     (:func:`add_staff`). ``crossed`` pairs of dimensions add intersectional strata
-    (record-level extracts only; docs/adr/0078).
+    (record-level extracts only; docs/adr/0078). ``populations`` maps an outcome key to its
+    population table (:mod:`pipeline.data.population`; docs/adr/0079).
     """
     src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
@@ -102,6 +105,8 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                                     "target_group in params.yaml) need a record-level extract",
                                     "bring the record-level extract, or remove the "
                                     "intersection from params.yaml")])
+    for key, path in (populations or {}).items():
+        table, quality.setdefault("populations", {})[key] = apply_population(table, key, path)
     quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
@@ -233,7 +238,7 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
                      window: tuple[str, str], options=None, keep_units=(), staff=None,
-                     crossed=()) -> dict:
+                     crossed=(), populations=None) -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -243,12 +248,13 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
                          options=options, keep_units=keep_units, staff=staff,
-                         crossed=crossed)[1]
+                         crossed=crossed, populations=populations)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=(), check_series=None, staff=None, crossed=()) -> dict:
+            keep_units=(), check_series=None, staff=None, crossed=(),
+            populations=None) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
@@ -263,7 +269,7 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
                                    options=options, keep_units=keep_units, staff=staff,
-                                   crossed=crossed)
+                                   crossed=crossed, populations=populations)
     if check_series is not None:
         check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),

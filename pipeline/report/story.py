@@ -541,6 +541,24 @@ class Story:
                 + f"“{kept[0].name}” ({kept[0].start:%B %Y}) is compared with the months from "
                 f"{outcome.measured_from:%B %Y} before it (docs/adr/0075).")
 
+    def rate_note(self, outcome: config.Outcome) -> str | None:
+        """For a count against a population (docs/adr/0079): the rate per 1,000 population
+        before and after, from the published counts, and how it was modelled."""
+        if outcome.population_table is None:
+            return None
+        ba = publish.published_before_after(self.ev, self.rule)
+        row = ba[(ba["outcome"] == outcome.key) & (ba["dimension"] == "all")]
+        per = []
+        for when in ("before", "after"):
+            x = row[f"numerator_{when}"].iloc[0] if len(row) else "[c]"
+            n = row[f"denominator_{when}"].iloc[0] if len(row) else "[c]"
+            per.append("[c]" if isinstance(x, str) or isinstance(n, str) or not n
+                       else f"{1000 * x / n:.2f}")
+        return (f"A count against a registered population (`{outcome.population_table.name}`),"
+                f" modelled as a rate with log(population) as the offset. Rate per 1,000 "
+                f"population a month: {per[0]} before the start, {per[1]} after (published "
+                "counts); the figure's percentages are the same rate per 100.")
+
     def group_table(self, group: str) -> pd.DataFrame:
         """One row per outcome of ``group``: before and after percentages, the immediate change
         at its first evaluated phase (odds or rate ratio, 95% CI) and its p-value adjusted
@@ -606,6 +624,8 @@ class Story:
         display(Markdown(f"### {outcome.label}"))
         if (note := self.measured_from_note(outcome)):
             display(Markdown(note))
+        if (rates := self.rate_note(outcome)):
+            display(Markdown(rates))
         figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule,
                                            outcome.events),
                      alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule,
