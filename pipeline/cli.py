@@ -164,6 +164,15 @@ def _index(args) -> None:
     print(f"index: wrote {out}")
 
 
+def _new(args) -> None:
+    from pipeline.scaffold import new
+
+    params, page = new(args.key)
+    print(f"new: added interventions.{args.key} to {params} and wrote {page}; fill in every "
+          f"TODO, put the extract where `extract:` says, then run "
+          f"`python -m pipeline validate {args.key}`")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,6 +188,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="run the evaluation notebook and write the report")
     s.add_argument("key")
     s.set_defaults(run=_evaluate)
+    s = sub.add_parser("new", help="start a new evaluation: params entry and data dictionary")
+    s.add_argument("key")
+    s.set_defaults(run=_new)
     s = sub.add_parser("index", help="write reports/index.html")
     s.set_defaults(run=_index)
     return p
