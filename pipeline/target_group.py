@@ -69,23 +69,29 @@ def gap_change(cfg: Intervention, equity, outcomes) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict(gap_before: float | None, low: float, high: float) -> str:
-    """"narrowed", "widened" or "no clear change": the change's interval against the sign of
-    the gap before (a change away from zero widens it)."""
-    if low <= 0 <= high or gap_before is None or gap_before == 0:
+def verdict(gap_before: tuple[float, float, float] | None, low: float, high: float) -> str:
+    """"narrowed", "widened", "shifted ..." or "no clear change" (the words of the IMD gap,
+    docs/equity.md): the change's interval against the gap before (estimate, low, high). A
+    change away from zero widens the gap; when the gap before could be zero (its interval
+    spans 0, or it is hidden) a clear change only "shifted" the difference."""
+    if low <= 0 <= high:
         return "no clear change"
-    return "narrowed" if (low > 0) != (gap_before > 0) else "widened"
+    favour = "the target group" if low > 0 else "everyone else"
+    if gap_before is None or gap_before[1] <= 0 <= gap_before[2]:
+        return f"the difference shifted, in favour of {favour}"
+    return "narrowed" if (low > 0) != (gap_before[0] > 0) else "widened"
 
 
 def answer(label: str, outcome_label: str, change: pd.DataFrame, before_after: pd.DataFrame,
-           outcome: str) -> str | None:
+           outcome: str, alpha: float = 0.05) -> str | None:
     """One paragraph: did the gap between the target group and everyone else narrow?
 
     ``change`` is :func:`gap_change`; ``before_after`` the *published* equity before/after
-    table (percentages from published counts only). The change is the stratified ITS estimate
+    table (the gap before and after, Newcombe interval, from published counts only). The change is the stratified ITS estimate
     at the largest horizon (difference in fitted minus counterfactual, in percentage points).
     """
     from pipeline.report import wording
+    from pipeline.stats.before_after import compare_proportions
 
     rows = change[(change["outcome"] == outcome) & change["estimand"].str.startswith("abs_diff_h")] \
         if len(change) else change
@@ -96,16 +102,20 @@ def answer(label: str, outcome_label: str, change: pd.DataFrame, before_after: p
     row = rows.loc[horizon.idxmax()]
     ba = before_after[(before_after["outcome"] == outcome)
                       & (before_after["dimension"] == DIMENSION)].set_index("stratum")
-    gap_before = text = None
+    gap_before, text = None, ""
     try:
-        p = {s: {w: float(ba.at[s, w]) for w in ("before", "after")} for s in (TARGET, REST)}
-        gap_before = p[TARGET]["before"] - p[REST]["before"]
-        gap_after = p[TARGET]["after"] - p[REST]["after"]
+        c = {(s, w): (int(ba.at[s, f"numerator_{w}"]), int(ba.at[s, f"denominator_{w}"]))
+             for s in (TARGET, REST) for w in ("before", "after")}
+        gaps = {w: compare_proportions(*c[(TARGET, w)], *c[(REST, w)], alpha)
+                for w in ("before", "after")}
+        b, a = gaps["before"], gaps["after"]
+        gap_before = (b["difference"], b["difference_low"], b["difference_high"])
         text = (f"The gap (target group minus everyone else) was "
-                f"{wording.points(gap_before)} before the start and {wording.points(gap_after)} "
-                "after it. ")
+                f"{wording.points(b['difference'])} "
+                f"({wording.interval(b['difference_low'] * 100, b['difference_high'] * 100, 1)})"
+                f" before the start and {wording.points(a['difference'])} after it. ")
     except (KeyError, TypeError, ValueError):   # a count hidden by the disclosure rule
-        text = ""
+        pass
     result = verdict(gap_before, row["ci_low"], row["ci_high"])
     h = int(horizon.max())
     return (f"**Target group: {label}.** Did the gap in {wording.noun(outcome_label)} between "

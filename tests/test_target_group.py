@@ -149,3 +149,15 @@ def test_a_hidden_crossed_cell_cannot_be_recovered_from_its_margin():
     protected = protect_crossed(raw, plain, 0.05)
     assert protected.loc[asian, "denominator_before"].map(is_suppressed).sum() >= 2
     assert (protected.loc[asian, "denominator_before"] == SUPPRESSED).all()
+
+
+@pytest.mark.parametrize("gap_before, low, high, expected", [
+    ((-0.10, -0.14, -0.06), 0.02, 0.08, "narrowed"),
+    ((-0.10, -0.14, -0.06), -0.08, -0.02, "widened"),
+    ((0.10, 0.06, 0.14), -0.08, -0.02, "narrowed"),
+    ((-0.10, -0.14, -0.06), -0.01, 0.05, "no clear change"),
+    ((-0.01, -0.04, 0.02), 0.02, 0.08, "the difference shifted, in favour of the target group"),
+    (None, -0.08, -0.02, "the difference shifted, in favour of everyone else"),
+])
+def test_verdict_words(gap_before, low, high, expected):
+    assert target_group.verdict(gap_before, low, high) == expected

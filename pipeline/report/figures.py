@@ -200,6 +200,8 @@ def group_forest(table: pd.DataFrame, scale: str) -> Figure:
                     (1.01, -y), xycoords=("axes fraction", "data"), fontsize=7, va="center")
     ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(plt.FormatStrFormatter("%g"))
     ax.set_yticks([-y for y in range(len(table))], list(table["outcome"]), fontsize=8)
     ax.set_xlabel(scale.capitalize())
     fig.tight_layout()

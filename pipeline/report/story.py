@@ -323,7 +323,7 @@ class Story:
 
         return target_group.answer(target_group.describe(self.cfg), self.cfg.headline.label,
                                    self.ev.target_gap, self.equity_tables["equity_before_after"],
-                                   self.cfg.headline.key)
+                                   self.cfg.headline.key, self.cfg.alpha)
 
     def show_target_group(self) -> None:
         """The target group's answer for each outcome with its table of gap changes."""
@@ -338,7 +338,8 @@ class Story:
                          "estimates (docs/adr/0078)."))
         for o in equity_outcomes(self.cfg):
             text = target_group.answer(label, o.label, self.ev.target_gap,
-                                       self.equity_tables["equity_before_after"], o.key)
+                                       self.equity_tables["equity_before_after"], o.key,
+                                       self.cfg.alpha)
             display(Markdown(text))
         change = self.ev.target_gap
         if len(change):
