@@ -121,3 +121,32 @@ def test_params_refuse_a_population_table_on_a_proportion():
                                              "population_table": "data/raw/x/population.csv"}}}
     with pytest.raises(config.ConfigError, match="set denominator: null and family: quasipoisson"):
         config.parse_intervention("smoking_advice", raw, config.project_root())
+
+
+def test_report_states_the_rate_per_1000_from_published_counts(files):
+    """The report's sentence: rate per 1,000 before and after, from counts rounded to 5."""
+    from pipeline import config
+    from pipeline.evaluation import Evaluation, before_after_table
+    from pipeline.report.story import Story
+
+    raw = {"title": "t", "extract": "extract.csv", "window": {"start": "2021-01",
+                                                             "end": "2023-12"},
+           "phases": [{"name": "Self-referral", "start": "2023-01"}], "equity": ["sex"],
+           "outcomes": {"ld_referrals": {"label": "Referrals of people with a learning "
+                                                  "disability", "numerator": "ld",
+                                         "denominator": None, "family": "quasipoisson",
+                                         "population_table": "population.csv"}}}
+    cfg = config.parse_intervention("msk_ld", raw, files)
+    table, _ = prepared(files)
+    series = table.to_pandas()
+    series["stratum"] = series["stratum"].astype(str)
+    ev = Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series), its={})
+    story = Story(cfg=cfg, rule=config.Disclosure(), ev=ev, manifest={}, quality={}, history=[])
+    overall = series[series["dimension"] == "all"]
+    expected = []
+    for rows in (overall.iloc[START - 12:START], overall.iloc[START:START + 12]):
+        x, n = (5 * round(rows[c].sum() / 5) for c in ("numerator", "denominator"))
+        expected.append(f"{1000 * x / n:.2f}")
+    text = story.rate_note(cfg.outcomes[0])
+    assert f"{expected[0]} before the start, {expected[1]} after" in text
+    assert "log(population) as the offset" in text
