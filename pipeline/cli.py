@@ -39,7 +39,7 @@ def _simulate(args) -> None:
                 phases=spec["phases"],
                 unit_starts=spec["unit_starts"],
                 comparator_units=spec["comparator_units"],
-                outcomes=cfg.outcome_columns(),
+                outcomes={**cfg.outcome_columns(), **cfg.outcome_columns("staff")},
             )
         except (KeyError, ValueError) as exc:  # no scenario for the key, or too short a window
             raise config.ConfigError(f"simulate {key}: {exc}") from None
@@ -55,6 +55,11 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
         "options": options_for(cfg),  # the `data:` section: format, columns, quirks
         "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
+        "staff": ((cfg.staff_extract, cfg.outcome_columns("staff"))
+                  if cfg.staff_extract is not None else None),
+        "crossed": list(cfg.crossed),
+        "populations": {o.key: o.population_table for o in cfg.outcomes
+                        if o.population_table is not None},
     }
 
 
@@ -159,6 +164,15 @@ def _index(args) -> None:
     print(f"index: wrote {out}")
 
 
+def _new(args) -> None:
+    from pipeline.scaffold import new
+
+    params, page = new(args.key)
+    print(f"new: added interventions.{args.key} to {params} and wrote {page}; fill in every "
+          f"TODO, put the extract where `extract:` says, then run "
+          f"`python -m pipeline validate {args.key}`")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -174,6 +188,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="run the evaluation notebook and write the report")
     s.add_argument("key")
     s.set_defaults(run=_evaluate)
+    s = sub.add_parser("new", help="start a new evaluation: params entry and data dictionary")
+    s.add_argument("key")
+    s.set_defaults(run=_new)
     s = sub.add_parser("index", help="write reports/index.html")
     s.set_defaults(run=_index)
     return p

@@ -65,6 +65,25 @@ class Outcome:
     improvement: str = "increase"  # which direction is better: increase | decrease | neutral
     events: str = "events"  # what the numerator counts, in the plural ("BBV tests")
     its: dict = field(default_factory=dict)  # per-outcome overrides of the intervention's `its`
+    # A measure first collected part-way through (docs/adr/0075): its series starts here and
+    # only the phases starting after it are evaluated, against the months from here on.
+    measured_from: pd.Timestamp | None = None
+    # Whose outcome it is: `patients` (broken down by equity strata) or `staff` (read from the
+    # intervention's `staff_extract`, no patient equity breakdown; docs/adr/0076).
+    population: str = "patients"
+    # Outcomes sharing a `group` are reported together in one compact table (docs/adr/0077).
+    group: str | None = None
+    # A count against a registered population (docs/adr/0079): the denominator comes from this
+    # table (month x unit x stratum), modelled as a rate with a log(population) offset.
+    population_table: Path | None = None
+
+
+POPULATIONS = ("patients", "staff")
+CROSS_SEP = " & "   # dimension "ethnicity & sex", stratum "Asian & Female" (docs/adr/0078)
+
+
+def crossed_name(pair) -> str:
+    return CROSS_SEP.join(pair)
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,11 @@ class Intervention:
     comparator_units: tuple[str, ...] | None = None
     plus_groups: tuple[str, ...] = ()
     multiplicity: str = "holm"
+    staff_extract: Path | None = None  # monthly counts of staff outcomes (docs/adr/0076)
+    # Who the intervention is for (docs/adr/0078): {column: value}, one dimension, a PLUS flag
+    # or two dimensions crossed; and pairs of dimensions to cross in the equity breakdown.
+    target_group: dict[str, str] | None = None
+    intersections: tuple[tuple[str, str], ...] = ()
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
@@ -123,6 +147,41 @@ class Intervention:
         marked = [o for o in self.outcomes if o.headline]
         return marked[0] if marked else self.outcomes[0]
 
+    def phases_of(self, outcome: Outcome) -> tuple[Phase, ...]:
+        """The phases evaluated for ``outcome``: those starting after its ``measured_from``.
+
+        A phase at or before the month collection began has no "before" in the data, so it is
+        dropped from that outcome's model (the report says so; docs/adr/0075).
+        """
+        if outcome.measured_from is None:
+            return self.phases
+        return tuple(p for p in self.phases if p.start > outcome.measured_from)
+
+    @property
+    def crossed(self) -> tuple[tuple[str, str], ...]:
+        """Pairs of dimensions whose crossed strata prepare writes: params' ``intersections``
+        and a two-dimension target group."""
+        pairs = list(self.intersections)
+        if self.target_group and len(self.target_group) == 2:
+            pair = tuple(self.target_group)
+            if pair not in pairs and pair[::-1] not in pairs:
+                pairs.append(pair)
+        return tuple(pairs)
+
+    @property
+    def target_stratum(self) -> tuple[str, str] | None:
+        """The target group as a (dimension, stratum) of the series (docs/adr/0078)."""
+        if not self.target_group:
+            return None
+        if len(self.target_group) == 1:
+            (dim, value), = self.target_group.items()
+            return dim, str(value)
+        pair = next(p for p in self.crossed if set(p) == set(self.target_group))
+        return crossed_name(pair), CROSS_SEP.join(str(self.target_group[d]) for d in pair)
+
+    def outcomes_of(self, population: str) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.population == population)
+
     def its_spec(self, outcome: Outcome) -> dict:
         """The ITS specification dict of docs/architecture.md for one outcome.
 
@@ -133,7 +192,8 @@ class Intervention:
             **self.its,
             **outcome.its,
             "family": outcome.family,
-            "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")} for p in self.phases],
+            "phases": [{"name": p.name, "start": p.start.strftime("%Y-%m")}
+                       for p in self.phases_of(outcome)],
             "unit_starts": (
                 {u: s.strftime("%Y-%m") for u, s in self.unit_starts.items()}
                 if self.unit_starts
@@ -151,8 +211,10 @@ class Intervention:
     def horizons(self) -> tuple[int, ...]:
         return tuple(self.its.get("horizons", (3, 6, 12)))
 
-    def outcome_columns(self) -> dict[str, tuple[str, str | None]]:
-        return {o.key: (o.numerator, o.denominator) for o in self.outcomes}
+    def outcome_columns(self, population: str = "patients") -> dict[str, tuple[str, str | None]]:
+        """Numerator and denominator columns of the outcomes read from one population's file
+        (``patients``: the extract; ``staff``: the staff extract)."""
+        return {o.key: (o.numerator, o.denominator) for o in self.outcomes_of(population)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,9 +269,10 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
     return value
 
 
-def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
+def _parse_outcome(key: str, raw: dict, where: str, root: Path) -> Outcome:
     _check_keys(raw, {"label", "numerator", "denominator", "family", "headline", "improvement",
-                      "events", "its"}, where)
+                      "events", "its", "measured_from", "population", "group",
+                      "population_table"}, where)
     denominator = raw.get("denominator")
     if denominator is not None and not isinstance(denominator, str):
         raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
@@ -227,7 +290,83 @@ def _parse_outcome(key: str, raw: dict, where: str) -> Outcome:
                             ("increase", "decrease", "neutral"), f"{where}.improvement"),
         events=str(raw.get("events", "events")),
         its=_mapping(raw.get("its", {}), f"{where}.its"),
+        measured_from=(None if raw.get("measured_from") is None
+                       else _month(raw["measured_from"], f"{where}.measured_from")),
+        population=_choice(raw.get("population", "patients"), POPULATIONS,
+                           f"{where}.population"),
+        group=None if raw.get("group") is None else str(raw["group"]),
+        population_table=_population_table(raw, where, root),
     )
+
+
+def _population_table(raw: dict, where: str, root: Path) -> Path | None:
+    """A rate outcome's population table: a count (denominator null) with a log-link family."""
+    path = raw.get("population_table")
+    if path is None:
+        return None
+    if not isinstance(path, str):
+        raise ConfigError(f"params.yaml: {where}.population_table should be a file path.")
+    if raw.get("denominator") is not None or raw.get("family") not in ("poisson", "quasipoisson"):
+        raise ConfigError(
+            f"params.yaml: {where} has a population_table, so it is a count against a "
+            "population: set denominator: null and family: quasipoisson (or poisson).")
+    return root / path
+
+
+def _target_group(raw: Any, dimensions: list[str], where: str) -> dict[str, str] | None:
+    """``target_group: {ethnicity: Asian, sex: Female}`` (one or two equity dimensions or PLUS
+    flags, each with one value; a flag's value is 1)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not 1 <= len(raw) <= 2:
+        raise ConfigError(f"params.yaml: {where}.target_group = {raw!r} should map one or two "
+                          "equity dimensions (or PLUS flags) to a value, e.g. "
+                          "{ethnicity: Asian, sex: Female} or {homeless: 1}.")
+    unknown = [d for d in raw if d not in dimensions]
+    if unknown:
+        raise ConfigError(f"params.yaml: {where}.target_group names {unknown}, which are not in "
+                          f"equity or plus_groups ({dimensions}). Fix: add them there, or "
+                          "correct the name.")
+    return {str(d): str(v) for d, v in raw.items()}
+
+
+def _intersections(raw: Any, dimensions: list[str], where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    ok = isinstance(raw, list) and all(isinstance(p, list) and len(p) == 2 and p[0] != p[1]
+                                       and all(d in dimensions for d in p) for p in raw)
+    if not ok:
+        raise ConfigError(f"params.yaml: {where}.intersections = {raw!r} should be a list of "
+                          f"pairs of equity dimensions or PLUS flags ({dimensions}), e.g. "
+                          "[[ethnicity, sex]].")
+    return tuple((str(a), str(b)) for a, b in raw)
+
+
+def _check_measured_from(cfg: "Intervention", where: str) -> None:
+    """``measured_from`` inside the window, with at least one phase starting after it."""
+    for o in cfg.outcomes:
+        if o.measured_from is None:
+            continue
+        owhere = f"{where}.outcomes.{o.key}.measured_from"
+        if not cfg.window.start <= o.measured_from <= cfg.window.end:
+            raise ConfigError(
+                f"params.yaml: {owhere} = {o.measured_from:%Y-%m} is outside the window "
+                f"{cfg.window.start:%Y-%m}..{cfg.window.end:%Y-%m}. Fix: give the month "
+                "collection of this measure began, inside the window.")
+        if not cfg.phases_of(o):
+            raise ConfigError(
+                f"params.yaml: {owhere} = {o.measured_from:%Y-%m} is on or after the start of "
+                f"every phase (last: {cfg.phases[-1].start:%Y-%m}), so no phase can be compared "
+                "with a baseline. Fix: correct the month, or remove the outcome.")
+    staff = [o.key for o in cfg.outcomes if o.population == "staff"]
+    if staff and cfg.staff_extract is None:
+        raise ConfigError(
+            f"params.yaml: {where}.outcomes {staff} have population: staff but {where} has no "
+            "staff_extract. Fix: add staff_extract: <path to the monthly staff counts>.")
+    if cfg.headline.population == "staff":
+        raise ConfigError(f"params.yaml: {where}.outcomes.{cfg.headline.key}: a staff outcome "
+                          "cannot be the headline (the summary's equity answer is about "
+                          "patients). Fix: mark a patient outcome headline: true.")
 
 
 def _mapping(value: Any, where: str) -> dict:
@@ -261,7 +400,7 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
-    "multiplicity", "sensitivity", "data",
+    "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
@@ -330,7 +469,7 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
     if not outcomes_raw:
         raise ConfigError(f"params.yaml: {where}.outcomes is empty.")
     outcomes = tuple(
-        _parse_outcome(k, v if isinstance(v, dict) else {}, f"{where}.outcomes.{k}")
+        _parse_outcome(k, v if isinstance(v, dict) else {}, f"{where}.outcomes.{k}", root)
         for k, v in outcomes_raw.items()
     )
     if sum(o.headline for o in outcomes) > 1:
@@ -365,8 +504,13 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
                              f"{where}.multiplicity"),
         sensitivity=_mapping(raw.get("sensitivity", {}), f"{where}.sensitivity"),
         data=_mapping(raw.get("data", {}), f"{where}.data"),
+        staff_extract=(root / _require(raw, "staff_extract", where, str)
+                       if raw.get("staff_extract") is not None else None),
+        target_group=_target_group(raw.get("target_group"), [*equity, *plus_groups], where),
+        intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
         raw=raw,
     )
+    _check_measured_from(cfg, where)
     _check_its_specs(cfg, where)
     return cfg
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pipeline.config import Intervention, Outcome
+from pipeline.config import Intervention, Outcome, crossed_name
 from pipeline.stats.before_after import compare_proportions
 from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
@@ -33,6 +33,7 @@ class Evaluation:
     ols: dict[str, ITSResult] = field(default_factory=dict)
     sensitivity: pd.DataFrame | None = None  # robustness table of the headline outcome
     power: dict | None = None  # minimum detectable level change of the headline design
+    target_gap: pd.DataFrame | None = None  # target group minus everyone else (docs/adr/0078)
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -69,6 +70,27 @@ def select(series: pd.DataFrame, outcome: str, dimension: str = "all",
     return rows[keep].reset_index(drop=True)
 
 
+def measured(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
+    """The series without the months before each outcome's ``measured_from``.
+
+    Before collection began the extract has zeros, not a rate of zero: those months are no
+    baseline and are dropped, so every table, model and figure of that outcome starts when
+    the measure did (docs/adr/0075).
+    """
+    starts = {o.key: o.measured_from for o in cfg.outcomes if o.measured_from is not None}
+    if not starts:
+        return series
+    first = series["outcome"].map(starts)
+    return series[first.isna() | (series["month"] >= first)].reset_index(drop=True)
+
+
+def equity_outcomes(cfg: Intervention) -> list[Outcome]:
+    """Outcomes with an equity breakdown: patients' outcomes reported on their own (staff
+    outcomes have no patient strata; grouped outcomes, such as the areas of unmet need, are
+    broken down through the group's overall measure; docs/adr/0076, 0077)."""
+    return [o for o in cfg.outcomes if o.population == "patients" and o.group is None]
+
+
 def data_spec(series: pd.DataFrame, quality: dict | None) -> dict:
     """ITS spec keys that come from the data rather than params: months the prepare step
     excluded (a disruption window) and covariate columns it added (docs/data.md, quirks)."""
@@ -94,7 +116,7 @@ def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[pd.Series, pd.
     from the start plus any washout (the washout months themselves are excluded).
     """
     start = frame["unit"].map(cfg.unit_starts).fillna(cfg.phases[0].start) \
-        if cfg.unit_starts else pd.Series(cfg.phases[0].start, index=frame.index)
+        if cfg.unit_starts else _first_starts(cfg, frame)
     start = pd.to_datetime(start)
     offset = ((frame["month"].dt.year - start.dt.year) * 12
               + frame["month"].dt.month - start.dt.month)
@@ -102,6 +124,15 @@ def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[pd.Series, pd.
     before = (offset >= -ba.before_months) & (offset < 0)
     after = (offset >= ba.washout_months) & (offset < ba.washout_months + ba.after_months)
     return before, after
+
+
+def _first_starts(cfg: Intervention, frame: pd.DataFrame) -> pd.Series:
+    """Each row's first evaluated phase start: a measure collected from part-way through is
+    compared before and after the first phase that starts after collection began."""
+    firsts = {o.key: cfg.phases_of(o)[0].start for o in cfg.outcomes}
+    if "outcome" not in frame:
+        return pd.Series(cfg.phases[0].start, index=frame.index)
+    return frame["outcome"].map(firsts).fillna(cfg.phases[0].start)
 
 
 def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +168,10 @@ def fit_outcome(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
                 dimension: str = "all", stratum: str = "all", quality: dict | None = None,
                 **overrides) -> ITSResult:
     spec = {**cfg.its_spec(outcome), **data_spec(series, quality), **overrides}
-    return fit_its(select(series, outcome.key, dimension, stratum), spec)
+    rows = select(series, outcome.key, dimension, stratum)
+    if outcome.measured_from is not None:
+        rows = rows[rows["month"] >= outcome.measured_from].reset_index(drop=True)
+    return fit_its(rows, spec)
 
 
 def fit_ols_newey_west(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
@@ -156,11 +190,19 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
 
     ``quality`` is the prepare step's quality.json: months it excluded reach the models.
     """
+    series = measured(cfg, series)
     its = {o.key: fit_outcome(cfg, o, series, quality=quality) for o in cfg.outcomes}
     specs = {o.key: {**cfg.its_spec(o), **data_spec(series, quality)} for o in cfg.outcomes}
+    strata = series
+    extra = [crossed_name(p) for p in cfg.crossed]
+    if cfg.target_group:
+        from pipeline import target_group
+
+        strata, extra = target_group.with_target_rows(cfg, series), [*extra,
+                                                                   target_group.DIMENSION]
     equity = evaluate_equity(
-        series, specs,
-        dimensions=list(cfg.equity), plus_groups=list(cfg.plus_groups),
+        strata, {o.key: specs[o.key] for o in equity_outcomes(cfg)},
+        dimensions=[*cfg.equity, *extra], plus_groups=list(cfg.plus_groups),
         multiplicity=cfg.multiplicity, alpha=cfg.alpha,
         before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
     )
@@ -168,9 +210,13 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
     headline = cfg.headline
     sensitivity = run_sensitivity(select(series, headline.key), specs[headline.key],
                                   cfg.sensitivity)
+    target_gap = None
+    if cfg.target_group:
+        target_gap = target_group.gap_change(cfg, equity, equity_outcomes(cfg))
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
                       its=its, equity=equity, ols=ols, sensitivity=sensitivity,
-                      power=design_power(cfg, series, its[headline.key]))
+                      power=design_power(cfg, series, its[headline.key]),
+                      target_gap=target_gap)
 
 
 def design_power(cfg: Intervention, series: pd.DataFrame, result: ITSResult) -> dict:

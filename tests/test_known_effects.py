@@ -102,3 +102,38 @@ def test_comparators_show_no_effect_and_treated_units_do(prepared_project):
     assert level["ci_low"] > 0
     assert truth["outcomes"]["completed"]["marginal_by_phase"][0]["comparator_units"][
         "level_change_logit"] == 0.0
+
+
+def test_thi_staff_training_and_unmet_need_areas_are_among_the_recovered_truths(checks):
+    """Issue 13: staff training take-up (every phase) and unmet need in each of the 7 areas
+    plus any area (only stage 3: collection began at stage 2, docs/adr/0075) are checked by the
+    tests above, so they are recovered, and no truth is invented for phases before collection."""
+    from pipeline.data.scenarios import UNMET_NEED_AREAS
+
+    labels = {label for label, *_ in checks}
+    staff = {f"thi_month/{k}/all/{p}/level_change" for k in
+             ("mecc_trained", "advocacy_trained", "rsph_l2_trained")
+             for p in ("Champions appointed", "Unmet need collected", "Standards implemented")}
+    areas = {f"thi_month/unmet_{a}/all/Standards implemented/level_change"
+             for a in UNMET_NEED_AREAS} | {
+        "thi_month/unmet_need/all/Standards implemented/level_change"}
+    assert len(UNMET_NEED_AREAS) == 7
+    assert staff <= labels and areas <= labels
+    assert not [x for x in labels if x.startswith("thi_month/unmet_")
+                and ("/Champions appointed/" in x or "/Unmet need collected/" in x)]
+
+
+def test_thi_unmet_need_areas_separate_the_true_null_from_the_largest_effect(prepared_project):
+    """Relationships has no stage-3 effect in the simulation and housing the largest: the
+    intervals must say so (the null covered, housing's interval above no change)."""
+    _, ev, truth = _evaluate(prepared_project, "thi_month")
+
+    def level(key):
+        return ev.its[key].effects.query(
+            "estimand == 'level_change' and phase == 'Standards implemented'").iloc[0]
+
+    null = level("unmet_relationships")
+    assert null["ci_low"] <= 0 <= null["ci_high"]
+    assert level("unmet_housing")["ci_low"] > 0
+    first = ev.series[ev.series["outcome"] == "unmet_housing"]["month"].min()
+    assert f"{first:%Y-%m}" == "2022-01"   # the series starts when collection began

@@ -57,7 +57,8 @@ def test_same_seed_gives_identical_bytes(sims, tmp_path, key):
 def test_rows_have_required_columns_and_allowed_codes(sims, key):
     df, _ = load(sims, key)
     p = PARAMS["interventions"][key]
-    flags = {c for o in p["outcomes"].values() for c in (o["numerator"], o["denominator"]) if c}
+    patients = {k: o for k, o in p["outcomes"].items() if o.get("population") != "staff"}
+    flags = {c for o in patients.values() for c in (o["numerator"], o["denominator"]) if c}
     required = {"month", "unit", "patient_id", "imd_quintile", "ethnicity", "sex", "age_band"} | flags
     assert required <= set(df.columns)
     assert set(df["imd_quintile"].unique()) <= {1, 2, 3, 4, 5}
@@ -71,8 +72,24 @@ def test_rows_have_required_columns_and_allowed_codes(sims, key):
     assert df.notna().all().all()
     # The project's own validator accepts what the simulator writes.
     validate_extract(sims[key] / "extract.parquet",
-                     outcomes={k: (o["numerator"], o["denominator"]) for k, o in p["outcomes"].items()},
+                     outcomes={k: (o["numerator"], o["denominator"]) for k, o in patients.items()},
                      dimensions=p["equity"], window=(p["window"]["start"], p["window"]["end"]))
+
+
+def test_thi_staff_counts_and_unmet_need_from_stage_2(sims):
+    """Staff counts (monthly layout) for every service, month and training outcome, trained
+    never above in post; unmet need is 0 before stage 2, when collection began, and
+    `unmet_need_any` is 1 exactly when an area is (docs/adr/0075, 0076)."""
+    staff = pd.read_parquet(sims["thi_month"] / "staff.parquet")
+    assert set(staff["outcome"]) == {"mecc_trained", "advocacy_trained", "rsph_l2_trained"}
+    assert len(staff) == 4 * 48 * 3 and (staff["numerator"] <= staff["denominator"]).all()
+    df, _ = load(sims, "thi_month")
+    areas = [c for c in df.columns if c.startswith("unmet_") and c != "unmet_need_any"]
+    assert len(areas) == 7
+    before = pd.to_datetime(df["month"]) < pd.Timestamp("2022-01-01")
+    assert df.loc[before, areas + ["unmet_need_any"]].sum().sum() == 0
+    assert df.loc[~before, areas].sum().min() > 0
+    assert (df["unmet_need_any"] == df[areas].max(axis=1)).all()
 
 
 def test_sizes_are_modest(sims):
@@ -126,8 +143,9 @@ def test_short_window_is_refused(tmp_path):
 
 
 def test_unknown_key_is_a_clear_error(tmp_path):
-    with pytest.raises(KeyError, match="known: pulmonary_rehab, smoking_advice, thi_month"):
-        simulate("msk_groups", tmp_path, seed=1, window=("2020-01", "2023-01"),
+    with pytest.raises(KeyError, match="known: msk_groups, pulmonary_rehab, smoking_advice, "
+                                       "thi_month"):
+        simulate("weight_management", tmp_path, seed=1, window=("2020-01", "2023-01"),
                  phases=[{"name": "x", "start": "2022-01"}])
 
 
@@ -136,8 +154,11 @@ def test_truths_are_consistent_with_params(sims):
         _, truth = load(sims, key)
         p = PARAMS["interventions"][key]
         assert set(truth["outcomes"]) == set(p["outcomes"])
-        for out in truth["outcomes"].values():
-            assert [m["phase"] for m in out["marginal_by_phase"]] == [ph["name"] for ph in p["phases"]]
+        for name, out in truth["outcomes"].items():
+            # Truths exist for the phases params evaluate: after the outcome's measured_from.
+            first = p["outcomes"][name].get("measured_from", "0000-00")
+            assert [m["phase"] for m in out["marginal_by_phase"]] == [
+                ph["name"] for ph in p["phases"] if ph["start"] > first]
     # staggered: each ward's effect starts at its own date
     _, sa = load(sims, "smoking_advice")
     starts = {u: v["phase_starts"][0] for u, v in sa["units"].items()}

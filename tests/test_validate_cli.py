@@ -48,6 +48,10 @@ def make_project(tmp_path: Path, key: str, content: bytes | None = None, name="e
     full = yaml.safe_load((ROOT / "params.yaml").read_text())
     section = full["interventions"][key]
     section["extract"] = f"data/raw/{key}/{name}"
+    if section.get("staff_extract"):     # the staff counts example (docs/data-dictionary)
+        section["staff_extract"] = f"data/raw/{key}/staff.csv"
+        (raw / "staff.csv").write_bytes((ROOT / "data" / "examples" /
+                                         f"{key}_staff.csv").read_bytes())
     section.update(params or {})
     if data is not None:
         section["data"] = data
@@ -396,11 +400,11 @@ def test_examples_pass_validate_and_the_design_check(tmp_path, capsys, monkeypat
 
 def test_thi_month_example_is_too_small_for_one_model_and_validate_says_so(tmp_path, capsys,
                                                                            monkeypatch):
-    """The 576-row sample has hepatitis C positives in only 2 months before the first phase:
-    the referral model cannot be fitted, and validate (not the notebook) says so."""
+    """The 576-row sample has hepatitis C positives in only 1 month of the first phase: the
+    referral model cannot be fitted, and validate (not the notebook) says so."""
     project = make_project(tmp_path, "thi_month")
     assert_refused(project, capsys, monkeypatch, "thi_month",
-                   ["outcome 'hcv_referral': the model cannot be fitted", "has 2 fitted month(s)",
+                   ["outcome 'hcv_referral': the model cannot be fitted", "segment 'Champions appointed'", "has 1 fitted month(s)",
                     "at least 3 per segment"])
 
 

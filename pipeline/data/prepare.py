@@ -23,6 +23,7 @@ from .errors import ExtractError, Problem
 from .identifiers import find_identifiers
 from .monthly import scan_monthly
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
+from .population import apply_population
 from .schema import locate, scan_records, wide_to_long_sql
 from .series import SERIES_SCHEMA, finish
 from .simulate import write_json, write_parquet
@@ -50,12 +51,17 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=()) -> tuple[pa.Table, dict]:
+                  keep_units=(), staff=None, crossed=(), populations=None
+                  ) -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
     Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
     ``options`` is the intervention's ``data:`` mapping (or parsed :class:`DataOptions`);
     ``keep_units`` are units the design names (staggered starts, comparators), never merged.
+    ``staff`` is ``(path, outcomes)``: monthly staff counts whose outcomes join the series
+    (:func:`add_staff`). ``crossed`` pairs of dimensions add intersectional strata
+    (record-level extracts only; docs/adr/0078). ``populations`` maps an outcome key to its
+    population table (:mod:`pipeline.data.population`; docs/adr/0079).
     """
     src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
@@ -81,7 +87,7 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                                               options=opts, keep_units=keep_units)
             else:
                 table, quality = _records(con, source, outcomes, dimensions, window, opts,
-                                          keep_units)
+                                          keep_units, crossed)
         except ExtractError as exc:
             raise ExtractError(first + exc.problems) from None
         if first:
@@ -90,12 +96,60 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
         quality["duplicate_rows_dropped"] = copies.count
     if opts.drop_on_read:
         quality["dropped_on_read"] = sorted(opts.drop_on_read)
-    quality["strata"] = _strata(table, dimensions)
+    if staff is not None:
+        table, quality["staff_extract"] = add_staff(table, staff[0], staff[1], window, opts,
+                                                    keep_units)
+    if crossed and opts.format == "monthly":
+        raise ExtractError([Problem(str(src), "dimension", (), 0,
+                                    "crossed strata (intersections or a two-dimension "
+                                    "target_group in params.yaml) need a record-level extract",
+                                    "bring the record-level extract, or remove the "
+                                    "intersection from params.yaml")])
+    for key, path in (populations or {}).items():
+        table, quality.setdefault("populations", {})[key] = apply_population(table, key, path)
+    quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
     quality["window"] = {"start": window[0], "end": window[1],
                          "months": len(set(table["month"].to_pylist()))}
     return table, quality
+
+
+def add_staff(table: pa.Table, path, outcomes, window, opts: DataOptions, keep_units
+              ) -> tuple[pa.Table, dict]:
+    """The patient series with the staff outcomes of ``path`` appended (docs/adr/0076).
+
+    Staff counts (trained, in post) are aggregates a service reports per month, so the file
+    has the monthly layout (docs/data.md) with dimension ``all`` only; it is validated like any
+    monthly file, with the patient extract's quirks. Its units must be the patient units (a
+    staff outcome of a service the patients do not come from could not be read beside them).
+    """
+    staff_opts = DataOptions(format="monthly", quirks=opts.quirks)
+    src = Path(path)
+    with connect() as con:
+        source, problems = open_source(con, src, staff_opts)
+        if problems:
+            raise ExtractError(problems)
+        staff, quality = scan_monthly(con, source, outcomes=outcomes, dimensions=[],
+                                      window=window, options=staff_opts, keep_units=keep_units)
+    units = set(table["unit"].to_pylist())
+    extra = sorted(set(staff["unit"].to_pylist()) - units)
+    if extra:
+        raise ExtractError([Problem(str(src), "unit", (), 0,
+                                    f"units {extra} have staff counts but no patient records "
+                                    f"(the extract's units: {sorted(units)})",
+                                    "name the units as the patient extract does")])
+    for name in table.column_names:     # covariates of the patient series, by month
+        if name not in staff.column_names:
+            by_month = dict(zip(table["month"].to_pylist(), table[name].to_pylist()))
+            staff = staff.append_column(name, pa.array(
+                [by_month.get(m, 0) for m in staff["month"].to_pylist()],
+                type=table.schema.field(name).type))
+    joined = pa.concat_tables([table, staff.select(table.column_names).cast(table.schema)])
+    order = [("outcome", "ascending"), ("dimension", "ascending"), ("stratum", "ascending"),
+             ("unit", "ascending"), ("month", "ascending")]
+    return joined.sort_by(order), {k: quality[k] for k in ("extract", "rows_read", "rows_used",
+                                                            "months_with_data", "units")}
 
 
 def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
@@ -114,7 +168,8 @@ def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
                                        window_start=window[0], mapped=mapped), mapped
 
 
-def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units):
+def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units,
+             crossed=()):
     scan = scan_records(con, source, outcomes=outcomes, dimensions=dimensions, window=window,
                         options=opts)
     structural, table, info = [], None, {}
@@ -122,7 +177,7 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
     if scan.complete and not scan.problems:
         flags = list(dict.fromkeys(c for pair in outcomes.values() for c in pair if c))
         con.execute(f"CREATE OR REPLACE TEMP TABLE long AS SELECT *, size AS present FROM "
-                    f"({wide_to_long_sql(outcomes, flags, dimensions)})")
+                    f"({wide_to_long_sql(outcomes, flags, dimensions, crossed)})")
         if con.execute("SELECT count(*) FROM long").fetchone()[0]:
             structural, table, info = finish(con, name=str(source.path), column=column,
                                              unit_column=scan.mapping.get("unit", "unit"),
@@ -182,7 +237,8 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
-                     window: tuple[str, str], options=None, keep_units=()) -> dict:
+                     window: tuple[str, str], options=None, keep_units=(), staff=None,
+                     crossed=(), populations=None) -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -191,12 +247,14 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     ("YYYY-MM", "YYYY-MM"), inclusive.
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
-                         options=options, keep_units=keep_units)[1]
+                         options=options, keep_units=keep_units, staff=staff,
+                         crossed=crossed, populations=populations)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
-            keep_units=(), check_series=None) -> dict:
+            keep_units=(), check_series=None, staff=None, crossed=(),
+            populations=None) -> dict:
     """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
@@ -210,7 +268,8 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
     if problems:
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
-                                   options=options, keep_units=keep_units)
+                                   options=options, keep_units=keep_units, staff=staff,
+                                   crossed=crossed, populations=populations)
     if check_series is not None:
         check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),

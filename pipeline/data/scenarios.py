@@ -72,6 +72,11 @@ class Flag:
     parent: str | None = None           # drawn only among parent == 1
     rate_if_parent_0: float = 0.0       # probability of 1 when parent == 0
     month_sd: float = 0.05              # unit-month random effect (mild over-dispersion)
+    # Index of the phase whose start collection of this flag began: earlier rows are 0 (not
+    # recorded), and only later phases have a truth (docs/adr/0075).
+    from_phase: int | None = None
+    # Extra level change per phase in the scenario's target group (docs/adr/0078).
+    target_extra_levels: tuple[float, ...] = ()
 
     def phase_value(self, values: tuple[float, ...], k: int) -> float:
         """Effect of phase ``k`` (0 if the scenario defines fewer phases)."""
@@ -101,10 +106,45 @@ class Scenario:
     homeless_prob: float | None = None  # PLUS-group flag column written only if set
     homeless_effect: float = 0.0
     sources: tuple[str, ...] = ()
+    any_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # derived 0/1 = max(flags)
+    staff: "StaffScenario | None" = None   # staff outcomes, written to staff.parquet
+    target: dict[str, str] = field(default_factory=dict)   # e.g. {ethnicity: Asian, sex: Female}
+
+
+@dataclass(frozen=True)
+class StaffScenario:
+    """Staff in post per unit and month, and the share trained (docs/adr/0076).
+
+    Staff in post in unit ``u``: a fixed establishment drawn from ``in_post`` plus month-to-month
+    noise (normal, sd ``in_post_sd``, at least 5). Trained staff ~ Binomial(in post, p) with
+    ``logit p`` as for a patient flag, without strata (staff have no patient equity breakdown):
+    baseline + unit effect + pre_trend*t + phase terms + unit-month effect. Each training flag
+    is one outcome, ``<flag>`` over ``staff_in_post``.
+    """
+
+    in_post: tuple[int, int]
+    flags: tuple[Flag, ...]
+    in_post_sd: float = 1.5
+    unit_sd: float = 0.25
 
 
 _ETH_EFFECTS = {"White": 0.0, "Mixed": -0.05, "Asian": -0.1, "Black": -0.1, "Other": -0.05,
                 "Not stated": -0.2}
+
+# The 7 areas of health in which THI stage 2 asked patients about perceived unmet need
+# (docs/data.md): log-odds of need recorded when collection began (stage 2, January 2022), the
+# level change at stage 3 (standards implemented), the monthly trend during stage 2, the IMD
+# gradient (more need recorded in deprived areas) and stage 3's extra level in IMD quintile 1.
+# Relationships has no stage-3 effect: a true null among the seven.
+UNMET_NEED_AREAS = {
+    "physical_health": (-1.5, 0.35, 0.0, -0.05, 0.0),
+    "mental_health": (-1.1, 0.30, 0.01, 0.0, 0.0),
+    "housing": (-1.75, 0.45, 0.0, -0.10, 0.20),
+    "finances": (-1.4, 0.25, 0.0, -0.10, 0.0),
+    "relationships": (-2.2, 0.0, 0.0, 0.0, 0.0),
+    "employment_education": (-2.0, 0.20, 0.0, 0.0, 0.0),
+    "substance_harm": (-2.45, 0.30, 0.01, 0.0, 0.0),
+}
 
 THI_MONTH = Scenario(
     key="thi_month",
@@ -112,8 +152,9 @@ THI_MONTH = Scenario(
         "Four drug and alcohol services; each month's active caseload (a few hundred patients a "
         "service, about 4% leaving and being replaced each month) gives one row per "
         "patient-month. BBV test uptake starts near 10% a month, HCV positivity among those "
-        "tested near 15%, referral of positives near 55%, unmet-need recording near 4%. Three "
-        "phases each add a level and slope change; BBV testing rises more in IMD quintile 1, so "
+        "tested near 15%, referral of positives near 55%; unmet need recorded in 7 areas of "
+        "health only from stage 2 (8-25% an area), with a level change at stage 3; staff training (MECC, Advocacy, RSPH Level 2) among staff in "
+        "post per service rises from stage 1. Three phases each add a level and slope change; BBV testing rises more in IMD quintile 1, so "
         "the deprivation gap (lower testing in quintile 1) narrows."),
     units=("service_1", "service_2", "service_3", "service_4"),
     volume=(220, 380),
@@ -125,11 +166,25 @@ THI_MONTH = Scenario(
         Flag("hcv_positive", baseline=-1.73, imd_gradient=-0.10, parent="bbv_tested"),
         Flag("hcv_referred", baseline=0.20, levels=(0.30, 0.0, 0.40), slopes=(0.0, 0.0, 0.01),
              parent="hcv_positive"),
-        Flag("unmet_need_recorded", baseline=-3.2, levels=(0.30, 1.60, 0.30),
-             slopes=(0.0, 0.02, 0.0), q1_extra_levels=(0.0, 0.20, 0.0)),
+        *(Flag(f"unmet_{area}", baseline=base, levels=(0.0, 0.0, level),
+               slopes=(0.0, slope, 0.0), imd_gradient=gradient,
+               q1_extra_levels=(0.0, 0.0, q1), from_phase=1)
+          for area, (base, level, slope, gradient, q1) in UNMET_NEED_AREAS.items()),
     ),
     outcomes={"bbv_test": ("bbv_tested", None), "hcv_referral": ("hcv_referred", "hcv_positive"),
-              "unmet_need": ("unmet_need_recorded", None)},
+              "unmet_need": ("unmet_need_any", None),
+              **{f"unmet_{a}": (f"unmet_{a}", None) for a in UNMET_NEED_AREAS},
+              **{k: (k, "staff_in_post") for k in ("mecc_trained", "advocacy_trained",
+                                                   "rsph_l2_trained")}},
+    any_of={"unmet_need_any": tuple(f"unmet_{a}" for a in UNMET_NEED_AREAS)},
+    staff=StaffScenario(in_post=(40, 80), flags=(
+        Flag("mecc_trained", baseline=-2.4, pre_trend=0.005, levels=(0.8, 0.2, 0.3),
+             slopes=(0.03, 0.0, 0.0), month_sd=0.1),
+        Flag("advocacy_trained", baseline=-3.0, levels=(0.5, 0.0, 0.6),
+             slopes=(0.02, 0.0, 0.01), month_sd=0.1),
+        Flag("rsph_l2_trained", baseline=-3.5, levels=(0.3, 0.0, 0.9),
+             slopes=(0.0, 0.0, 0.03), month_sd=0.1),
+    )),
     imd_probs=(0.36, 0.24, 0.18, 0.13, 0.09),
     ethnicity_probs=(0.85, 0.03, 0.04, 0.03, 0.01, 0.04),
     male_prob=0.68,
@@ -195,7 +250,33 @@ PULMONARY_REHAB = Scenario(
     sources=("NACAP-PR", "Core20PLUS5"),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.key: s for s in (THI_MONTH, SMOKING_ADVICE, PULMONARY_REHAB)}
+MSK_GROUPS = Scenario(
+    key="msk_groups",
+    description=(
+        "Three MSK services; one row per referral to an exercise group (about 60-90 a "
+        "service-month, a quarter of them Asian patients). About 35% attend. Women-only groups "
+        "from the phase start add a small level change for everyone and a large one for Asian "
+        "women (the target group), so their gap with everyone else narrows."),
+    units=("msk_1", "msk_2", "msk_3"),
+    volume=(60, 90),
+    caseload=False,
+    flags=(
+        Flag("attended", baseline=-0.45, levels=(0.10,), target_extra_levels=(1.00,),
+             imd_gradient=0.05),
+    ),
+    outcomes={"attended": ("attended", None)},
+    imd_probs=(0.30, 0.25, 0.20, 0.15, 0.10),
+    ethnicity_probs=(0.62, 0.04, 0.25, 0.05, 0.02, 0.02),
+    male_prob=0.45,
+    age_probs=(0.15, 0.30, 0.35, 0.20),
+    ethnicity_effects={"Asian": -0.6},
+    male_effect=0.2,
+    target={"ethnicity": "Asian", "sex": "Female"},
+    sources=("Core20PLUS5",),
+)
+
+SCENARIOS: dict[str, Scenario] = {s.key: s for s in (THI_MONTH, SMOKING_ADVICE, PULMONARY_REHAB,
+                                                      MSK_GROUPS)}
 
 
 def get_scenario(key: str) -> Scenario:

@@ -353,13 +353,27 @@ def _typed_flags_clean(con, src: str, flags, types, options, pairs) -> bool:
     return not any(b is not None and b > 0 for b in broken)
 
 
-def wide_to_long_sql(outcomes, flags: list[str], dimensions) -> str:
+def wide_to_long_sql(outcomes, flags: list[str], dimensions, crossed=()) -> str:
     """``clean`` -> long monthly rows for the overall series and each dimension (GROUPING SETS
-    over the small ``clean`` table), one row per outcome; ``size`` counts the records."""
-    sets = ["(month, unit)"] + [f"(month, unit, s{j})" for j in range(len(dimensions))]
-    dim_case = " ".join(f"WHEN grouping(s{j}) = 0 THEN {lit(d)}" for j, d in enumerate(dimensions))
+    over the small ``clean`` table), one row per outcome; ``size`` counts the records.
+
+    ``crossed`` pairs of dimensions add one grouping set each: dimension ``"a & b"``, stratum
+    ``"<a value> & <b value>"`` (intersectional strata; docs/adr/0078)."""
+    from pipeline.config import CROSS_SEP, crossed_name
+
+    dims = list(dimensions)
+    pairs = [(dims.index(a), dims.index(b), crossed_name((a, b))) for a, b in crossed]
+    sets = (["(month, unit)"] + [f"(month, unit, s{j})" for j in range(len(dims))]
+            + [f"(month, unit, s{i}, s{j})" for i, j, _ in pairs])
+    both = {name: f"grouping(s{i}) = 0 AND grouping(s{j}) = 0" for i, j, name in pairs}
+    dim_case = " ".join([f"WHEN {both[n]} THEN {lit(n)}" for _, _, n in pairs]
+                        + [f"WHEN grouping(s{j}) = 0 THEN {lit(d)}" for j, d in enumerate(dims)])
     dimension = f"CASE {dim_case} ELSE 'all' END" if dimensions else "'all'"
-    stratum = f"coalesce({', '.join([f's{j}' for j in range(len(dimensions))] + [lit('all')])})"
+    stratum = f"coalesce({', '.join([f's{j}' for j in range(len(dims))] + [lit('all')])})"
+    if pairs:
+        cross = " ".join(f"WHEN {both[n]} THEN CAST(s{i} AS VARCHAR) || {lit(CROSS_SEP)} || "
+                         f"CAST(s{j} AS VARCHAR)" for i, j, n in pairs)
+        stratum = f"CASE {cross} ELSE CAST({stratum} AS VARCHAR) END"
     sums = "".join(f", sum(f{i}) AS f{i}" for i in range(len(flags)))
     wide = (f"SELECT month, unit, {dimension} AS dimension, {stratum} AS stratum, "
             f"sum(n_rows) AS n_rows{sums} FROM clean GROUP BY GROUPING SETS ({', '.join(sets)})")

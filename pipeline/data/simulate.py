@@ -84,17 +84,32 @@ def make_design(sc: Scenario, window, phases, unit_starts, comparator_units) -> 
                   tuple(starts), tuple(p["name"] for p in phases), kind)
 
 
-def phase_effect(flag: Flag, starts: tuple[int, ...], t, q1, drop: int | None = None):
-    """Sum of the phase terms of ``flag`` at month index ``t`` (array), per the model."""
+def phase_effect(flag: Flag, starts: tuple[int, ...], t, q1, drop: int | None = None, tg=0.0):
+    """Sum of the phase terms of ``flag`` at month index ``t`` (array), per the model;
+    ``tg`` is 1 in the scenario's target group (its extra level change)."""
     t = np.asarray(t, dtype=float)
-    out = np.zeros(np.broadcast(t, q1).shape)
+    out = np.zeros(np.broadcast(t, q1, tg).shape)
     for k, s in enumerate(starts):
         if k == drop:
             continue
         on = t >= s
         out = out + on * (flag.phase_value(flag.levels, k) + flag.phase_value(flag.slopes, k) * (t - s)
-                          + flag.phase_value(flag.q1_extra_levels, k) * q1)
+                          + flag.phase_value(flag.q1_extra_levels, k) * q1
+                          + flag.phase_value(flag.target_extra_levels, k) * tg)
     return out
+
+
+def in_target(sc: Scenario, imd, eth, male, age, homeless):
+    """1.0 where a person (arrays of codes) is in the scenario's target group, else 0.0."""
+    values = {"imd_quintile": (np.asarray(imd), None), "ethnicity": (np.asarray(eth), ETHNICITY),
+              "sex": (np.asarray(male), SEX), "age_band": (np.asarray(age), AGE_BANDS),
+              "homeless": (np.asarray(homeless), None)}
+    out = np.ones(np.asarray(imd).shape)
+    for dim, wanted in sc.target.items():
+        codes, labels = values[dim]
+        code = labels.index(wanted) if labels else int(wanted)
+        out = out * (codes == code)
+    return out if sc.target else np.zeros(np.asarray(imd).shape)
 
 
 def strata_effect(sc: Scenario, flag: Flag, imd, eth, male, age, homeless):
@@ -142,18 +157,20 @@ def _simulate_rows(sc: Scenario, design: Design, n_months: int, rng):
     unit_eff = rng.normal(0.0, sc.unit_sd, size=len(design.units))
     volumes = rng.integers(sc.volume[0], sc.volume[1] + 1, size=len(design.units))
     cols: dict[str, list] = {c: [] for c in ("t", "unit", "patient", "imd", "eth", "male", "age",
-                                              "homeless", *(f.name for f in sc.flags))}
+                                              "homeless", *(f.name for f in sc.flags), *sc.any_of)}
     for ui, unit in enumerate(design.units):
         months, patient, people = _unit_rows(sc, rng, n_months, int(volumes[ui]), ui)
         idx = {k: v[patient] for k, v in people.items()}
         q1 = (idx["imd"] == 1).astype(float)
+        tg = in_target(sc, idx["imd"], idx["eth"], idx["male"], idx["age"], idx["homeless"])
         drawn: dict[str, np.ndarray] = {}
         for flag in sc.flags:
             month_re = rng.normal(0.0, flag.month_sd, size=n_months)
             eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * months
                    + strata_effect(sc, flag, idx["imd"], idx["eth"], idx["male"], idx["age"],
                                    idx["homeless"])
-                   + phase_effect(flag, design.starts[ui], months, q1) + month_re[months])
+                   + phase_effect(flag, design.starts[ui], months, q1, tg=tg)
+                   + month_re[months])
             u = rng.random(months.size)
             p = 1.0 / (1.0 + np.exp(-eta))
             if flag.parent is None:
@@ -161,7 +178,11 @@ def _simulate_rows(sc: Scenario, design: Design, n_months: int, rng):
             else:
                 parent = drawn[flag.parent] == 1
                 value = np.where(parent, u < p, u < flag.rate_if_parent_0)
+            if flag.from_phase is not None:     # not recorded before collection began
+                value = value & (months >= design.starts[ui][flag.from_phase])
             drawn[flag.name] = value.astype(np.int8)
+        for name, parts in sc.any_of.items():
+            drawn[name] = np.max([drawn[p] for p in parts], axis=0).astype(np.int8)
         cols["t"].append(months)
         cols["unit"].append(np.full(months.size, ui))
         cols["patient"].append(patient)
@@ -193,8 +214,8 @@ def _to_table(sc: Scenario, design: Design, data, window) -> pa.Table:
     }
     if sc.homeless_prob is not None:
         columns["homeless"] = pa.array(d["homeless"].astype(np.int8), type=pa.int8())
-    for flag in sc.flags:
-        columns[flag.name] = pa.array(d[flag.name], type=pa.int8())
+    for name in (*(f.name for f in sc.flags), *sc.any_of):
+        columns[name] = pa.array(d[name], type=pa.int8())
     return pa.table(columns)
 
 
@@ -220,17 +241,20 @@ def _mean_expit(eta, sd: float):
 def _flag_probs(sc, design, cells, unit_eff, ui, t, drop):
     """P(flag = 1) per stratum cell in unit ``ui`` at month ``t``, phase ``drop`` removed."""
     q1 = (cells["imd"] == 1).astype(float)
+    tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"], cells["homeless"])
     probs: dict[str, np.ndarray] = {}
     for flag in sc.flags:
         eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * t
                + strata_effect(sc, flag, cells["imd"], cells["eth"], cells["male"], cells["age"],
                                cells["homeless"])
-               + phase_effect(flag, design.starts[ui], t, q1, drop))
+               + phase_effect(flag, design.starts[ui], t, q1, drop, tg=tg))
         p = _mean_expit(eta, flag.month_sd)
         if flag.parent is not None:
             pp = probs[flag.parent]
             p = pp * p + (1 - pp) * flag.rate_if_parent_0
         probs[flag.name] = p
+    for name, parts in sc.any_of.items():   # independent given the cell and month effects
+        probs[name] = 1 - np.prod([1 - probs[p] for p in parts], axis=0)
     return probs
 
 
@@ -238,7 +262,7 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None):
+def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None, mask=None):
     """Population-averaged truth of phase ``k`` for the pooled series of ``units``.
 
     Each unit is evaluated at its own start of phase ``k`` (the same date unless staggered),
@@ -246,7 +270,8 @@ def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None)
     phase ``k`` from every flag (earlier phases stay).
     """
     num_col, den_col = outcome
-    mask = np.ones_like(cells["prob"]) if imd is None else (cells["imd"] == imd).astype(float)
+    if mask is None:
+        mask = np.ones_like(cells["prob"]) if imd is None else (cells["imd"] == imd).astype(float)
     res = {}
     for label, dt in (("t0", 0), ("t1", 1)):
         acc = {"with": [0.0, 0.0], "without": [0.0, 0.0]}
@@ -267,9 +292,87 @@ def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None)
             "risk_difference": res["t0"]["with"] - res["t0"]["without"]}
 
 
-def _truth(sc, design, window, seed, unit_eff, volumes, outcomes) -> dict:
+def _collected_from(sc: Scenario, column: str) -> int | None:
+    """The phase at whose start collection of ``column`` began (None: recorded throughout)."""
+    flags = {f.name: f for f in sc.flags}
+    parts = sc.any_of.get(column, (column,))
+    starts = {flags[p].from_phase for p in parts if p in flags}
+    return max((s for s in starts if s is not None), default=None)
+
+
+def _staff_truth(staff, flag: Flag, design, unit_eff, in_post, num, den) -> dict:
+    """Marginal truths of a staff outcome, pooled over the intervention units like the series.
+
+    Each unit contributes its staff in post (the mean over months) times the mean trained
+    share; the month effect is integrated out by quadrature, as for patient flags.
+    """
+    units = [i for i, f in enumerate(design.intervention) if f]
+    phases = []
+    for k, name in enumerate(design.phase_names):
+        res = {}
+        for label, dt in (("t0", 0), ("t1", 1)):
+            acc = {"with": 0.0, "without": 0.0}
+            weight = 0.0
+            for ui in units:
+                s = design.starts[ui][k]
+                for case, drop in (("with", None), ("without", k)):
+                    eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * (s + dt)
+                           + phase_effect(flag, design.starts[ui], s + dt, 0.0, drop))
+                    acc[case] += float(in_post[ui]) * float(_mean_expit(np.asarray(eta),
+                                                                        flag.month_sd))
+                weight += float(in_post[ui])
+            res[label] = {c: a / weight for c, a in acc.items()}
+        phases.append({"phase": name, "index": k, "intervention_units": {"all": {
+            "level_change_logit": _logit(res["t0"]["with"]) - _logit(res["t0"]["without"]),
+            "slope_change_logit": ((_logit(res["t1"]["with"]) - _logit(res["t0"]["with"]))
+                                   - (_logit(res["t1"]["without"])
+                                      - _logit(res["t0"]["without"]))),
+            "proportion_with": res["t0"]["with"], "proportion_without": res["t0"]["without"],
+            "risk_difference": res["t0"]["with"] - res["t0"]["without"]}}})
+    return {"numerator": num, "denominator": den, "population": "staff",
+            "marginal_by_phase": phases}
+
+
+def _simulate_staff(staff, design: Design, n_months: int, rng, window) -> tuple[pa.Table, dict]:
+    """Monthly staff counts per unit in the long monthly layout (docs/data.md): one row per
+    month x unit x training outcome, dimension and stratum ``all``."""
+    n_units = len(design.units)
+    unit_eff = rng.normal(0.0, staff.unit_sd, size=n_units)
+    establishment = rng.integers(staff.in_post[0], staff.in_post[1] + 1, size=n_units)
+    in_post = np.maximum(5, np.rint(establishment[:, None] + rng.normal(
+        0.0, staff.in_post_sd, size=(n_units, n_months)))).astype(np.int64)
+    t = np.arange(n_months)
+    rows = {"month": [], "unit": [], "dimension": [], "stratum": [], "outcome": [],
+            "numerator": [], "denominator": []}
+    w0 = month_index(window[0])
+    for flag in staff.flags:
+        for ui, unit in enumerate(design.units):
+            starts = design.starts[ui]
+            eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * t
+                   + phase_effect(flag, starts, t, 0.0) + rng.normal(0.0, flag.month_sd, n_months))
+            trained = rng.binomial(in_post[ui], 1.0 / (1.0 + np.exp(-eta)))
+            for i in range(n_months):
+                rows["month"].append(f"{month_label(w0 + i)}-01")
+                rows["unit"].append(unit)
+                rows["numerator"].append(int(trained[i]))
+                rows["denominator"].append(int(in_post[ui, i]))
+            rows["outcome"] += [flag.name] * n_months
+    rows["dimension"] = ["all"] * len(rows["unit"])
+    rows["stratum"] = ["all"] * len(rows["unit"])
+    table = pa.table({"month": pa.array(np.array(rows["month"], dtype="datetime64[D]"),
+                                        type=pa.date32()),
+                      **{k: pa.array(v, type=pa.string()) for k, v in rows.items()
+                         if k in ("unit", "dimension", "stratum", "outcome")},
+                      "numerator": pa.array(rows["numerator"], type=pa.int64()),
+                      "denominator": pa.array(rows["denominator"], type=pa.int64())})
+    return table, {"unit_eff": unit_eff, "in_post": in_post.mean(axis=1)}
+
+
+def _truth(sc, design, window, seed, unit_eff, volumes, outcomes, staff_draws=None) -> dict:
     cells = _cells(sc)
     w0 = month_index(window[0])
+    unit_eff_staff = (staff_draws or {}).get("unit_eff")
+    staff_in_post = (staff_draws or {}).get("in_post")
     interv = [i for i, f in enumerate(design.intervention) if f]
     comps = [i for i, f in enumerate(design.intervention) if not f]
     flags = {}
@@ -282,14 +385,37 @@ def _truth(sc, design, window, seed, unit_eff, volumes, outcomes) -> dict:
                         "slope_change_logit_per_month": f.phase_value(f.slopes, k),
                         "imd_quintile_1_extra_level_logit": f.phase_value(f.q1_extra_levels, k)}
                        for k, name in enumerate(design.phase_names)]}
+        if f.from_phase is not None:
+            flags[f.name]["collected_from_phase"] = design.phase_names[f.from_phase]
     out_truths = {}
+    staff_flags = {f.name: f for f in (sc.staff.flags if sc.staff else ())}
     for key, (num, den) in outcomes.items():
+        if num in staff_flags:
+            out_truths[key] = _staff_truth(sc.staff, staff_flags[num], design, unit_eff_staff,
+                                           staff_in_post, num, den)
+            continue
         phases = []
+        first = _collected_from(sc, num)
         for k, name in enumerate(design.phase_names):
+            if first is not None and k <= first:
+                continue   # no baseline before collection began: nothing to recover
             entry = {"phase": name, "index": k, "intervention_units": {
                 "all": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k),
                 "imd_quintile_1": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 1),
                 "imd_quintile_5": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 5)}}
+            if sc.target:
+                tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"],
+                               cells["homeless"])
+                mine = entry["intervention_units"]
+                mine["target_group"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
+                                                 (num, den), k, mask=tg)
+                mine["everyone_else"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
+                                                  (num, den), k, mask=1.0 - tg)
+                entry["target_gap_change"] = {
+                    "level_change_logit": (mine["target_group"]["level_change_logit"]
+                                           - mine["everyone_else"]["level_change_logit"]),
+                    "risk_difference": (mine["target_group"]["risk_difference"]
+                                        - mine["everyone_else"]["risk_difference"])}
             if len(interv) > 1:
                 entry["per_unit"] = {design.units[u]: _marginal(sc, design, cells, unit_eff, volumes,
                                                                 [u], (num, den), k) for u in interv}
@@ -312,6 +438,7 @@ def _truth(sc, design, window, seed, unit_eff, volumes, outcomes) -> dict:
         "strata_effects": {"ethnicity": sc.ethnicity_effects, "male": sc.male_effect,
                            "age_band": sc.age_effects, "homeless": sc.homeless_effect},
         "units": units, "flags": flags, "outcomes": out_truths,
+        **({"target_group": dict(sc.target)} if sc.target else {}),
     }
 
 
@@ -382,7 +509,13 @@ def simulate(key: str, out_dir: Path | str, *, seed: int, window: tuple[str, str
     rng = np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
     data, unit_eff, volumes = _simulate_rows(sc, design, n_months, rng)
     table = _to_table(sc, design, data, window)
-    truth = _truth(sc, design, window, int(seed), unit_eff, volumes, outcomes or sc.outcomes)
+    staff_table = staff_draws = None
+    if sc.staff is not None:
+        staff_table, staff_draws = _simulate_staff(sc.staff, design, n_months, rng, window)
+    truth = _truth(sc, design, window, int(seed), unit_eff, volumes, outcomes or sc.outcomes,
+                   staff_draws)
     out = Path(out_dir)
     write_parquet(table, out / "extract.parquet")
+    if staff_table is not None:
+        write_parquet(staff_table, out / "staff.parquet")
     write_json(_round(truth), out / "truth.json")

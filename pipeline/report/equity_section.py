@@ -424,6 +424,56 @@ BEFORE_AFTER_COUNTS = ["numerator_before", "denominator_before", "numerator_afte
                        "denominator_after"]
 
 
+def protect_crossed(raw: pd.DataFrame, published: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Complementary suppression across the margins of crossed strata (docs/adr/0078).
+
+    A crossed cell ("Asian & Female") is also a part of two one-dimension strata ("Asian",
+    "Female"): with one hidden cell among the crossed cells of a margin, the margin's own row
+    gives it away by subtraction. :func:`pipeline.disclosure.secondary_mask` is run on each such
+    margin (the crossed cells sharing a value, with the one-dimension row as their total), and
+    on the usual margins against the ``all`` row again, until nothing changes; the cells hidden
+    here are then suppressed and the estimates restated, as :func:`protect_before_after` does.
+    """
+    from pipeline.config import CROSS_SEP
+    from pipeline.disclosure import is_suppressed, secondary_mask
+    from pipeline.report.publish import BEFORE_AFTER_COUNTS, restate_from_published
+
+    crossed = [d for d in raw["dimension"].unique() if CROSS_SEP in str(d)]
+    if not crossed:
+        return published
+    counts = [c for c in BEFORE_AFTER_COUNTS if c in published.columns]
+    raw = raw.reset_index(drop=True)
+    out = published.reset_index(drop=True).copy()
+    mask = out[counts].map(is_suppressed)
+    margins = []   # (crossed rows, the one-dimension row), per outcome and margin value
+    for dim in crossed:
+        parts = str(dim).split(CROSS_SEP)
+        for outcome, rows in raw[raw["dimension"] == dim].groupby("outcome"):
+            values = rows["stratum"].str.split(CROSS_SEP, expand=True)
+            for i, part in enumerate(parts):
+                for value, cells in rows.groupby(values[i]):
+                    total = raw.index[(raw["outcome"] == outcome) & (raw["dimension"] == part)
+                                      & (raw["stratum"] == value)]
+                    margins.append((list(cells.index), list(total)))
+    changed = True
+    while changed:
+        before = mask.copy()
+        mask = secondary_mask(raw, mask, counts, by=["outcome"], total=OVERALL)
+        for cells, total in margins:
+            sub = raw.loc[cells + total].assign(
+                dimension=["cells"] * len(cells) + ["total"] * len(total), outcome="")
+            mask.loc[cells + total] = secondary_mask(sub, mask.loc[cells + total], counts,
+                                                     by=["outcome"], total="total").to_numpy()
+        changed = not mask.equals(before)
+    for column in counts:
+        out[column] = out[column].astype(object).where(~mask[column], SUPPRESSED)
+    hidden = mask.any(axis=1)
+    estimates = [c for c in out.columns if c not in counts + ["outcome", "dimension", "stratum"]]
+    for column in estimates:
+        out[column] = out[column].astype(object).where(~hidden, SUPPRESSED)
+    return restate_from_published(out, alpha)
+
+
 def published_tables(result: EquityResult, rule: Disclosure,
                      series: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The equity tables as they may be published under ``reports/`` (docs/adr/0022).
@@ -444,8 +494,9 @@ def published_tables(result: EquityResult, rule: Disclosure,
 
     out = {}
     ba = result.before_after
-    out["equity_before_after"] = (protect_before_after(ba, rule, result.alpha, total=OVERALL)
-                                  if not ba.empty else ba)
+    out["equity_before_after"] = (protect_crossed(
+        ba, protect_before_after(ba, rule, result.alpha, total=OVERALL), result.alpha)
+        if not ba.empty else ba)
     eff = result.stratum_effects
     eff = eff[eff["source"] != "before_after"].rename(columns={"n": "n_months"})
     out["equity_stratum_effects"] = eff.reset_index(drop=True)

@@ -71,9 +71,14 @@ def treated_series(result: ITSResult, cfg: Intervention) -> pd.DataFrame:
     return series.sort_values("month").reset_index(drop=True)
 
 
-def _starts(cfg: Intervention) -> list:
-    return sorted(set(cfg.unit_starts.values() if cfg.unit_starts
-                      else [p.start for p in cfg.phases]))
+def _starts(cfg: Intervention, result: ITSResult | None = None) -> list:
+    """Start months drawn: each unit's own start, else the phases the model has (an outcome
+    collected from part-way through has only the later phases; docs/adr/0075)."""
+    if cfg.unit_starts:
+        return sorted(set(cfg.unit_starts.values()))
+    if result is not None:
+        return sorted({p.start.to_timestamp() for p in result.spec.phases})
+    return sorted({p.start for p in cfg.phases})
 
 
 def _draw_series(ax, series: pd.DataFrame, rule: Disclosure, colour: str, suffix: str = ""):
@@ -101,7 +106,7 @@ def its_figure(result: ITSResult, cfg: Intervention, label: str, rule: Disclosur
     for i, (name, part) in enumerate(groups):
         _draw_series(ax, part, rule, GROUP_COLOURS[i % len(GROUP_COLOURS)],
                      f" ({name})" if name is not None else "")
-    for start in _starts(cfg):
+    for start in _starts(cfg, result):
         ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
     ax.set_xlabel("Month")
     ax.set_ylabel("Per cent of eligible (%)")
@@ -126,7 +131,7 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
        ``cumulative_excess`` row of the effects table.
     """
     series = with_published_observed(treated_series(result, cfg), rule)
-    first = min(_starts(cfg))
+    first = min(_starts(cfg, result))
     post = series[series["month"] >= first]
     fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True,
                              gridspec_kw={"height_ratios": [2, 1, 1]})
@@ -154,10 +159,10 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     axes[2].set_ylabel(f"Cumulative effect\n({events})")
     axes[2].set_xlabel("Month")
     for ax in axes:
-        for start in _starts(cfg):
+        for start in _starts(cfg, result):
             ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
         if cfg.before_after.washout_months:
-            for start in _starts(cfg):
+            for start in _starts(cfg, result):
                 ax.axvspan(start, start + pd.DateOffset(months=cfg.before_after.washout_months),
                            color=OKABE_ITO["grey"], alpha=0.1, lw=0)
     fig.tight_layout()
@@ -167,7 +172,7 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
 def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
                     rule: Disclosure, events: str = "events") -> str:
     series = with_published_observed(treated_series(result, cfg), rule)
-    first = min(_starts(cfg))
+    first = min(_starts(cfg, result))
     pre, post = series[series["month"] < first], series[series["month"] >= first]
     return (
         f"Three-panel chart of {label}, monthly from {series['month'].min():%B %Y} to "
@@ -178,3 +183,26 @@ def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
         f"{post['fitted'].iloc[-1] * 100:.1f}%. Middle: the monthly difference between observed "
         f"and counterfactual. Bottom: the running total of that difference in {events}."
     )
+
+
+def group_forest(table: pd.DataFrame, scale: str) -> Figure:
+    """One row per outcome of a group (:meth:`pipeline.report.story.Story.group_table`):
+    the immediate change and its 95% CI on a log axis, no change marked; adjusted p-values
+    at the right. Why one figure: seven areas read at a glance, where seven full sections
+    would not (docs/adr/0077)."""
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.32 * max(len(table), 1)))
+    for y, r in enumerate(table.itertuples(index=False)):
+        ax.errorbar(r.estimate, -y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+                    fmt="o", color="#0072B2", ms=4, capsize=2, lw=1.2)
+        p = r.p_adjusted
+        ax.annotate("p(adj) n/a" if pd.isna(p) else ("p(adj) < 0.001" if p < 0.001
+                                                     else f"p(adj) = {p:.3f}"),
+                    (1.01, -y), xycoords=("axes fraction", "data"), fontsize=7, va="center")
+    ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(plt.FormatStrFormatter("%g"))
+    ax.set_yticks([-y for y in range(len(table))], list(table["outcome"]), fontsize=8)
+    ax.set_xlabel(scale.capitalize())
+    fig.tight_layout()
+    return fig

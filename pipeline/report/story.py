@@ -16,7 +16,8 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from pipeline import config, disclosure
-from pipeline.evaluation import Evaluation, load_series, run, select, treated_units
+from pipeline.evaluation import (Evaluation, equity_outcomes, load_series, run, select,
+                                 treated_units)
 from pipeline.report import (equity_section, figures, history, index, manifest, publish,
                              spc_figure, wording)
 from pipeline.stats import spc
@@ -64,6 +65,16 @@ def without_link_twins(effects: pd.DataFrame) -> pd.DataFrame:
     twins = {e.removesuffix("_or").removesuffix("_rr") for e in effects["estimand"]
              if e.endswith(("_or", "_rr"))}
     return effects[~effects["estimand"].isin(twins)]
+
+
+def _short(table: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """Labels of ``rows`` without the words every label of ``table`` starts with
+    ("Unmet need recorded, housing" -> "housing")."""
+    import os.path
+
+    common = os.path.commonprefix(list(table["outcome"]))
+    cut = common.rfind(", ") + 2 if ", " in common else 0
+    return [wording.noun(label[cut:]) for label in rows["outcome"]]
 
 
 @dataclass
@@ -292,6 +303,8 @@ class Story:
             f"**Equity.** {self.equity_sentence()}"
             + (f" {disagreement}" if (disagreement := self.equity_disagreement()) else ""),
             *([""] + [f"**Warning (equity).** {h}" for h in harms] if harms else []),
+            *([""] + [target] if (target := self.target_answer()) else []),
+            *[line for text in self.other_answers() for line in ("", text)],
             "",
             f"**{self.confidence().sentence()}**"
             + (f" {autocorrelation}" if autocorrelation else ""),
@@ -300,6 +313,68 @@ class Story:
             "start, not proof that the intervention caused it.",
         ]
         return "\n".join(lines)
+
+    def target_answer(self) -> str | None:
+        """Did the gap between the params' target group and everyone else narrow? (headline
+        outcome; docs/adr/0078)"""
+        if self.ev.target_gap is None:
+            return None
+        from pipeline import target_group
+
+        return target_group.answer(target_group.describe(self.cfg), self.cfg.headline.label,
+                                   self.ev.target_gap, self.equity_tables["equity_before_after"],
+                                   self.cfg.headline.key, self.cfg.alpha)
+
+    def show_target_group(self) -> None:
+        """The target group's answer for each outcome with its table of gap changes."""
+        if self.ev.target_gap is None:
+            return
+        from pipeline import target_group
+
+        label = target_group.describe(self.cfg)
+        display(Markdown(f"### Target group: {label}\n\nThe target group's series against "
+                         "everyone else's (the overall series minus the target group), each "
+                         "with the same model; the change in the gap is the difference of their "
+                         "estimates (docs/adr/0078)."))
+        for o in equity_outcomes(self.cfg):
+            text = target_group.answer(label, o.label, self.ev.target_gap,
+                                       self.equity_tables["equity_before_after"], o.key,
+                                       self.cfg.alpha)
+            display(Markdown(text))
+        change = self.ev.target_gap
+        if len(change):
+            change = on_percent_scale(without_link_twins(change))
+            display(HTML(_html_table(change.drop(columns=["method"]))))
+
+    def other_answers(self) -> list[str]:
+        """One line for the staff outcomes and one per group of outcomes (e.g. the 7 areas of
+        unmet need): the immediate change at the first phase each is evaluated at."""
+        lines = []
+        staff = self.reported_outcomes("staff")
+        if staff:
+            parts = []
+            for o in staff:
+                suffix, name = self._natural(o)
+                changes = []
+                for phase in self.cfg.phases_of(o):
+                    level = self._effect(o.key, f"level_change{suffix}", phase.name)
+                    changes.append(f"at “{phase.name}” {wording.fmt(level['estimate'])} "
+                                   f"({wording.interval(level['ci_low'], level['ci_high'])})")
+                parts.append(f"{wording.noun(o.label)}: " + ", ".join(changes))
+            lines.append(f"**Staff.** Immediate change ({name}, 95% CI) in "
+                         + "; ".join(parts) + ".")
+        for group in dict.fromkeys(o.group for o in self.cfg.outcomes if o.group):
+            table = self.group_table(group)
+            rose = table[(table["p_adjusted"] < self.cfg.alpha) & (table["estimate"] > 1)]
+            fell = table[(table["p_adjusted"] < self.cfg.alpha) & (table["estimate"] < 1)]
+            name = group.replace("_", " ").capitalize()
+            text = (f"**{name}.** At “{table['phase'].iloc[0]}”, a clear rise (adjusted "
+                    f"p < {self.cfg.alpha:g}) in {len(rose)} of {len(table)}"
+                    + (": " + ", ".join(_short(table, rose)) if len(rose) else ""))
+            if len(fell):
+                text += "; a clear fall in " + ", ".join(_short(table, fell))
+            lines.append(text + ".")
+        return lines
 
     def equity_sentence(self, outcome: config.Outcome | None = None) -> str:
         """Did the gap between the most and least deprived fifths narrow? (docs/equity.md)"""
@@ -313,7 +388,7 @@ class Story:
         """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
         answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key,
                                                     improvement=o.improvement)
-                   for o in self.cfg.outcomes} if self.ev.equity else {}
+                   for o in equity_outcomes(self.cfg)} if self.ev.equity else {}
         return {k: a for k, a in answers.items() if a is not None}
 
     def equity_disagreement(self) -> str | None:
@@ -448,9 +523,110 @@ class Story:
         return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
 
+    def reported_outcomes(self, population: str | None = None) -> list[config.Outcome]:
+        """Outcomes with a section of their own (grouped outcomes share one table:
+        :meth:`show_groups`), of one population if given."""
+        return [o for o in self.cfg.outcomes if o.group is None
+                and (population is None or o.population == population)]
+
+    def measured_from_note(self, outcome: config.Outcome) -> str | None:
+        """For a measure collected from part-way through: where its series starts, which
+        phases are not evaluated for it and what the evaluated one is compared with."""
+        if outcome.measured_from is None:
+            return None
+        kept = self.cfg.phases_of(outcome)
+        dropped = [p for p in self.cfg.phases if p not in kept]
+        return (f"Collected from {outcome.measured_from:%B %Y}: the series starts there, so "
+                + (", ".join(f"“{p.name}”" for p in dropped) + " (at or before that month) "
+                   "cannot be evaluated for this measure, and " if dropped else "")
+                + f"“{kept[0].name}” ({kept[0].start:%B %Y}) is compared with the months from "
+                f"{outcome.measured_from:%B %Y} before it (docs/adr/0075).")
+
+    def rate_note(self, outcome: config.Outcome) -> str | None:
+        """For a count against a population (docs/adr/0079): the rate per 1,000 population
+        before and after, from the published counts, and how it was modelled."""
+        if outcome.population_table is None:
+            return None
+        ba = publish.published_before_after(self.ev, self.rule)
+        row = ba[(ba["outcome"] == outcome.key) & (ba["dimension"] == "all")]
+        per = []
+        for when in ("before", "after"):
+            x = row[f"numerator_{when}"].iloc[0] if len(row) else "[c]"
+            n = row[f"denominator_{when}"].iloc[0] if len(row) else "[c]"
+            per.append("[c]" if isinstance(x, str) or isinstance(n, str) or not n
+                       else f"{1000 * x / n:.2f}")
+        return (f"A count against a registered population (`{outcome.population_table.name}`),"
+                f" modelled as a rate with log(population) as the offset. Rate per 1,000 "
+                f"population a month: {per[0]} before the start, {per[1]} after (published "
+                "counts); the figure's percentages are the same rate per 100.")
+
+    def group_table(self, group: str) -> pd.DataFrame:
+        """One row per outcome of ``group``: before and after percentages, the immediate change
+        at its first evaluated phase (odds or rate ratio, 95% CI) and its p-value adjusted
+        across the group (the intervention's multiplicity method)."""
+        from pipeline.stats.multiplicity import adjust
+
+        ba = publish.published_before_after(self.ev, self.rule)
+        rows = []
+        for o in (o for o in self.cfg.outcomes if o.group == group):
+            suffix, _ = self._natural(o)
+            phase = self.cfg.phases_of(o)[0].name
+            level = self._effect(o.key, f"level_change{suffix}", phase)
+            mine = ba[(ba["outcome"] == o.key) & (ba["dimension"] == "all")]
+            rows.append({"outcome": o.label, "phase": phase,
+                         "before": mine["before"].iloc[0] if len(mine) else None,
+                         "after": mine["after"].iloc[0] if len(mine) else None,
+                         "estimate": level["estimate"], "ci_low": level["ci_low"],
+                         "ci_high": level["ci_high"], "p_value": level["p_value"]})
+        table = pd.DataFrame(rows)
+        table["p_adjusted"] = adjust(table["p_value"].to_numpy(float), self.cfg.multiplicity,
+                                     self.cfg.alpha)[0]
+        return table
+
+    def show_groups(self) -> None:
+        """Each group of outcomes (e.g. the 7 areas of unmet need) as one compact table and a
+        forest plot, instead of a full section per outcome (docs/adr/0077)."""
+        groups = list(dict.fromkeys(o.group for o in self.cfg.outcomes if o.group))
+        for group in groups:
+            members = [o for o in self.cfg.outcomes if o.group == group]
+            table = self.group_table(group)
+            display(Markdown(f"### {group.replace('_', ' ').capitalize()}\n\n"
+                             f"{len(members)} outcomes in one table. Immediate change: "
+                             f"{self._natural(members[0])[1]} at the phase shown (95% CI); "
+                             f"p-values adjusted across the {len(members)} "
+                             f"({self.cfg.multiplicity}). Each model is in "
+                             "`tables/effects.csv`."
+                             + (f" {note}" if (note := self.measured_from_note(members[0]))
+                                else "")))
+            figures.show(figures.group_forest(table, self._natural(members[0])[1]),
+                         alt=f"Forest plot of the immediate change in each of {len(members)} "
+                             "outcomes: " + "; ".join(
+                                 f"{r.outcome}: {r.estimate:.2f} ({r.ci_low:.2f} to "
+                                 f"{r.ci_high:.2f})" for r in table.itertuples()) + ".",
+                         caption="Immediate change (ratio, 95% CI) by outcome; the dashed line "
+                                 "is no change.")
+            display(HTML(_html_table(table)))
+
+    def show_staff(self) -> None:
+        """Staff outcomes in their own section: about staff, not patients, so the same models
+        but no equity breakdown by patient group (docs/adr/0076). Nothing when there are none."""
+        staff = self.reported_outcomes("staff")
+        if not staff:
+            return
+        display(Markdown("### Staff outcomes\n\nOutcomes about staff, not patients (staff "
+                         "trained as a share of staff in post, per "
+                         f"{self.cfg.unit_label} and month), with the same models; they have "
+                         "no equity breakdown by patient group."))
+        for outcome in staff:
+            self.show_its(outcome)
+
     def show_its(self, outcome: config.Outcome) -> None:
         result = self.ev.its[outcome.key]
         display(Markdown(f"### {outcome.label}"))
+        if (note := self.measured_from_note(outcome)):
+            display(Markdown(note))
+        if (rates := self.rate_note(outcome)):
+            display(Markdown(rates))
         figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule,
                                            outcome.events),
                      alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule,
@@ -505,7 +681,7 @@ class Story:
                 "The ITS figure above shows the months that can be published."))
             return
         starts = sorted({s for s in (self.cfg.unit_starts or {}).values()}
-                        or {p.start for p in self.cfg.phases})
+                        or {p.start for p in self.cfg.phases_of(outcome)})
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
                                improvement=outcome.improvement,
                                rebase_at=[starts[0]] if self.cfg.unit_starts else starts)
@@ -520,6 +696,7 @@ class Story:
 
     def show_equity(self) -> None:
         """Forest plot by stratum, the gap over time with its counterfactual, the tables."""
+        self.show_target_group()
         res, outcome = self.ev.equity, self.cfg.headline
         label = outcome.label
         display(Markdown(f"**{self.equity_sentence()}**"))
@@ -564,7 +741,7 @@ class Story:
                          f"across strata: {method}. {res.adjustment_note}"))
         display(HTML(_html_table(het[["dimension", "phase", "estimand", "statistic", "df",
                                       "p_value", "p_adjusted", "i_squared", "n_strata"]])))
-        others = [o for o in self.cfg.outcomes if o.key != outcome.key]
+        others = [o for o in equity_outcomes(self.cfg) if o.key != outcome.key]
         if others:
             display(Markdown("**Other outcomes.**\n\n" + "\n".join(
                 f"- {self.equity_sentence(o)}" for o in others)))

@@ -332,8 +332,11 @@ def _gap_series(series, outcome, fits, most, least, spec_v, alpha) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _gap_change_stratified(outcome, fits, most, least, alpha) -> list:
-    key_m, key_l = (outcome, "imd_quintile", most), (outcome, "imd_quintile", least)
+def _gap_change_stratified(outcome, fits, most, least, alpha, dimension="imd_quintile",
+                           names=None) -> list:
+    """Rows of the gap change (``most`` minus ``least`` stratum of ``dimension``). ``names``
+    ("target group", "everyone else") replaces the IMD wording of the scale and method."""
+    key_m, key_l = (outcome, dimension, most), (outcome, dimension, least)
     if key_m not in fits or key_l not in fits:
         return []
     z = float(stats.norm.ppf(1 - alpha / 2))
@@ -354,10 +357,13 @@ def _gap_change_stratified(outcome, fits, most, least, alpha) -> list:
         se = float(np.hypot(_se_from_ci(a["ci_low"], a["ci_high"], z),
                             _se_from_ci(b["ci_low"], b["ci_high"], z)))
         p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan")
-        scale = (f"difference (Q{most} - Q{least}) in {a['scale']}" if estimand.startswith("abs")
-                 else f"difference (Q{most} - Q{least}) in {link}"
+        pair = f"Q{most} - Q{least}" if names is None else f"{names[0]} - {names[1]}"
+        scale = (f"difference ({pair}) in {a['scale']}" if estimand.startswith("abs")
+                 else f"difference ({pair}) in {link}"
                  + (" per month" if estimand == "slope_change" else ""))
-        method = (f"Stratified ITS: IMD quintile {most} minus quintile {least} (reference); "
+        compared = (f"IMD quintile {most} minus quintile {least} (reference)" if names is None
+                    else f"{names[0]} minus {names[1]} (reference)")
+        method = (f"Stratified ITS: {compared}; "
                   f"Wald interval from the two independent stratum fits; {a['method']}")
         row = {"outcome": outcome, "source": "stratified_its", "estimand": estimand,
                "phase": phase, "estimate": est, "ci_low": est - z * se, "ci_high": est + z * se,
