@@ -126,7 +126,7 @@ def reml_rho(problem: _AR1Problem, grid: int = 33, refine: int = 9,
     bound = np.arctanh(RHO_MAX)
     u = np.linspace(-bound, bound, grid)
     step = u[1] - u[0]
-    values = problem.reml_objective(np.tanh(u))
+    values = _finite(problem.reml_objective(np.tanh(u)))
     best = int(np.argmin(values))
     centre = u[best]
     interior = 0 < best < grid - 1
@@ -134,10 +134,16 @@ def reml_rho(problem: _AR1Problem, grid: int = 33, refine: int = 9,
         step /= 4.0
         u = centre + step * np.arange(-(refine // 2), refine // 2 + 1)
         u = u[np.abs(u) <= bound]
-        values = problem.reml_objective(np.tanh(u))
+        values = _finite(problem.reml_objective(np.tanh(u)))
         best = int(np.argmin(values))
         centre = u[best]
     return float(np.tanh(centre)), bool(interior)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Objective values with NaN (a residual sum of squares that cancelled to below zero in a
+    series fitted exactly) as +inf: ``argmin`` would otherwise return the first NaN."""
+    return np.where(np.isnan(values), np.inf, values)
 
 
 @dataclass
