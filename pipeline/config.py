@@ -108,6 +108,7 @@ class Intervention:
     multiplicity: str = "holm"
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
+    staggered: dict = field(default_factory=dict)  # pipeline.stats.staggered ({weights: ...})
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -244,11 +245,21 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
     """
     from pipeline.stats.its_spec import validate_spec
     from pipeline.stats.sensitivity import validate_options
+    from pipeline.stats.staggered import check_options
 
     try:
         validate_options(cfg.sensitivity)
     except ValueError as exc:
         raise ConfigError(f"params.yaml: {where}.sensitivity: {exc}") from None
+    try:
+        check_options(cfg.staggered)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.staggered: {exc}") from None
+    if cfg.staggered and cfg.design != "staggered":
+        raise ConfigError(
+            f"params.yaml: {where}.staggered is set but the design is {cfg.design} "
+            "(no unit_starts). Fix: remove the staggered key or give unit_starts."
+        )
     for outcome in cfg.outcomes:
         try:
             validate_spec(cfg.its_spec(outcome))
@@ -261,7 +272,7 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
-    "multiplicity", "sensitivity", "data",
+    "multiplicity", "sensitivity", "data", "staggered",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
@@ -365,6 +376,7 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
                              f"{where}.multiplicity"),
         sensitivity=_mapping(raw.get("sensitivity", {}), f"{where}.sensitivity"),
         data=_mapping(raw.get("data", {}), f"{where}.data"),
+        staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),
         raw=raw,
     )
     _check_its_specs(cfg, where)

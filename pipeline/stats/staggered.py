@@ -98,6 +98,8 @@ class StaggeredResult:
         ``"equal"`` or ``"exposure"``.
     method : str
         One sentence naming the method.
+    event_study : DataFrame or None
+        :func:`event_study` of the same data, when asked for.
     """
 
     units: pd.DataFrame
@@ -106,6 +108,19 @@ class StaggeredResult:
     pooled: pd.DataFrame
     weights: str
     method: str
+    event_study: pd.DataFrame | None = None
+
+    def table(self) -> pd.DataFrame:
+        """Per-unit rows, the average and the pooled model in one tidy table (link scale):
+        ``row, unit, start, estimand, estimate, ci_low, ci_high, p_value, weight, method``."""
+        units = self.units.assign(row="unit", method="own stacked segmented model")
+        average = self.average.assign(row="average", unit="all", start="",
+                                      weight=1.0, method=self.method)
+        pooled = self.pooled.assign(row="pooled (sensitivity)", unit="all", start="",
+                                    weight=float("nan"))
+        cols = ["row", "unit", "start", "estimand", "estimate", "ci_low", "ci_high", "p_value",
+                "weight", "method"]
+        return pd.concat([units[cols], average[cols], pooled[cols]], ignore_index=True)
 
 
 def check_options(options: dict | None) -> dict:
@@ -298,11 +313,13 @@ def method_sentence(weights: str, k: int) -> str:
 
 
 def evaluate_staggered(series: pd.DataFrame, spec, weights: str = "equal",
-                       pooled: pd.DataFrame | None = None) -> StaggeredResult:
+                       pooled: pd.DataFrame | None = None,
+                       with_event_study: bool = False) -> StaggeredResult:
     """Per-unit effects, their average, heterogeneity and the pooled model beside them.
 
     ``pooled``: the pooled model's effects table (``fit_its(series, spec).effects``), shown as
-    the sensitivity row; fitted here when not given.
+    the sensitivity row; fitted here when not given. ``with_event_study``: add
+    :func:`event_study` with the same weights.
     """
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
     units = unit_effects(series, spec)
@@ -316,8 +333,9 @@ def evaluate_staggered(series: pd.DataFrame, spec, weights: str = "equal",
 
         pooled = fit_its(series, spec).effects
     pooled = pooled[pooled["estimand"].isin(CHANGES)].reset_index(drop=True)
+    events = event_study(series, spec, weights) if with_event_study else None
     return StaggeredResult(units.drop(columns="exposure"), average, heterogeneity(units), pooled,
-                           weights, method_sentence(weights, units["unit"].nunique()))
+                           weights, method_sentence(weights, units["unit"].nunique()), events)
 
 
 def _event_series(series: pd.DataFrame, spec: ITSSpec, unit: str, window) -> tuple:
