@@ -10,7 +10,11 @@ random sample of wards, the model the interval assumes):
 * ``levels differ``: levels uniform on 0.2-1.0, slope 0.02;
 * ``slopes differ``: level 0.5, slopes uniform on 0-0.06;
 * ``early wards respond more``: levels uniform on 0.2-1.0 and slopes on 0-0.06, sorted so
-  that the earliest ward gets the largest of each.
+  that the earliest ward gets the largest of each;
+* ``..., fixed``: the same three with the wards' effects evenly spaced over the range in start
+  order (levels 0.2, 0.4, ..., 1.0 and slopes 0, 0.015, ..., 0.06, the earliest ward the
+  smallest; reversed for early wards respond more) and the same in every panel: the setting of
+  issue 17, where the target is these five wards' own average.
 
 Per panel: the per-ward stacked models and their equal-weight average
 (:func:`pipeline.stats.staggered.unit_effects`), and the pooled staggered model (the old
@@ -55,24 +59,34 @@ from pipeline.stats.staggered import change_rows, unit_effects, weighted_mean_in
 STARTS = {"ward_a": "2022-03", "ward_b": "2022-05", "ward_c": "2022-07", "ward_d": "2022-08",
           "ward_e": "2022-10"}
 LEVELS, SLOPES = (0.2, 1.0), (0.0, 0.06)
-SCENARIOS = ("all alike", "levels differ", "slopes differ", "early wards respond more")
+RANDOM = ("all alike", "levels differ", "slopes differ", "early wards respond more")
+FIXED = ("levels differ, fixed", "slopes differ, fixed", "early wards respond more, fixed")
+SCENARIOS = RANDOM + FIXED
 COMMON = dict(n_months=52, start="2020-01", baseline=0.3, trend=0.005, denominator=150,
               family="binomial")
 
 
 def draw_effects(scenario: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Ward level and slope changes of one panel, and the means of their distributions."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario {scenario!r} is not one of {SCENARIOS}")
     k = len(STARTS)
     level, slope = np.full(k, 0.5), np.full(k, 0.02)
     mean_level, mean_slope = 0.5, 0.02
+    if scenario.endswith(", fixed"):  # evenly spaced in start order, the same in every panel
+        if scenario.startswith(("levels", "early")):
+            level, mean_level = np.linspace(*LEVELS, k), float(np.mean(LEVELS))
+        if scenario.startswith(("slopes", "early")):
+            slope, mean_slope = np.linspace(*SLOPES, k), float(np.mean(SLOPES))
+        if scenario.startswith("early"):
+            level, slope = level[::-1], slope[::-1]
+        return level, slope, mean_level, mean_slope
     if scenario in ("levels differ", "early wards respond more"):
         level, mean_level = rng.uniform(*LEVELS, k), float(np.mean(LEVELS))
     if scenario in ("slopes differ", "early wards respond more"):
         slope, mean_slope = rng.uniform(*SLOPES, k), float(np.mean(SLOPES))
     if scenario == "early wards respond more":
         level, slope = np.sort(level)[::-1], np.sort(slope)[::-1]
-    if scenario not in SCENARIOS:
-        raise ValueError(f"scenario {scenario!r} is not one of {SCENARIOS}")
     return level, slope, mean_level, mean_slope
 
 
@@ -169,15 +183,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="panels per scenario")
     parser.add_argument("--errors", default="auto", help="ITS errors of every fit (auto, independent)")
+    parser.add_argument("--scenarios", choices=("all", "random", "fixed"), default="all")
+    parser.add_argument("--out", default="staggered.md", help="file name under benchmarks/out")
     args = parser.parse_args()
+    chosen = {"all": SCENARIOS, "random": RANDOM, "fixed": FIXED}[args.scenarios]
     t0 = time.perf_counter()
-    table = summarise(run(args.n, args.errors))
+    table = summarise(run(args.n, args.errors, chosen))
     seconds = time.perf_counter() - t0
     text = markdown(table, args.errors, seconds)
     print(text)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "staggered.md").write_text(text)
+    (out / args.out).write_text(text)
 
 
 if __name__ == "__main__":
