@@ -58,7 +58,10 @@ def heterogeneity_sentence(result: StaggeredResult, unit_label: str, alpha: floa
 def average_sentence(result: StaggeredResult, unit_label: str, base_family: str) -> str:
     """The average with its weights named, and how the pooled model compares."""
     name = ratio_name(base_family) or "difference"
-    avg = _natural(result.average, base_family).set_index("estimand")
+    average = result.average
+    avg = _natural(average[average["interval"] == "these units"], base_family).set_index("estimand")
+    sample = _natural(average[average["interval"] == "units as a sample"],
+                      base_family).set_index("estimand")
     pooled = _natural(result.pooled, base_family).set_index("estimand")
     weights = (f"equal weight per {unit_label}" if result.weights == "equal"
                else f"{unit_label}s weighted by the people seen after their start")
@@ -70,8 +73,12 @@ def average_sentence(result: StaggeredResult, unit_label: str, base_family: str)
         parts.append(f"and the change in trend {name} {avg.loc['slope_change', 'estimate']:.3f} "
                      f"a month ({avg.loc['slope_change', 'ci_low']:.3f} to "
                      f"{avg.loc['slope_change', 'ci_high']:.3f})")
-    text = " ".join(parts) + (f". The interval allows for the spread between {unit_label}s "
-                              f"(t on {k - 1} df), so it is wider than any one {unit_label}'s.")
+    text = " ".join(parts) + "."
+    if "level_change" in sample.index:
+        r = sample.loc["level_change"]
+        text += (f" For a {unit_label} like these but not among them, allowing for the spread "
+                 f"between {unit_label}s, the immediate change would be {r['ci_low']:.2f} to "
+                 f"{r['ci_high']:.2f}.")
     if "level_change" in pooled.index:
         p = pooled.loc["level_change"]
         text += (f" The pooled model, one model for every {unit_label} with a common change, "

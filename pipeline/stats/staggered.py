@@ -14,28 +14,31 @@ This module does the same with the project's segmented-regression engine, so tha
 keep their link (quasi-binomial logit) and the errors the engine uses (``errors: auto``: AR(1)
 working correlation, Kenward-Roger covariance, Satterthwaite df):
 
-1. **Per-unit effects** (:func:`unit_effects`): for each treated unit a *stacked* data set,
-   that unit's rows plus the clean controls' rows (each not-yet-treated unit before its own
-   start, every never-treated unit throughout), fitted by the engine as a staggered design
-   with only this unit's start: unit fixed effects, a common secular trend, and this unit's
-   level and slope change against its own pre-period and the controls' trend.
-2. **Average** (:func:`average_effects`): ``sum_j w_j b_j`` with weights chosen in params
+1. **Per-unit effects** (:func:`unit_effects`): one engine fit of every unit with unit fixed
+   effects, the common trend and a level and slope term *per unit* from its own start. Each
+   unit's post-start months are explained by its own terms, so the counterfactual trend is
+   learnt only from months before a unit's start (not-yet-treated and never-treated rows):
+   the clean controls of Callaway & Sant'Anna (2021), in the interacted form of Sun & Abraham
+   (2021). A stacked design per unit (:func:`stacked_rows`, the unit's rows plus its clean
+   controls' rows, one fit each) gives the same point estimates in spirit, but its unit
+   estimates share control rows without a covariance between them; the joint fit has it.
+2. **Average** (:func:`unit_effects`): ``sum_j w_j b_j`` with weights chosen in params
    (``staggered: {weights: equal | exposure}``: equal per unit, or in proportion to the
-   unit's denominator in its fitted post-period months). The wards are treated as a sample of
-   the wards the training could reach, so the interval includes the spread between them:
-   ``Var = k / (k - 1) * sum_j w_j^2 (b_j - b_w)^2`` (for equal weights the sample variance
-   of the unit estimates over k; it contains both the between-unit variance and each unit's
-   own sampling variance), with t quantiles on k - 1 df, the small-sample interval for a
-   random-effects mean of Hartung & Knapp (2001) and IntHout, Ioannidis & Borm (2014), who
-   found it near nominal with few studies where DerSimonian & Laird's (1986) normal interval is
-   too narrow. ``benchmarks/staggered_simulation.py`` measures both (and the within-unit-only
-   interval) on simulated roll-outs: see ``docs/adr/0060-staggered-per-unit-effects.md``.
-3. **Heterogeneity** (:func:`heterogeneity`): Cochran's Q over the unit estimates and their
-   variances, I^2 (Higgins & Thompson 2002) and the DerSimonian-Laird tau^2.
+   unit's denominator in its fitted post-period months), with two intervals:
+   *these units* (``w' V w`` from the joint covariance, Kenward-Roger/Satterthwaite df: the
+   average effect in the units evaluated, the report's headline) and *units as a sample*
+   (adds the between-unit variance ``tau^2 sum w^2``, DerSimonian & Laird 1986, with
+   Welch-Satterthwaite df: the expected effect in a new unit). Chosen by simulation
+   (``benchmarks/staggered_simulation.py``; ``docs/adr/0060-staggered-per-unit-effects.md``):
+   with five units, intervals built on the spread between units alone (the t interval on the
+   unit estimates, Hartung & Knapp 2001) missed the average when the wards' effects were
+   correlated through the shared trend, and over-covered these wards' own average.
+3. **Heterogeneity** (:func:`heterogeneity`): Cochran's Q over the unit estimates with their
+   joint covariance, I^2 (Higgins & Thompson 2002) and the DerSimonian-Laird tau^2.
 4. **Event study** (:func:`event_study`): effect by months since each unit's own start, pre-start
    months included as a check of parallel trends: per unit, the stacked data with one indicator
-   per relative month (the month before the start is the reference), averaged across units as
-   in 2.
+   per relative month (the month before the start is the reference), averaged across units
+   with the t interval on the unit estimates.
 
 References
 ----------
@@ -67,7 +70,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .equity import cochran_q
 from .its_design import build_design, month_ordinal
 from .its_estimands import quantile
 from .its_fit import fit_model
@@ -113,9 +115,9 @@ class StaggeredResult:
     def table(self) -> pd.DataFrame:
         """Per-unit rows, the average and the pooled model in one tidy table (link scale):
         ``row, unit, start, estimand, estimate, ci_low, ci_high, p_value, weight, method``."""
-        units = self.units.assign(row="unit", method="own stacked segmented model")
-        average = self.average.assign(row="average", unit="all", start="",
-                                      weight=1.0, method=self.method)
+        units = self.units.assign(row="unit", method="own level and slope in the joint model")
+        average = self.average.assign(row="average, " + self.average["interval"], unit="all",
+                                      start="", weight=1.0, method=self.method)
         pooled = self.pooled.assign(row="pooled (sensitivity)", unit="all", start="",
                                     weight=float("nan"))
         cols = ["row", "unit", "start", "estimand", "estimate", "ci_low", "ci_high", "p_value",
@@ -197,8 +199,64 @@ def change_rows(series: pd.DataFrame, spec: ITSSpec) -> tuple[list[dict], object
     return _contrast_rows(design, fit, spec, vectors), design
 
 
-def unit_effects(series: pd.DataFrame, spec) -> pd.DataFrame:
-    """Each treated unit's level and slope change from its stacked model (see module doc).
+def _interactions(series: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list[str]]:
+    """The series with each later unit's own level and slope columns (the first unit's are
+    the engine's level and slope terms): ``level[u]`` = 1 from u's start, ``slope[u]`` = months
+    since u's start + 1 (the coding of :mod:`pipeline.stats.its_design`)."""
+    starts = _starts(spec)
+    m = _ordinals(series)
+    names = series["unit"].astype(str).to_numpy()
+    out, columns = series.copy(), []
+    for unit in list(starts)[1:]:
+        since = m - starts[unit]
+        own = (names == unit) & (since >= 0)
+        for term, values in (("level", own.astype(float)),
+                             ("slope", np.where(own, since + 1, 0).astype(float))):
+            if term == "slope" and not spec.phases[0].has_slope:
+                continue
+            out[f"{term}[{unit}]"] = values
+            columns.append(f"{term}[{unit}]")
+    return out, columns
+
+
+def joint_fit(series: pd.DataFrame, spec: ITSSpec):
+    """One engine fit with every unit's own level and slope change (see :func:`unit_effects`).
+
+    Returns ``(fit, design, contrasts)`` with ``contrasts[estimand]`` the units x parameters
+    matrix whose rows give each unit's own change.
+    """
+    present = set(series["unit"].astype(str))
+    missing = [u for u in spec.unit_starts if u not in present]
+    if missing:
+        raise ValueError(f"unit(s) {missing} of unit_starts have no rows in the series "
+                         f"(units: {sorted(present)})")
+    data, columns = _interactions(series, spec)
+    joint = replace(spec, covariates=(*spec.covariates, *columns))
+    design = build_design(data, joint)
+    fit = fit_model(design, joint)
+    eye = np.eye(len(fit.params))
+    contrasts = {}
+    for estimand, _, idx in design.contrasts:
+        term = estimand.removesuffix("_change")
+        rows = [eye[idx] + (eye[design.names.index(f"{term}[{u}]")] if i else 0.0)
+                for i, u in enumerate(spec.unit_starts)]
+        contrasts[estimand] = np.array(rows)
+    return fit, design, joint, contrasts
+
+
+def unit_effects(series: pd.DataFrame, spec, weights: str = "equal") -> tuple[pd.DataFrame, ...]:
+    """Each treated unit's own level and slope change, and their weighted average.
+
+    One engine fit of every unit's rows with unit fixed effects, the common trend (and
+    seasonality) and a level and a slope term *per unit* from its own start: each unit's
+    post-start months are explained by its own terms, so the counterfactual trend is learnt
+    from months before a unit's start only (not-yet-treated and never-treated rows) and no
+    already-treated unit serves as a control. This is the interacted ("saturated") two-way
+    fixed-effects model that Sun & Abraham (2021) and Wooldridge's extended TWFE show is free
+    of the forbidden comparisons of the pooled model (Goodman-Bacon 2021; de Chaisemartin &
+    D'Haultfoeuille 2020), with the engine's link, family and errors. One fit gives the full
+    covariance of the unit effects, so the average ``sum_j w_j b_j`` gets its own SE and
+    Kenward-Roger/Satterthwaite df from the same contrast machinery as every ITS estimate.
 
     Parameters
     ----------
@@ -206,30 +264,70 @@ def unit_effects(series: pd.DataFrame, spec) -> pd.DataFrame:
         ``month, unit, numerator, denominator`` of every unit (as for
         :func:`pipeline.stats.its.fit_its`).
     spec : dict or ITSSpec
-        A staggered ITS spec (``unit_starts``); its family, errors and washout are used as
-        they are.
+        A staggered ITS spec (``unit_starts``).
+    weights : {"equal", "exposure"}
 
     Returns
     -------
-    DataFrame
-        ``unit, start, estimand, estimate, se, df, ci_low, ci_high, p_value, exposure``.
+    (units, average, heterogeneity) : DataFrames
+        ``unit, start, estimand, estimate, se, df, ci_low, ci_high, p_value, weight``;
+        ``estimand, estimate, se, df, ci_low, ci_high, p_value, weights, interval, k`` with two
+        rows per estimand: ``interval = "these units"`` (the average of these units' effects:
+        ``w' V w`` from the joint covariance, its Satterthwaite df; the report's headline) and
+        ``"units as a sample"`` (a new unit's expected effect: ``w' V w + tau^2 sum w^2``,
+        :func:`sample_interval`); and :func:`heterogeneity`.
     """
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
     if spec.design != "staggered":
         raise ValueError("per-unit staggered effects need a staggered spec (unit_starts)")
-    present = set(series["unit"].astype(str))
-    rows = []
-    for unit, start in spec.unit_starts.items():
-        if unit not in present:
-            raise ValueError(f"unit {unit!r} of unit_starts has no rows in the series "
-                             f"(units: {sorted(present)})")
-        try:
-            changes, design = change_rows(stacked_rows(series, spec, unit), _unit_spec(spec, unit))
-        except ValueError as exc:
-            raise ValueError(f"unit {unit!r}: {exc}") from None
-        exposure = _exposure(design, unit)
-        rows += [{"unit": unit, "start": str(start), **r, "exposure": exposure} for r in changes]
-    return pd.DataFrame(rows)
+    fit, design, joint, contrasts = joint_fit(series, spec)
+    units = list(spec.unit_starts)
+    w = unit_weights(np.array([_exposure(design, u) for u in units]), weights)
+    rows, averages, tests = [], [], []
+    for estimand, G in contrasts.items():
+        named = {(u, estimand): G[i] for i, u in enumerate(units)}
+        per_unit = _contrast_rows(design, fit, joint, named)
+        for r, (u, _) in zip(per_unit, named):
+            rows.append({"unit": u, "start": str(spec.unit_starts[u]), **r,
+                         "estimand": estimand, "weight": w[units.index(u)]})
+        avg = _contrast_rows(design, fit, joint, {estimand: w @ G})[0]
+        averages.append({**avg, "weights": weights, "interval": "these units", "k": len(units)})
+        b = G @ fit.params
+        v = np.array([r["se"] for r in per_unit]) ** 2
+        averages.append({"estimand": estimand, **sample_interval(avg, b, v, w, spec.alpha),
+                         "weights": weights, "interval": "units as a sample", "k": len(units)})
+        tests.append({"estimand": estimand, **heterogeneity(b, G @ fit.cov @ G.T),
+                      "tau2": dersimonian_laird_tau2(b, v)})
+    return pd.DataFrame(rows), pd.DataFrame(averages), pd.DataFrame(tests)
+
+
+def heterogeneity(b: np.ndarray, V: np.ndarray) -> dict:
+    """Wald test that every unit's change is the same: Cochran's Q with the units' joint
+    covariance, ``Q = (D b)' (D V D')^-1 (D b)`` with ``D`` the differences from the first unit,
+    chi-squared on k - 1 df (equal to :func:`pipeline.stats.equity.cochran_q` when ``V`` is
+    diagonal; Cochran 1954), and ``I^2 = max(0, (Q - df) / Q)`` (Higgins & Thompson 2002)."""
+    k = len(b)
+    D = np.hstack([-np.ones((k - 1, 1)), np.eye(k - 1)])
+    d = D @ b
+    q = float(d @ np.linalg.solve(D @ V @ D.T, d))
+    p = float(stats.chi2.sf(q, k - 1))
+    return {"q": q, "df": k - 1, "p_value": p, "i2": max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0}
+
+
+def sample_interval(average: dict, b, v, w, alpha: float = 0.05) -> dict:
+    """The average's interval when the units are a sample of units: variance ``w' V w +
+    tau^2 sum w^2`` (DerSimonian-Laird tau^2 from the unit estimates), t on the
+    Welch-Satterthwaite df of the two parts (the first with its own df, tau^2 with k - 1)."""
+    w = np.asarray(w, float)
+    A = average["se"] ** 2
+    B = dersimonian_laird_tau2(b, v) * float(np.sum(w**2))
+    df_a = average["df"] if average["df"] is not None else 1e6
+    df = (A + B) ** 2 / (A**2 / df_a + B**2 / (len(b) - 1))
+    se = float(np.sqrt(A + B))
+    q = quantile(alpha, df)
+    est = average["estimate"]
+    return {"estimate": est, "se": se, "df": float(df), "ci_low": est - q * se,
+            "ci_high": est + q * se, "p_value": float(2 * stats.t.sf(abs(est / se), df))}
 
 
 def unit_weights(exposure: np.ndarray, weights: str) -> np.ndarray:
@@ -280,36 +378,13 @@ def dersimonian_laird_tau2(b, v) -> float:
     return max(0.0, (q - (len(b) - 1)) / denom) if denom > 0 else 0.0
 
 
-def average_effects(units: pd.DataFrame, weights: str = "equal", alpha: float = 0.05,
-                    interval: str = "between") -> pd.DataFrame:
-    """The weighted average of the unit effects per estimand (see :func:`weighted_mean_interval`)."""
-    rows = []
-    for estimand, g in units.groupby("estimand", sort=False):
-        w = unit_weights(g["exposure"].to_numpy(), weights)
-        r = weighted_mean_interval(g["estimate"], g["se"] ** 2, w, alpha, interval)
-        rows.append({"estimand": estimand, **r, "weights": weights, "interval": interval,
-                     "k": len(g)})
-    return pd.DataFrame(rows)
-
-
-def heterogeneity(units: pd.DataFrame) -> pd.DataFrame:
-    """Cochran's Q test that the units' changes are equal, I^2 and tau^2, per estimand."""
-    rows = []
-    for estimand, g in units.groupby("estimand", sort=False):
-        b, v = g["estimate"].to_numpy(), g["se"].to_numpy() ** 2
-        q, df, p, i2 = cochran_q(b, v)
-        rows.append({"estimand": estimand, "q": q, "df": df, "p_value": p, "i2": i2,
-                     "tau2": dersimonian_laird_tau2(b, v)})
-    return pd.DataFrame(rows)
-
-
 def method_sentence(weights: str, k: int) -> str:
     """The method in one sentence (for tables and reports)."""
     named = "equal weight per unit" if weights == "equal" else \
         "units weighted by their post-start denominators (exposure)"
-    return (f"Each of the {k} units' own segmented model against its pre-period and the "
-            f"not-yet-treated units (stacked design), averaged with {named}; interval from the "
-            f"spread between units, t on {k - 1} df (Hartung-Knapp)")
+    return (f"One segmented model with each of the {k} units' own level and slope change from "
+            f"its own start (counterfactual trend from months before each unit's start), "
+            f"averaged with {named}; interval from the units' joint covariance")
 
 
 def evaluate_staggered(series: pd.DataFrame, spec, weights: str = "equal",
@@ -322,20 +397,15 @@ def evaluate_staggered(series: pd.DataFrame, spec, weights: str = "equal",
     :func:`event_study` with the same weights.
     """
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
-    units = unit_effects(series, spec)
-    w = {}
-    for estimand, g in units.groupby("estimand", sort=False):
-        w.update(dict(zip(g.index, unit_weights(g["exposure"].to_numpy(), weights))))
-    units["weight"] = pd.Series(w)
-    average = average_effects(units, weights, spec.alpha)
+    units, average, tests = unit_effects(series, spec, weights)
     if pooled is None:
         from .its import fit_its
 
         pooled = fit_its(series, spec).effects
     pooled = pooled[pooled["estimand"].isin(CHANGES)].reset_index(drop=True)
     events = event_study(series, spec, weights) if with_event_study else None
-    return StaggeredResult(units.drop(columns="exposure"), average, heterogeneity(units), pooled,
-                           weights, method_sentence(weights, units["unit"].nunique()), events)
+    return StaggeredResult(units, average, tests, pooled, weights,
+                           method_sentence(weights, units["unit"].nunique()), events)
 
 
 def _event_series(series: pd.DataFrame, spec: ITSSpec, unit: str, window) -> tuple:
