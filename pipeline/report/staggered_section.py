@@ -44,13 +44,14 @@ def effects_table(result: StaggeredResult, base_family: str) -> pd.DataFrame:
 
 
 def heterogeneity_sentence(result: StaggeredResult, unit_label: str, alpha: float = 0.05) -> str:
-    """Whether the units differ, in words (Cochran's Q, I^2)."""
+    """Whether the units differ, in words (Cochran's Q with the joint covariance, I^2)."""
     parts = []
     for r in result.heterogeneity.itertuples(index=False):
         what = CHANGE_WORDS.get(r.estimand, r.estimand)
         verdict = (f"the {unit_label}s differ" if r.p_value < alpha
                    else f"no clear difference between {unit_label}s")
-        parts.append(f"{what}: {verdict} (Cochran's Q {r.q:.1f} on {r.df} df, p = {r.p_value:.3f}; "
+        p = "p < 0.001" if r.p_value < 0.001 else f"p = {r.p_value:.3f}"
+        parts.append(f"{what}: {verdict} (Cochran's Q {r.q:.1f} on {r.df} df, {p}; "
                      f"I² {100 * r.i2:.0f}%)")
     return "Do the " + unit_label + "s respond alike? " + "; ".join(parts) + "."
 
