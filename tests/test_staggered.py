@@ -197,3 +197,22 @@ def test_params_staggered_weights_are_validated():
     other["staggered"] = {"weights": "equal"}
     with pytest.raises(ConfigError, match="no unit_starts"):
         parse_intervention("thi_month", other, ROOT)
+
+
+def test_report_section_names_the_weights_says_whether_wards_differ_and_draws_the_event_study():
+    from pipeline.report import staggered_section as section
+
+    result = staggered.evaluate_staggered(_panel(), sim.spec("independent"), "equal",
+                                          with_event_study=True)
+    text = section.average_sentence(result, "ward", "binomial")
+    assert "equal weight per ward" in text and "odds ratio" in text and "pooled model" in text
+    words = section.heterogeneity_sentence(result, "ward")
+    assert "change in trend per month: the wards differ" in words and "p < 0.001" in words
+    table = section.effects_table(result, "binomial")
+    unit_rows = table[table["row"] == "unit"]
+    assert (unit_rows["estimate"] > 0).all() and len(unit_rows) == 10  # odds ratios
+    fig = section.event_study_figure(result.event_study, "binomial", "Advice", "ward")
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("Months since") and "odds ratio" in ax.get_ylabel()
+    assert "Before the start" in section.event_study_alt(result.event_study, "binomial",
+                                                         "Advice", "ward")

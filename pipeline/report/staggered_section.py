@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from pipeline.report.figures import OKABE_ITO
 from pipeline.stats.staggered import StaggeredResult
@@ -107,6 +108,9 @@ def event_study_figure(events: pd.DataFrame, base_family: str, outcome_label: st
     ax.axvline(-0.5, color=OKABE_ITO["black"], ls=":", lw=1)
     if ratio_name(base_family):
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(f"Months since the {unit_label}'s own start (0 = start month; -1 = reference)")
     ax.set_ylabel(f"{outcome_label}: {ratio_name(base_family) or 'difference'}")
     ax.legend(fontsize=8, frameon=False)
