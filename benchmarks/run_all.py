@@ -21,6 +21,7 @@ SCRIPTS = [
     "prepare_scale.py",          # 10 million rows validated and aggregated vs pandas
     "its_simulation.py",         # bias, coverage, type I error of the ITS engine (~2-4 min)
     "equity_gap_simulation.py",  # the same for the change-in-the-gap estimators
+    "staggered_simulation.py",   # per-ward average vs pooled model, wards that differ (~25 min)
 ]
 
 
