@@ -22,6 +22,7 @@ SCRIPTS = [
     "its_simulation.py",         # bias, coverage, type I error of the ITS engine (~2-4 min)
     "equity_gap_simulation.py",  # the same for the change-in-the-gap estimators
     "cpu_independence.py",       # published bytes under several OpenBLAS kernels (~5 min)
+    "staggered_simulation.py",   # per-ward average vs pooled model, wards that differ (~25 min)
 ]
 
 

@@ -132,6 +132,7 @@ class Intervention:
     intersections: tuple[tuple[str, str], ...] = ()
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
+    staggered: dict = field(default_factory=dict)  # pipeline.stats.staggered ({weights: ...})
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -383,11 +384,21 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
     """
     from pipeline.stats.its_spec import validate_spec
     from pipeline.stats.sensitivity import validate_options
+    from pipeline.stats.staggered import check_options
 
     try:
         validate_options(cfg.sensitivity)
     except ValueError as exc:
         raise ConfigError(f"params.yaml: {where}.sensitivity: {exc}") from None
+    try:
+        check_options(cfg.staggered)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.staggered: {exc}") from None
+    if cfg.staggered and cfg.design != "staggered":
+        raise ConfigError(
+            f"params.yaml: {where}.staggered is set but the design is {cfg.design} "
+            "(no unit_starts). Fix: remove the staggered key or give unit_starts."
+        )
     for outcome in cfg.outcomes:
         try:
             validate_spec(cfg.its_spec(outcome))
@@ -401,6 +412,7 @@ _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
     "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
+    "staggered",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
@@ -508,6 +520,7 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
                        if raw.get("staff_extract") is not None else None),
         target_group=_target_group(raw.get("target_group"), [*equity, *plus_groups], where),
         intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
+        staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),
         raw=raw,
     )
     _check_measured_from(cfg, where)

@@ -19,6 +19,7 @@ from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
 from pipeline.stats.power import minimum_detectable_effect
 from pipeline.stats.sensitivity import run_sensitivity
+from pipeline.stats.staggered import StaggeredResult, check_options, evaluate_staggered
 
 OVERALL = ("all", "all")
 
@@ -34,6 +35,7 @@ class Evaluation:
     sensitivity: pd.DataFrame | None = None  # robustness table of the headline outcome
     power: dict | None = None  # minimum detectable level change of the headline design
     target_gap: pd.DataFrame | None = None  # target group minus everyone else (docs/adr/0078)
+    staggered: StaggeredResult | None = None  # per-unit effects of the headline (staggered only)
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -216,7 +218,21 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
     return Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
                       its=its, equity=equity, ols=ols, sensitivity=sensitivity,
                       power=design_power(cfg, series, its[headline.key]),
-                      target_gap=target_gap)
+                      target_gap=target_gap,
+                      staggered=staggered_effects(cfg, series, specs[headline.key],
+                                                  its[headline.key]))
+
+
+def staggered_effects(cfg: Intervention, series: pd.DataFrame, spec: dict,
+                      pooled: ITSResult) -> StaggeredResult | None:
+    """Per-unit effects of the headline outcome, their average with the weights params name,
+    the event study, and the pooled model as the sensitivity row (staggered designs only;
+    docs/adr/0060)."""
+    if cfg.design != "staggered":
+        return None
+    weights = check_options(cfg.staggered)["weights"]
+    return evaluate_staggered(select(series, cfg.headline.key), spec, weights,
+                              pooled=pooled.effects, with_event_study=True)
 
 
 def design_power(cfg: Intervention, series: pd.DataFrame, result: ITSResult) -> dict:

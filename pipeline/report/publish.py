@@ -213,6 +213,8 @@ def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path,
     write_csv(ev.effects.rename(columns={"n": "n_months"}), out_dir / "tables" / "its_effects.csv")
     if ev.sensitivity is not None:
         write_csv(ev.sensitivity, out_dir / "tables" / "robustness.csv")
+    if ev.staggered is not None:  # model estimates only, no counts (docs/adr/0060)
+        write_csv(ev.staggered.table(), out_dir / "tables" / "staggered_effects.csv")
     if ev.equity is not None:
         if equity_tables is None:
             equity_tables = published_tables(ev.equity, rule, ev.series)

@@ -19,7 +19,7 @@ from pipeline import config, disclosure
 from pipeline.evaluation import (Evaluation, equity_outcomes, load_series, run, select,
                                  treated_units)
 from pipeline.report import (equity_section, figures, history, index, manifest, publish,
-                             spc_figure, wording)
+                             spc_figure, staggered_section, wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
@@ -219,6 +219,30 @@ class Story:
         if len(unfitted):
             parts.append("Not fitted (too few months): " + ", ".join(unfitted) + ".")
         display(Markdown(f"{len(rows)} variants fitted. " + " ".join(p for p in parts if p)))
+
+    def show_staggered(self) -> None:
+        """Staggered roll-outs only: each unit's own effect, their average with its weights
+        named, whether units differ, the event study and the pooled model as a sensitivity row
+        (docs/adr/0060). Does nothing for other designs."""
+        result = self.ev.staggered
+        if result is None:
+            return
+        outcome, unit = self.cfg.headline, self.cfg.unit_label
+        family = self.ev.its[outcome.key].spec.base_family
+        display(Markdown(f"### Each {unit}'s own effect and their average ({outcome.label})"))
+        display(Markdown(staggered_section.average_sentence(result, unit, family)))
+        display(Markdown(staggered_section.heterogeneity_sentence(result, unit, self.cfg.alpha)))
+        display(HTML(_html_table(staggered_section.effects_table(result, family))))
+        display(Markdown(f"Method: {result.method}. The full table on the log scale is "
+                         "`tables/staggered_effects.csv`."))
+        if result.event_study is not None:
+            args = (result.event_study, family, outcome.label, unit)
+            figures.show(staggered_section.event_study_figure(*args),
+                         alt=staggered_section.event_study_alt(*args),
+                         caption=f"Effect by months since each {unit}'s own start, averaged "
+                                 f"over {unit}s with 95% intervals. Months before the start "
+                                 "check the trends were parallel: they should sit near no "
+                                 "change.")
 
     def _compared(self) -> str:
         """What the headline is compared with: the earlier trend, or the comparator units."""
