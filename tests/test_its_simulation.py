@@ -192,6 +192,27 @@ def test_simulated_coverage_quoted_in_diagnostics_matches_the_benchmark():
     for rho, cover in SIMULATED_COVERAGE.items():
         row = cells[its_simulation.ac_key("quasibinomial", "independent", rho, 48)]
         assert row["level_change"]["coverage"] == pytest.approx(cover, abs=5e-4)
+    from pipeline.stats.its_diagnostics import AUTO_COVERAGE_AT_06
+
+    row = cells[its_simulation.ac_key("quasibinomial", "auto", 0.6, 48)]
+    for estimand, cover in AUTO_COVERAGE_AT_06.items():
+        assert row[estimand]["coverage"] == pytest.approx(cover, abs=5e-4)
+
+
+def test_strong_correlation_is_said_in_words_under_auto():
+    """Where the default cannot reach 93% (change in trend at correlation 0.6), the report's
+    diagnostics say so; with little correlation they do not."""
+    from pipeline.stats.simulation import simulate_series
+
+    def warnings_at(rho):
+        data = simulate_series(n_months=48, start="2019-01", phases=[("2021-01", 0.0, 0.0)],
+                               baseline=0.2, denominator=1000, ar=rho, sd=0.3, seed=3)
+        spec = {"family": "quasibinomial", "errors": "auto",
+                "phases": [{"name": "p", "start": "2021-01"}], "horizons": [12]}
+        return " ".join(fit_its(data, spec).diagnostics["warnings"])
+
+    assert "strongly correlated" in warnings_at(0.9)
+    assert "strongly correlated" not in warnings_at(0.0)
 
 
 def test_every_lazy_export_is_the_object_whatever_was_imported_before():
