@@ -476,6 +476,8 @@ def test_a_short_baseline_is_flagged_and_bad_baselines_refused():
                for w in r.warnings)
     with pytest.raises(ValueError, match="not both"):
         p_chart(d, baseline_before="2021-01", fix_after=12)
+    with pytest.raises(ValueError, match="before the first rebase"):
+        p_chart(d, baseline_before="2021-06", rebase_at=["2021-01"])
     with pytest.raises(ValueError, match="at least 2 months before it"):
         p_chart(d, baseline_before="2019-01")
 

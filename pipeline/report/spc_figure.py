@@ -97,13 +97,16 @@ def _icon(ax, x: float, letter: str, face: str, text: str) -> None:
                 bbox={"boxstyle": "circle,pad=0.35", "fc": face, "ec": face})
 
 
-def _month_marker(ax, month: pd.Timestamp, text: str) -> None:
+def _month_marker(ax, month: pd.Timestamp, text: str, first: pd.Timestamp,
+                  last: pd.Timestamp) -> None:
     """A dotted vertical line half a month before ``month`` with a label inside the top of the
     axes, on a white box, so that it is never cut off by the axes or the figure edge."""
     x = month - pd.Timedelta(days=15)
     ax.axvline(x, color=DARK_GREY, lw=0.8, ls=":")
-    ax.annotate(text, xy=(x, 0.97), xycoords=("data", "axes fraction"), xytext=(3, 0),
-                textcoords="offset points", ha="left", va="top", fontsize=9, color=DARK_GREY,
+    right = (x - first) / (last - first) > 0.6  # a late marker: its label goes to its left
+    ax.annotate(text, xy=(x, 0.97), xycoords=("data", "axes fraction"),
+                xytext=(-3 if right else 3, 0), textcoords="offset points",
+                ha="right" if right else "left", va="top", fontsize=9, color=DARK_GREY,
                 annotation_clip=False, zorder=6,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
 
@@ -148,6 +151,7 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
     varying = result.is_proportion and d.groupby("phase")["upper"].nunique().max() > 1
     step = "steps-mid" if varying else "default"
     handles = []
+    span = (d["month"].iloc[0], d["month"].iloc[-1])
     for i, (ph, g) in enumerate(d.groupby("phase", sort=True)):
         m = g["month"]
         if len(g) == 1:  # a one-month phase: draw short ticks so its limits are visible
@@ -157,10 +161,11 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
         ax.plot(m, g["upper"].to_numpy() * k, "--", color=DARK_GREY, lw=1.1, drawstyle=step)
         ax.plot(m, g["lower"].to_numpy() * k, "--", color=DARK_GREY, lw=1.1, drawstyle=step)
         if ph > 0:
-            _month_marker(ax, g["month"].iloc[0], f"Rebase {g['month'].iloc[0]:%b %Y}")
+            _month_marker(ax, g["month"].iloc[0], f"Rebase {g['month'].iloc[0]:%b %Y}",
+                          *span)
     if result.settings.get("baseline_points"):
         start = d["month"].iloc[result.settings["baseline_points"]]
-        _month_marker(ax, start, f"Start {start:%b %Y}: baseline limits carried forward")
+        _month_marker(ax, start, f"Start {start:%b %Y}: baseline limits carried forward", *span)
     handles += [Line2D([], [], color="black", lw=1.3, label="Mean"),
                 Line2D([], [], color=DARK_GREY, lw=1.1, ls="--", label="Process limits")]
 
@@ -189,6 +194,10 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
     if result.target is not None:
         ax.axhline(result.target * k, color="black", lw=1.0, ls="-.")
         handles.append(Line2D([], [], color="black", lw=1.0, ls="-.", label="Target"))
+
+    if len(d["phase"].unique()) > 1 or result.settings.get("baseline_points"):
+        lo, hi = ax.get_ylim()  # headroom so the start and rebase labels never cover a point
+        ax.set_ylim(lo, hi + 0.12 * (hi - lo))
 
     # icons: lettered circles above the top right corner of the axes
     letter, face, text = VARIATION_ICONS[result.variation_icon]

@@ -491,6 +491,9 @@ def _baseline_points(months: pd.Series, phase: np.ndarray, baseline_before,
                          "or fix_after (limits from the first n months), not both")
     start = _to_month([baseline_before])[0]
     k = int(((months < start) & (phase == 0)).sum())
+    if start in set(months) and phase[(months == start).to_numpy()][0] != 0:
+        raise ValueError(f"SPC: baseline_before {start:%Y-%m} must come before the first "
+                         "rebase month")
     if k < 2 or start not in set(months):
         raise ValueError(f"SPC: baseline_before {start:%Y-%m} must be a month of the data "
                          f"({months.iloc[0]:%Y-%m} to {months.iloc[-1]:%Y-%m}) with at least 2 "
