@@ -439,8 +439,8 @@ def test_a_sustained_shift_after_the_start_is_special_cause(improvement, icon, k
     post = r.data[r.data["month"] >= "2021-01"]
     assert (post["point_type"] == kind).mean() > 0.8
     assert "carried forward" in r.summary_sentence
-    assert r.summary_sentence.startswith(f"Special cause variation – "
-                                         f"{'improvement' if improvement == 'increase' else 'concern'}")
+    word = "improvement" if improvement == "increase" else "concern"
+    assert r.summary_sentence.startswith(f"Special cause variation – {word}")
     # the figure shows the icon: H on blue for improvement, H on orange for concern
     from pipeline.report.figures import OKABE_ITO
     fig = spc_figure(r, "Shift", "%")
