@@ -38,8 +38,8 @@ def browser():
         browser.close()
 
 
-def open_page(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+def open_page(browser, path: Path, width: int = 1200, height: int = 900):
+    page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []
     requests: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -47,6 +47,11 @@ def open_page(browser, path: Path):
     page.on("request", lambda req: requests.append(req.url))
     page.goto(path.as_uri(), wait_until="load")
     return page, errors, requests
+
+
+def numbers(cells) -> list[float]:
+    """The numbers in a column's cells, in page order (blank and suppressed cells left out)."""
+    return [float(v.replace(",", "")) for v in cells.all_inner_texts() if v not in ("", "[c]")]
 
 
 def test_there_are_three_reports():
@@ -83,12 +88,83 @@ def test_tables_sort_when_a_header_is_clicked(browser):
     header = table.locator("thead th").nth(4)
     cells = table.locator("tbody tr td:nth-child(5)")
     header.click()
-    values = [float(v.replace(",", "")) for v in cells.all_inner_texts() if v not in ("", "[c]")]
+    values = numbers(cells)
     assert values == sorted(values)
     header.click()
-    values = [float(v.replace(",", "")) for v in cells.all_inner_texts() if v not in ("", "[c]")]
+    values = numbers(cells)
     assert values == sorted(values, reverse=True)
     assert errors == []
+
+
+def test_tables_sort_from_the_keyboard(browser):
+    page, errors, _ = open_page(browser, REPORTS[0])
+    table = page.locator("table").nth(1)
+    header = table.locator("thead th").nth(4)
+    cells = table.locator("tbody tr td:nth-child(5)")
+    assert header.get_attribute("tabindex") == "0", "a sort header must be reachable by Tab"
+    assert header.get_attribute("aria-sort") == "none"
+    header.focus()
+    page.keyboard.press("Enter")
+    assert header.get_attribute("aria-sort") == "ascending"
+    values = numbers(cells)
+    assert values == sorted(values)
+    page.keyboard.press("Space")
+    assert header.get_attribute("aria-sort") == "descending"
+    values = numbers(cells)
+    assert values == sorted(values, reverse=True)
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.parent.name)
+def test_the_question_and_answer_are_on_the_first_screen(browser, report):
+    # a commissioner at 1280 x 800 sees the summary heading and the first answer bullet
+    # without scrolling
+    page, errors, _ = open_page(browser, report, 1280, 800)
+    heading = page.locator("h2", has_text="Summary for commissioners")
+    answer = page.locator("xpath=//h2[contains(., 'Summary for commissioners')]/following::li[1]")
+    for what, loc in (("heading", heading), ("first answer bullet", answer)):
+        box = loc.bounding_box()
+        assert box is not None, f"no {what}"
+        assert box["y"] + box["height"] <= 800, f"the {what} ends {box['y'] + box['height']:.0f} " \
+                                                f"px down, below the first screen (800 px)"
+    assert errors == []
+    page.close()
+
+
+# printable width of A4 (210 mm) less 10 mm margins each side, at 96 CSS px per inch
+A4_CSS_PX = round((210 - 20) / 25.4 * 96)
+PAGES = REPORTS + [ROOT / "reports" / "index.html"]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.parent.name if p.name != "index.html"
+                         else "index")
+def test_no_horizontal_overflow_on_a_phone(browser, path):
+    page, errors, _ = open_page(browser, path, 390, 844)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+    assert errors == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{path.parent.name}-390.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.parent.name)
+def test_print_layout_hides_code_and_contents(browser, report):
+    page, errors, _ = open_page(browser, report)
+    assert page.locator("details.code").count() > 0
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": A4_CSS_PX, "height": 1000})
+    shown = page.evaluate("""() => [...document.querySelectorAll('details.code, nav.toc')]
+        .filter(e => getComputedStyle(e).display !== 'none').length""")
+    assert shown == 0, f"{shown} code toggles or contents boxes would be printed"
+    assert page.locator("h2", has_text="Summary for commissioners").is_visible()
+    too_wide = page.evaluate("""() => [...document.querySelectorAll('img, table')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .length""")
+    assert too_wide == 0, f"{too_wide} figures or tables are cut at the page edge in print"
+    assert errors == []
+    page.close()
 
 
 def test_index_links_every_report(browser):

@@ -402,3 +402,88 @@ def test_short_phase_threshold_is_nhsrplotthedots_n_below_13(n_points, short):
     r = xmr_chart(series(values))
     assert bool(r.phases["short_phase"].iloc[0]) is short
     assert (len(r.warnings) == 1) is short
+
+
+# ------------------------------------------------------------- baseline carried forward (MDC)
+
+def _shifted(seed=11):
+    """24 baseline months near 8%, then a sustained rise (log OR 0.8, to about 16%) from
+    January 2021 with overdispersion: the situation of a successful intervention."""
+    from pipeline.stats.simulation import simulate_series
+    return simulate_series(n_months=40, start="2019-01", phases=[("2021-01", 0.8, 0.0)],
+                           baseline=0.08, denominator=600, overdispersion=0.002, seed=seed)
+
+
+def test_baseline_limits_are_carried_forward_as_fix_after_n_points():
+    # NHSRplotthedots' fix_after_n_points: the limits of the first n points, extended
+    d = _shifted()
+    carried = p_chart(d, laney=True, baseline_before="2021-01")
+    fixed = p_chart(d, laney=True, fix_after=24)
+    cols = ["centre", "lower", "upper", "point_type"]
+    pd.testing.assert_frame_equal(carried.data[cols], fixed.data[cols])
+    base = d.iloc[:24]
+    assert carried.data["centre"].iloc[-1] == pytest.approx(
+        base["numerator"].sum() / base["denominator"].sum())
+    assert carried.settings["baseline_before"] == "2021-01"
+    assert carried.settings["baseline_points"] == 24
+
+
+@pytest.mark.parametrize("improvement, icon, kind", [
+    ("increase", "improvement_high", "special_cause_improvement"),
+    ("decrease", "concern_high", "special_cause_concern"),
+])
+def test_a_sustained_shift_after_the_start_is_special_cause(improvement, icon, kind):
+    d = _shifted()
+    r = p_chart(d, laney=True, baseline_before="2021-01", improvement=improvement)
+    assert r.variation_icon == icon
+    post = r.data[r.data["month"] >= "2021-01"]
+    assert (post["point_type"] == kind).mean() > 0.8
+    assert "carried forward" in r.summary_sentence
+    word = "improvement" if improvement == "increase" else "concern"
+    assert r.summary_sentence.startswith(f"Special cause variation – {word}")
+    # the figure shows the icon: H on blue for improvement, H on orange for concern
+    from pipeline.report.figures import OKABE_ITO
+    fig = spc_figure(r, "Shift", "%")
+    letters = {t.get_text(): t.get_bbox_patch().get_facecolor()
+               for t in fig.axes[0].texts if t.get_bbox_patch() is not None}
+    colour = OKABE_ITO["blue" if improvement == "increase" else "orange"]
+    assert matplotlib.colors.same_color(letters["H"], colour)
+    plt.close(fig)
+
+
+def test_rebasing_at_the_start_hides_the_same_shift():
+    # the old behaviour (limits recalculated at the start) judges the post-period against
+    # itself: the shift is absorbed and the latest month looks like common cause
+    r = p_chart(_shifted(), laney=True, rebase_at=["2021-01"])
+    assert r.variation_icon == "common_cause"
+
+
+def test_no_target_is_said_and_a_target_gives_assurance():
+    d = _shifted()
+    none = p_chart(d, laney=True, baseline_before="2021-01")
+    assert none.assurance_icon is None
+    assert none.assurance_note == "Assurance: no target set, so there is no assurance icon."
+    low = p_chart(d, laney=True, baseline_before="2021-01", target=0.01)
+    assert low.assurance_icon == "pass_consistently"
+    assert low.assurance_note.startswith("Assurance: the process will consistently pass")
+
+
+def test_a_short_baseline_is_flagged_and_bad_baselines_refused():
+    d = _shifted()
+    r = p_chart(d, laney=True, baseline_before="2019-10")
+    assert r.phases["short_phase"].iloc[0]
+    assert any("baseline (January 2019 to September 2019) has 9 points" in w
+               for w in r.warnings)
+    with pytest.raises(ValueError, match="not both"):
+        p_chart(d, baseline_before="2021-01", fix_after=12)
+    with pytest.raises(ValueError, match="before the first rebase"):
+        p_chart(d, baseline_before="2021-06", rebase_at=["2021-01"])
+    with pytest.raises(ValueError, match="at least 2 months before it"):
+        p_chart(d, baseline_before="2019-01")
+
+
+def test_binomial_limits_stay_within_0_and_100_percent():
+    d = pd.DataFrame({"month": pd.period_range("2020-01", periods=24, freq="M"),
+                      "numerator": [0, 1, 0, 2, 0, 1] * 4, "denominator": 3})
+    r = p_chart(d, baseline_before="2021-01")
+    assert (r.data["lower"] >= 0).all() and (r.data["upper"] <= 1).all()

@@ -31,6 +31,7 @@ PAGE = """<!DOCTYPE html>
 <h1>Evaluations of interventions to reduce health inequalities</h1>
 <p>Each report is rebuilt from data by <code>dvc repro</code>. The version is a hash of the code,
 parameters and data that made the report: the same version means the same report.</p>
+<div class="table-wrap">
 <table class="text">
 <thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th>
 <th>Did the gap narrow? (most minus least deprived)</th>
@@ -39,6 +40,7 @@ parameters and data that made the report: the same version means the same report
 {rows}
 </tbody>
 </table>
+</div>
 </main>
 </body>
 </html>

@@ -97,6 +97,20 @@ def _icon(ax, x: float, letter: str, face: str, text: str) -> None:
                 bbox={"boxstyle": "circle,pad=0.35", "fc": face, "ec": face})
 
 
+def _month_marker(ax, month: pd.Timestamp, text: str, first: pd.Timestamp,
+                  last: pd.Timestamp) -> None:
+    """A dotted vertical line half a month before ``month`` with a label inside the top of the
+    axes, on a white box, so that it is never cut off by the axes or the figure edge."""
+    x = month - pd.Timedelta(days=15)
+    ax.axvline(x, color=DARK_GREY, lw=0.8, ls=":")
+    right = (x - first) / (last - first) > 0.6  # a late marker: its label goes to its left
+    ax.annotate(text, xy=(x, 0.97), xycoords=("data", "axes fraction"),
+                xytext=(-3 if right else 3, 0), textcoords="offset points",
+                ha="right" if right else "left", va="top", fontsize=9, color=DARK_GREY,
+                annotation_clip=False, zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+
+
 def spc_figure(result: SPCResult, title: str, ylabel: str,
                counterfactual: pd.DataFrame | None = None, *, scale: float | None = None,
                hidden_months: Iterable | None = None, ax=None) -> Figure:
@@ -137,6 +151,7 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
     varying = result.is_proportion and d.groupby("phase")["upper"].nunique().max() > 1
     step = "steps-mid" if varying else "default"
     handles = []
+    span = (d["month"].iloc[0], d["month"].iloc[-1])
     for i, (ph, g) in enumerate(d.groupby("phase", sort=True)):
         m = g["month"]
         if len(g) == 1:  # a one-month phase: draw short ticks so its limits are visible
@@ -146,12 +161,11 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
         ax.plot(m, g["upper"].to_numpy() * k, "--", color=DARK_GREY, lw=1.1, drawstyle=step)
         ax.plot(m, g["lower"].to_numpy() * k, "--", color=DARK_GREY, lw=1.1, drawstyle=step)
         if ph > 0:
-            ax.axvline(g["month"].iloc[0] - pd.Timedelta(days=15), color=DARK_GREY, lw=0.8,
-                       ls=":")
-            ax.annotate(f"Rebase {g['month'].iloc[0]:%b %Y}",
-                        xy=(g["month"].iloc[0] - pd.Timedelta(days=15), 0.02),
-                        xycoords=("data", "axes fraction"), ha="right", va="bottom", fontsize=7.5,
-                        color=DARK_GREY, rotation=90)
+            _month_marker(ax, g["month"].iloc[0], f"Rebase {g['month'].iloc[0]:%b %Y}",
+                          *span)
+    if result.settings.get("baseline_points"):
+        start = d["month"].iloc[result.settings["baseline_points"]]
+        _month_marker(ax, start, f"Start {start:%b %Y}: baseline limits carried forward", *span)
     handles += [Line2D([], [], color="black", lw=1.3, label="Mean"),
                 Line2D([], [], color=DARK_GREY, lw=1.1, ls="--", label="Process limits")]
 
@@ -181,6 +195,10 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
         ax.axhline(result.target * k, color="black", lw=1.0, ls="-.")
         handles.append(Line2D([], [], color="black", lw=1.0, ls="-.", label="Target"))
 
+    if len(d["phase"].unique()) > 1 or result.settings.get("baseline_points"):
+        lo, hi = ax.get_ylim()  # headroom so the start and rebase labels never cover a point
+        ax.set_ylim(lo, hi + 0.12 * (hi - lo))
+
     # icons: lettered circles above the top right corner of the axes
     letter, face, text = VARIATION_ICONS[result.variation_icon]
     label = f"Variation: {SHORT_VARIATION[result.variation_icon]}"
@@ -190,14 +208,16 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
         _icon(ax, x, a_letter, a_face, a_text)
         x -= 0.05
         label += f"; assurance: {SHORT_ASSURANCE[result.assurance_icon]}"
+    elif result.target is None:
+        label += "; assurance: no target set"
     _icon(ax, x, letter, face, text)
     ax.annotate(label, xy=(x - 0.035, 1.045), xycoords="axes fraction", ha="right",
-                va="bottom", fontsize=8, color="black", annotation_clip=False)
+                va="bottom", fontsize=9, color="black", annotation_clip=False)
 
     ax.set_xlabel("Month")
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=11, pad=26)
-    ax.legend(handles=handles, fontsize=7.5, ncol=4, frameon=False, loc="upper center",
+    ax.legend(handles=handles, fontsize=9, ncol=3, frameon=False, loc="upper center",
               bbox_to_anchor=(0.5, -0.16))
     fig.tight_layout()
     return fig
@@ -228,6 +248,9 @@ def alt_text(result: SPCResult, title: str, *, unit: str = "") -> str:
             lims = f"limits {fmt(g['lower'].iloc[0])} to {fmt(g['upper'].iloc[0])}"
         span = f"{g['month'].iloc[0]:%B %Y} to {g['month'].iloc[-1]:%B %Y}"
         phase_text.append(f"{span}: mean {fmt(g['centre'].iloc[0])}, {lims}")
+    if result.settings.get("baseline_points"):
+        phase_text[0] = phase_text[0] + (f", from the {result.settings['baseline_points']} "
+                                         "baseline months, carried forward")
     if len(phase_text) > 1:
         parts.append(f"The limits are recalculated at {len(phase_text) - 1} rebase"
                      f"{'s' if len(phase_text) > 2 else ''} ("
@@ -261,6 +284,8 @@ def alt_text(result: SPCResult, title: str, *, unit: str = "") -> str:
                 f"{result.assurance_label[1:]}"
     parts.append(icon + ".")
     parts.append(result.summary_sentence)
+    if result.target is None:
+        parts.append(result.assurance_note)
     return " ".join(parts)
 
 

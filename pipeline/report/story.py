@@ -686,9 +686,13 @@ class Story:
         rows = rows[rows["unit"].isin(treated_units(self.cfg, rows["unit"].unique()))]
         return rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
 
-    def show_spc(self, outcome: config.Outcome) -> None:
-        """NHS "Making Data Count" view: Laney p'-chart, limits rebased at each phase start,
-        with the ITS counterfactual overlaid (docs/spc.md).
+    def show_spc(self, outcome: config.Outcome, *, rebase: bool = False) -> None:
+        """NHS "Making Data Count" view: a Laney p'-chart whose centre line and limits come
+        from the baseline (the months before the first start) and are carried forward, so the
+        months after the start are judged against the baseline and a sustained change shows
+        as special cause improvement or concern (direction from the outcome's
+        ``improvement``), with the ITS counterfactual overlaid (docs/spc.md, docs/adr/0080).
+        ``rebase=True`` gives the older view, limits recalculated at each phase start.
 
         Drawn from the published (rounded) monthly counts, like every observed figure; when a
         month's count is hidden the chart is not drawn (runs, trends and moving ranges need
@@ -706,17 +710,26 @@ class Story:
             return
         starts = sorted({s for s in (self.cfg.unit_starts or {}).values()}
                         or {p.start for p in self.cfg.phases_of(outcome)})
+        # a target (a proportion) gives the assurance icon once params carry one
+        target = getattr(outcome, "target", None)
+        if rebase:
+            how = {"rebase_at": [starts[0]] if self.cfg.unit_starts else starts}
+            limits = "rebased at each start"
+        else:
+            how = {"baseline_before": starts[0]}
+            limits = f"from the baseline before {pd.Timestamp(starts[0]):%B %Y}, carried forward"
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
-                               improvement=outcome.improvement,
-                               rebase_at=[starts[0]] if self.cfg.unit_starts else starts)
+                               improvement=outcome.improvement, target=target, **how)
         counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
         fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
                                     counterfactual=counterfactual)
         figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%"),
-                     caption="Laney p'-chart: mean (solid), process limits (dashed), rebased at "
-                             "each start; coloured points are special causes; the dashed line "
-                             "with a band is the ITS counterfactual.")
-        display(Markdown(f"{result.summary_sentence} Variation: {result.variation_label}."))
+                     caption=f"Laney p'-chart: mean (solid) and process limits (dashed) {limits}; "
+                             "coloured points are special causes (blue improvement, orange "
+                             "concern); the dashed line with a band is the ITS counterfactual.")
+        notes = " ".join(f"Note: {w}." for w in result.warnings)
+        display(Markdown(f"{result.summary_sentence} Variation: {result.variation_label}. "
+                         f"{result.assurance_note} {notes}".rstrip()))
 
     def show_equity(self) -> None:
         """Forest plot by stratum, the gap over time with its counterfactual, the tables."""

@@ -143,6 +143,15 @@ class SPCResult:
         return CHART_NAMES[self.chart]
 
     @property
+    def assurance_note(self) -> str:
+        """The assurance in words, or that there is no target (so no assurance icon)."""
+        if self.target is None:
+            return "Assurance: no target set, so there is no assurance icon."
+        if self.assurance_label is None:
+            return "Assurance: not assessed, because neither direction counts as improvement."
+        return f"Assurance: {self.assurance_label[0].lower()}{self.assurance_label[1:]}."
+
+    @property
     def is_proportion(self) -> bool:
         return self.chart in ("p", "pprime")
 
@@ -374,7 +383,7 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
               improvement: str = "increase", rebase_at: Iterable | None = None,
               target: float | None = None, screen_outliers: bool = True,
               fix_after: int | None = None, shift_run: int = 7,
-              trend_run: int = 7) -> SPCResult:
+              trend_run: int = 7, baseline_before=None) -> SPCResult:
     """XmR (individuals) chart with the Making Data Count rules.
 
     Parameters
@@ -399,6 +408,13 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
         (NHSRplotthedots' ``fix_after_n_points``), and extend them.
     shift_run, trend_run : int
         Points needed for a shift and a trend (MDC and NHSRplotthedots: 7 and 7).
+    baseline_before : month, optional
+        Making Data Count's "baseline carried forward": the centre line and limits of the
+        first phase come from the months before this one (the baseline) and are extended over
+        the later months, which are judged against them, so a sustained change after it is a
+        special cause. This is NHSRplotthedots' ``fix_after_n_points`` set to the number of
+        baseline months (docs/adr/0080). Cannot be combined with ``fix_after``; a
+        ``rebase_at`` month must come after it.
 
     Returns
     -------
@@ -416,26 +432,26 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
     frame = _prepare(data, month, [value]).rename(columns={value: "value"})
     frame["value"] = frame["value"].astype(float)
 
-    def limits(g):
-        return _xmr_limits(g["value"].to_numpy(), fix_after, screen_outliers)
+    def limits(g, k):
+        return _xmr_limits(g["value"].to_numpy(), k, screen_outliers)
 
     return _finish(frame, "xmr", limits, improvement, rebase_at, target, shift_run, trend_run,
-                   {"screen_outliers": screen_outliers, "fix_after": fix_after})
+                   {"screen_outliers": screen_outliers, "fix_after": fix_after}, baseline_before)
 
 
 def p_chart(data: pd.DataFrame, numerator: str = "numerator",
             denominator: str = "denominator", month: str = "month", *, laney: bool = False,
             improvement: str = "increase", rebase_at: Iterable | None = None,
             target: float | None = None, fix_after: int | None = None, shift_run: int = 7,
-            trend_run: int = 7) -> SPCResult:
+            trend_run: int = 7, baseline_before=None) -> SPCResult:
     """p-chart (or Laney p'-chart with ``laney=True``) of a monthly proportion.
 
     ``value = numerator / denominator``; the centre line is the pooled proportion
     ``sum(numerator) / sum(denominator)`` of the phase; limits are
     ``p_bar +/- 3 sigma_i`` with ``sigma_i = sqrt(p_bar (1 - p_bar) / n_i)``, times
     ``sigma_z`` for p' (Laney 2002), clipped to [0, 1]; the 2-sigma zone uses 2 instead of 3.
-    ``target`` is a proportion (0-1). Other parameters as :func:`xmr_chart`. Every
-    denominator must be positive.
+    ``target`` is a proportion (0-1). Other parameters (``baseline_before`` among them) as
+    :func:`xmr_chart`. Every denominator must be positive.
     """
     _check_options(improvement, shift_run, trend_run, fix_after, target)
     frame = _prepare(data, month, [numerator, denominator]).rename(
@@ -448,12 +464,11 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
     frame["value"] = x / n
     frame = frame[["month", "value", "numerator", "n"]]
 
-    def limits(g):
-        return _p_limits(g["numerator"].to_numpy(float), g["n"].to_numpy(float), fix_after,
-                         laney)
+    def limits(g, k):
+        return _p_limits(g["numerator"].to_numpy(float), g["n"].to_numpy(float), k, laney)
 
     return _finish(frame, "pprime" if laney else "p", limits, improvement, rebase_at, target,
-                   shift_run, trend_run, {"fix_after": fix_after})
+                   shift_run, trend_run, {"fix_after": fix_after}, baseline_before)
 
 
 def spc_chart(data: pd.DataFrame, chart: str = "xmr", **kwargs) -> SPCResult:
@@ -466,13 +481,35 @@ def spc_chart(data: pd.DataFrame, chart: str = "xmr", **kwargs) -> SPCResult:
     raise ValueError(f"SPC: chart must be 'xmr', 'p' or 'pprime', not {chart!r}")
 
 
+def _baseline_points(months: pd.Series, phase: np.ndarray, baseline_before,
+                     fix_after) -> int | None:
+    """Number of months of the first phase before ``baseline_before`` (None without it)."""
+    if baseline_before is None:
+        return None
+    if fix_after is not None:
+        raise ValueError("SPC: give either baseline_before (limits from the months before it) "
+                         "or fix_after (limits from the first n months), not both")
+    start = _to_month([baseline_before])[0]
+    k = int(((months < start) & (phase == 0)).sum())
+    if start in set(months) and phase[(months == start).to_numpy()][0] != 0:
+        raise ValueError(f"SPC: baseline_before {start:%Y-%m} must come before the first "
+                         "rebase month")
+    if k < 2 or start not in set(months):
+        raise ValueError(f"SPC: baseline_before {start:%Y-%m} must be a month of the data "
+                         f"({months.iloc[0]:%Y-%m} to {months.iloc[-1]:%Y-%m}) with at least 2 "
+                         f"months before it in the first phase; {k} found")
+    return k
+
+
 def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, trend_run,
-            settings) -> SPCResult:
+            settings, baseline_before=None) -> SPCResult:
     frame["phase"] = _phases(frame["month"], rebase_at)
+    n_base = _baseline_points(frame["month"], frame["phase"].to_numpy(), baseline_before,
+                              settings.get("fix_after"))
     parts, phase_rows, warnings = [], [], []
     for ph, g in frame.groupby("phase", sort=True):
         g = g.copy()
-        lim = limits(g)
+        lim = limits(g, n_base if (ph == 0 and n_base) else settings.get("fix_after"))
         for c in ("centre", "lower", "upper", "lower_2s", "upper_2s"):
             g[c] = lim[c]
         g["phase_start"] = g["month"].iloc[0]
@@ -484,13 +521,18 @@ def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, tre
         rules = special_cause_rules(y, side, close, outside, shift_run, trend_run)
         rules.index = g.index
         parts.append(pd.concat([g, rules], axis=1))
-        short = len(g) < SHORT_PHASE
+        short = len(g) < SHORT_PHASE or (ph == 0 and n_base is not None
+                                           and n_base < SHORT_PHASE)
         phase_rows.append({"phase": ph, "start": g["month"].iloc[0], "end": g["month"].iloc[-1],
                            "n_points": len(g), "n_baseline": lim["n_baseline"],
                            "centre": lim["centre"][0],
                            "mean_moving_range": lim["mean_moving_range"],
                            "sigma_z": lim["sigma_z"], "short_phase": short})
-        if short:
+        if ph == 0 and n_base is not None and n_base < SHORT_PHASE:
+            warnings.append(f"the baseline ({g['month'].iloc[0]:%B %Y} to "
+                            f"{g['month'].iloc[n_base - 1]:%B %Y}) has {n_base} points, fewer "
+                            f"than {SHORT_PHASE}: its limits are provisional")
+        elif len(g) < SHORT_PHASE:
             warnings.append(f"phase {ph} (from {g['month'].iloc[0]:%B %Y}) has {len(g)} points, "
                             f"fewer than {SHORT_PHASE}: its limits are provisional")
     out = pd.concat(parts).reset_index(drop=True)
@@ -507,7 +549,10 @@ def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, tre
     v_code = variation_icon(out, improvement)
     a_code = assurance_icon(out, improvement, target)
     settings = {**settings, "shift_run": shift_run, "trend_run": trend_run,
-                "rebase_at": [m.strftime("%Y-%m") for m in phases["start"].iloc[1:]]}
+                "rebase_at": [m.strftime("%Y-%m") for m in phases["start"].iloc[1:]],
+                "baseline_before": (None if n_base is None
+                                    else out["month"].iloc[n_base].strftime("%Y-%m")),
+                "baseline_points": n_base}
     result = SPCResult(out, phases, chart, improvement, None if target is None else float(target),
                        v_code, VARIATION_LABELS[v_code], a_code,
                        ASSURANCE_LABELS.get(a_code) if a_code else None, "", warnings, settings)
@@ -602,6 +647,11 @@ def summary_sentence(result: SPCResult) -> str:
                     f"{'above' if last['direction'] == 'high' else 'below'} the mean "
                     f"({fmt(last['centre'])})")
         text = f"Special cause variation – {kind}: {what}{after}."
+    n_base = result.settings.get("baseline_points")
+    if n_base and last["phase"] == 0:
+        text += (f" The mean and limits come from the baseline, {d['month'].iloc[0]:%B %Y} to "
+                 f"{d['month'].iloc[n_base - 1]:%B %Y} ({n_base} months), and are carried "
+                 "forward: the later months are judged against them.")
     if result.assurance_icon:
         text += " " + {
             "pass_consistently": f"The target ({fmt(result.target)}) lies outside the process "
