@@ -9,6 +9,7 @@ Unknown keys and wrong types are errors that name the key and the fix, never sil
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -87,6 +88,32 @@ def crossed_name(pair) -> str:
 
 
 @dataclass(frozen=True)
+class EquityPrimary:
+    """The equity comparison the summary answers, fixed in params before the data are seen.
+
+    ``most`` and ``least`` are the IMD quintiles compared (the gap is ``most`` minus
+    ``least``); ``estimand`` is ``gap`` (the stratified ITS change in that gap, observed minus
+    counterfactual) or ``sii`` (the same change in an ITS of the monthly slope index of
+    inequality); ``horizon`` is the months after the start at which it is read. Every other
+    equity estimate is secondary and named in the summary when it disagrees (issue 11).
+    """
+
+    most: str = "1"
+    least: str = "5"
+    estimand: str = "gap"
+    horizon: int = 12
+
+    @property
+    def source(self) -> str:
+        """The ``source`` of the gap-change rows this estimand is read from."""
+        return EQUITY_ESTIMANDS[self.estimand]
+
+
+EQUITY_ESTIMANDS = {"gap": "stratified_its", "sii": "sii_its"}
+IMD_QUINTILES = ("1", "2", "3", "4", "5")
+
+
+@dataclass(frozen=True)
 class Window:
     start: pd.Timestamp
     end: pd.Timestamp
@@ -130,6 +157,9 @@ class Intervention:
     # or two dimensions crossed; and pairs of dimensions to cross in the equity breakdown.
     target_group: dict[str, str] | None = None
     intersections: tuple[tuple[str, str], ...] = ()
+    # The pre-specified primary equity comparison, estimand and horizon (params'
+    # `equity_primary`, the intervention's keys over the global default).
+    equity_primary: EquityPrimary = field(default_factory=EquityPrimary)
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
     staggered: dict = field(default_factory=dict)  # pipeline.stats.staggered ({weights: ...})
@@ -343,6 +373,52 @@ def _intersections(raw: Any, dimensions: list[str], where: str) -> tuple[tuple[s
     return tuple((str(a), str(b)) for a, b in raw)
 
 
+def _equity_primary(defaults: Any, own: Any, where: str,
+                    horizons: tuple[int, ...]) -> EquityPrimary:
+    """``equity_primary`` (global default, then the intervention's own keys over it)::
+
+        equity_primary:
+          comparison: {dimension: imd_quintile, most: "1", least: "5"}
+          estimand: gap        # gap | sii
+          horizon: 12          # one of its.horizons
+    """
+    merged: dict = {}
+    for name, part in (("equity_primary", defaults), (f"{where}.equity_primary", own)):
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            raise ConfigError(f"params.yaml: {name} should be a mapping with comparison, "
+                              "estimand and horizon.")
+        _check_keys(part, {"comparison", "estimand", "horizon"}, name)
+        merged.update(part)
+    comparison = merged.get("comparison", {})
+    if not isinstance(comparison, dict):
+        raise ConfigError(f"params.yaml: {where}.equity_primary.comparison should be "
+                          '{dimension: imd_quintile, most: "1", least: "5"}.')
+    _check_keys(comparison, {"dimension", "most", "least"}, f"{where}.equity_primary.comparison")
+    if comparison.get("dimension", "imd_quintile") != "imd_quintile":
+        raise ConfigError(
+            f"params.yaml: {where}.equity_primary.comparison.dimension = "
+            f"{comparison['dimension']!r}: the primary equity comparison is between two IMD "
+            "quintiles. Fix: use dimension: imd_quintile; to ask about another group, name it "
+            "in target_group.")
+    most, least = (str(comparison.get(k, d)) for k, d in (("most", "1"), ("least", "5")))
+    if most not in IMD_QUINTILES or least not in IMD_QUINTILES or most == least:
+        raise ConfigError(
+            f"params.yaml: {where}.equity_primary.comparison most = {most!r}, least = "
+            f"{least!r}: both should be IMD quintiles {list(IMD_QUINTILES)} and differ. Fix: "
+            'e.g. most: "1", least: "5".')
+    estimand = _choice(merged.get("estimand", "gap"), tuple(EQUITY_ESTIMANDS),
+                       f"{where}.equity_primary.estimand")
+    horizon = _int(merged.get("horizon", 12), f"{where}.equity_primary.horizon", 1)
+    if horizon not in horizons:
+        raise ConfigError(
+            f"params.yaml: {where}.equity_primary.horizon = {horizon} is not one of the "
+            f"horizons the models estimate ({where}.its.horizons = {list(horizons)}). Fix: "
+            "choose one of them, or add it to its.horizons.")
+    return EquityPrimary(most, least, estimand, horizon)
+
+
 def _check_measured_from(cfg: "Intervention", where: str) -> None:
     """``measured_from`` inside the window, with at least one phase starting after it."""
     for o in cfg.outcomes:
@@ -412,13 +488,17 @@ _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
     "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
-    "staggered",
+    "staggered", "equity_primary",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 
 
-def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
-    """Validate one ``interventions.<key>`` section into an :class:`Intervention`."""
+def parse_intervention(key: str, raw: dict, root: Path,
+                       defaults: dict | None = None) -> Intervention:
+    """Validate one ``interventions.<key>`` section into an :class:`Intervention`.
+
+    ``defaults`` holds params' top-level settings an intervention inherits
+    (``equity_primary``)."""
     where = f"interventions.{key}"
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: {where} should be a mapping of settings.")
@@ -523,6 +603,8 @@ def parse_intervention(key: str, raw: dict, root: Path) -> Intervention:
         staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),
         raw=raw,
     )
+    cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(
+        (defaults or {}).get("equity_primary"), raw.get("equity_primary"), where, cfg.horizons))
     _check_measured_from(cfg, where)
     _check_its_specs(cfg, where)
     return cfg
@@ -549,12 +631,13 @@ def intervention_keys(root: Path | None = None) -> list[str]:
 def load_intervention(key: str, root: Path | None = None) -> Intervention:
     """Load and validate ``interventions.<key>`` from the project's params.yaml."""
     root = root or project_root()
-    interventions = load_params(root)["interventions"]
+    params = load_params(root)
+    interventions = params["interventions"]
     if key not in interventions:
         raise ConfigError(
             f"params.yaml has no intervention {key!r}; it has {sorted(interventions)}."
         )
-    return parse_intervention(key, interventions[key], root)
+    return parse_intervention(key, interventions[key], root, params)
 
 
 def load_disclosure(root: Path | None = None) -> Disclosure:

@@ -207,6 +207,7 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
         dimensions=[*cfg.equity, *extra], plus_groups=list(cfg.plus_groups),
         multiplicity=cfg.multiplicity, alpha=cfg.alpha,
         before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
+        most=cfg.equity_primary.most, least=cfg.equity_primary.least,
     )
     ols = {o.key: fit_ols_newey_west(cfg, o, series, quality) for o in cfg.outcomes}
     headline = cfg.headline

@@ -142,6 +142,7 @@ def test_secondary_estimates_that_disagree_are_named():
     text = disagreement_sentence(primary, {"at 6 months": agrees, "at 3 months": clear})
     assert text == ("Secondary estimates disagree with this answer (at 3 months: narrowed, in "
                     "favour of the most deprived, +9.5 percentage points (95% CI +3.9 to "
-                    "+15.0)). The pre-specified answer is the 12-month estimate above.")
+                    "+15.0)). The pre-specified answer is the 12-month estimate of the "
+                    "stratified ITS above.")
     same = answer_from(0.03, 0.01, 0.05, -0.06, 12, "increase", 0.95)
     assert disagreement_sentence(same, {"at 3 months": clear}) is None

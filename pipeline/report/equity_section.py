@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import Disclosure
+from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
 from pipeline.disclosure import SUPPRESSED, published_counts
 from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
 
@@ -38,15 +38,38 @@ DIMENSION_COLOURS = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "purp
                                             "sky")]
 
 
-def _baseline_gap(result: EquityResult, outcome: str) -> float | None:
+BASELINE_MEASURE = {"gap": "absolute_gap", "sii": "sii"}
+ESTIMAND_NAMES = {"gap": "the stratified ITS", "sii": "the ITS of the monthly SII"}
+
+
+def _baseline_gap(result: EquityResult, outcome: str, estimand: str = "gap") -> float | None:
+    """The gap (or SII) before the start, when its interval excludes 0; else None."""
     rows = result.gaps
     if rows.empty:
         return None
     pick = rows[(rows["outcome"] == outcome) & (rows["period"] == "before")
-                & (rows["measure"] == "absolute_gap")]
+                & (rows["measure"] == BASELINE_MEASURE[estimand])]
     if not len(pick) or pick["ci_low"].iloc[0] <= 0 <= pick["ci_high"].iloc[0]:
         return None  # no clear gap before: "narrowed" or "widened" would mean nothing
     return float(pick["estimate"].iloc[0])
+
+
+def gap_change_row(result: EquityResult, outcome: str, horizon: int | None = None,
+                   estimand: str = "gap") -> pd.Series | None:
+    """The change in the gap (``estimand`` gap: stratified ITS; sii: ITS of the monthly SII)
+    at ``horizon`` months (the largest estimated when None); None when it was not estimated."""
+    change = result.gap_change
+    if change.empty:
+        return None
+    rows = change[(change["outcome"] == outcome) & (change["source"] == EQUITY_ESTIMANDS[estimand])
+                  & change["estimand"].str.startswith("abs_diff_h")]
+    if rows.empty:
+        return None
+    hs = rows["estimand"].str.removeprefix("abs_diff_h").astype(int)
+    if horizon is None:
+        return rows.loc[hs.idxmax()]
+    rows = rows[hs == horizon]
+    return rows.iloc[0] if len(rows) else None
 
 
 def _lower_first(label: str) -> str:
@@ -101,6 +124,7 @@ class GapAnswer:
     horizon: int
     level: float
     clear_gap_before: bool
+    estimand: str = "gap"  # gap (stratified ITS) or sii (ITS of the monthly SII)
 
     @property
     def against_most_deprived(self) -> bool:
@@ -116,8 +140,9 @@ class GapAnswer:
         -8.5 percentage points (95% CI -15.9 to -1.1) at 12 months (gap = most minus least
         deprived)"."""
         how = f", {self.direction}" if self.verdict in ("narrowed", "widened") else ""
+        what = "gap" if self.estimand == "gap" else "slope index of inequality"
         return (f"{self.verdict.capitalize()}{how}: {self.numbers()} at {self.horizon} "
-                "months (gap = most minus least deprived)")
+                f"months ({what} = most minus least deprived)")
 
 
 def _signed_pp(value: float) -> str:
@@ -125,44 +150,50 @@ def _signed_pp(value: float) -> str:
 
 
 def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
-               improvement: str = "increase", level: float | None = None) -> GapAnswer | None:
-    """The stratified-ITS change in the gap (Q1 minus Q5, fitted minus counterfactual) at the
-    largest horizon, judged against the gap observed in the before window; None when the
-    quintile 1 or 5 series could not be modelled."""
-    row = result.headline(outcome, horizon)
+               improvement: str = "increase", level: float | None = None,
+               estimand: str = "gap") -> GapAnswer | None:
+    """The change in the gap (most minus least deprived quintile, fitted minus counterfactual)
+    at ``horizon`` (the params' pre-specified one; the largest estimated when None) from the
+    stratified ITS (``estimand`` gap) or the ITS of the monthly SII (sii), judged against the
+    gap observed in the before window; None when it could not be estimated."""
+    row = gap_change_row(result, outcome, horizon, estimand)
     if row is None:
         return None
     est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
-    return answer_from(est, lo, hi, _baseline_gap(result, outcome),
+    return answer_from(est, lo, hi, _baseline_gap(result, outcome, estimand),
                        int(row["estimand"].removeprefix("abs_diff_h")), improvement,
-                       level or 1 - result.alpha)
+                       level or 1 - result.alpha, estimand)
 
 
 def answer_from(estimate: float, low: float, high: float, baseline: float | None,
-                horizon: int, improvement: str, level: float) -> GapAnswer:
+                horizon: int, improvement: str, level: float, estimand: str = "gap") -> GapAnswer:
     """A :class:`GapAnswer` from a change in a gap (most minus least deprived) and its CI."""
     return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline),
                      direction=favours(estimate, improvement), estimate=estimate, low=low,
                      high=high, horizon=horizon, level=level,
-                     clear_gap_before=baseline is not None)
+                     clear_gap_before=baseline is not None, estimand=estimand)
 
 
 def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.DataFrame,
-                      improvement: str = "increase") -> dict[str, GapAnswer]:
-    """The secondary equity estimates, by name: the stratified-ITS gap change at the other
-    horizons, and the before/after change in the slope index of inequality (from the
-    published ``equity_gaps`` table)."""
-    primary = result.headline(outcome)
+                      improvement: str = "increase",
+                      primary: EquityPrimary | None = None) -> dict[str, GapAnswer]:
+    """The secondary equity estimates, by name: every change in the gap from the stratified
+    ITS and the ITS of the monthly SII at each horizon other than the params' primary one
+    (``primary``; default the stratified ITS at the largest horizon), and the before/after
+    change in the slope index of inequality (from the published ``equity_gaps`` table)."""
+    primary = primary or EquityPrimary(result.most, result.least, "gap", None)
+    first = gap_change_row(result, outcome, primary.horizon, primary.estimand)
     out = {}
-    if primary is not None:
-        rows = result.gap_change[(result.gap_change["outcome"] == outcome)
-                                 & (result.gap_change["source"] == "stratified_its")
-                                 & result.gap_change["estimand"].str.startswith("abs_diff_h")]
-        for estimand in rows["estimand"]:
-            if estimand != primary["estimand"]:
-                h = int(estimand.removeprefix("abs_diff_h"))
-                out[f"the stratified ITS at {h} months"] = gap_answer(result, outcome, h,
-                                                                      improvement)
+    change = result.gap_change
+    for estimand, source in EQUITY_ESTIMANDS.items():
+        rows = change[(change["outcome"] == outcome) & (change["source"] == source)
+                      & change["estimand"].str.startswith("abs_diff_h")] if len(change) else []
+        for name in (rows["estimand"] if len(rows) else []):
+            if first is not None and (source, name) == (first["source"], first["estimand"]):
+                continue
+            h = int(name.removeprefix("abs_diff_h"))
+            out[f"{ESTIMAND_NAMES[estimand]} at {h} months"] = gap_answer(
+                result, outcome, h, improvement, estimand=estimand)
     sii = published_gaps[(published_gaps["outcome"] == outcome)
                          & (published_gaps["measure"] == "sii")] if len(published_gaps) else []
     if len(sii):
@@ -173,7 +204,8 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
             clear = not (b["ci_low"] <= 0 <= b["ci_high"])
             out["the slope index of inequality, before against after"] = answer_from(
                 float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"]),
-                float(b["estimate"]) if clear else None, 0, improvement, 1 - result.alpha)
+                float(b["estimate"]) if clear else None, 0, improvement, 1 - result.alpha,
+                "sii")
     return out
 
 
@@ -190,28 +222,34 @@ def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -
     if not named:
         return None
     return (f"Secondary estimates disagree with this answer ({'; '.join(named)}). The "
-            f"pre-specified answer is the {primary.horizon}-month estimate above.")
+            f"pre-specified answer is the {primary.horizon}-month estimate of "
+            f"{ESTIMAND_NAMES[primary.estimand]} above.")
 
 
 def gap_sentence(result: EquityResult, outcome: str, label: str,
                  horizon: int | None = None, level: float | None = None,
-                 improvement: str = "increase", against: str = "the earlier trends") -> str:
-    """The equity answer in words: did the gap between Q1 and Q5 narrow or widen?
+                 improvement: str = "increase", against: str = "the earlier trends",
+                 estimand: str = "gap") -> str:
+    """The equity answer in words: did the gap between the most and least deprived quintiles
+    (params' ``equity_primary``) narrow or widen?
 
     Rests on :func:`gap_answer`; says the verdict, the direction in words, the number with its
     CI and the sign convention (most minus least deprived). ``against`` names what the change
     is measured against: the earlier trends, or the comparator units in a controlled design.
     """
-    answer = gap_answer(result, outcome, horizon, improvement, level)
+    answer = gap_answer(result, outcome, horizon, improvement, level, estimand)
     if answer is None:
+        when = f" at {horizon} months" if horizon else ""
         return (f"The gap in {label} between the most and least deprived fifths could not be "
-                "estimated: the IMD quintile 1 or 5 series was too sparse to model.")
+                f"estimated{when}: the IMD quintile {result.most} or {result.least} series was "
+                "too sparse to model.")
     label = _lower_first(label)
     who = (f"between the most deprived (IMD quintile {result.most}) and least deprived "
            f"(quintile {result.least}) fifths of patients")
     when = f"{answer.horizon} months after the intervention began"
-    change = (f"the gap (most minus least deprived) changed by {answer.numbers()} against "
-              f"{against}")
+    measure = ("the gap (most minus least deprived)" if estimand == "gap" else
+               "the slope index of inequality (most minus least deprived end of the gradient)")
+    change = f"{measure} changed by {answer.numbers()} against {against}"
     if answer.verdict == "too uncertain to tell":
         return (f"Too uncertain to tell whether the gap in {label} {who} changed: {when}, "
                 f"{change}, an interval reaching more than {100 * UNCERTAIN_HALF_WIDTH:.0f} "
@@ -295,7 +333,7 @@ def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str 
 
 
 def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float = 0.05,
-               phase_starts=()):
+               phase_starts=(), most: str = "1", least: str = "5"):
     """The gap over time: observed Q1 - Q5, fitted, and the counterfactual gap from the
     stratified ITS with its band; below it the monthly SII (most - least deprived) with its
     interval. Percentage points on the y axes.
@@ -318,7 +356,7 @@ def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float 
     gs = gs.assign(month=pd.to_datetime(gs["month"]))
     pp = 100.0
     ax.scatter(gs["month"], gs["gap_observed"] * pp, s=12, color=OKABE_ITO["blue"], alpha=0.7,
-               label="observed gap (Q1 - Q5)")
+               label=f"observed gap (Q{most} - Q{least})")
     ax.plot(gs["month"], gs["gap_fitted"] * pp, color=OKABE_ITO["blue"], lw=1.8,
             label="fitted gap (stratified ITS)")
     post = ~np.isclose(gs["gap_fitted"].to_numpy(float), gs["gap_counterfactual"].to_numpy(float))
@@ -335,8 +373,8 @@ def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float 
         for a in axes[:, 0]:
             a.axvline(pd.Timestamp(start), color="0.35", ls=":", lw=1,
                       label="phase start" if (j == 0 and a is ax) else None)
-    ax.set_ylabel("Gap, Q1 - Q5\n(percentage points)")
-    ax.set_title(f"{label}: gap between most (IMD 1) and least (IMD 5) deprived fifths",
+    ax.set_ylabel(f"Gap, Q{most} - Q{least}\n(percentage points)")
+    ax.set_title(f"{label}: gap between most (IMD {most}) and least (IMD {least}) deprived fifths",
                  fontsize=9)
     ax.legend(fontsize=7, frameon=False, ncol=2)
     if has_sii:

@@ -8,6 +8,7 @@ through :mod:`pipeline.disclosure` before they are shown.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,8 +43,6 @@ PROPORTION_SCALES = {"difference in proportion": "percentage points",
                      "mean difference in proportion over the post period": "percentage points",
                      "absolute difference in proportion": "percentage points",
                      "absolute difference in proportion per month": "percentage points per month",
-                     "difference (Q1 - Q5) in difference in proportion":
-                         "difference (Q1 - Q5) in percentage points",
                      "change in SII (proportion)": "change in SII (percentage points)",
                      "change in SII (proportion) per month":
                          "change in SII (percentage points per month)"}
@@ -51,13 +50,25 @@ PROPORTION_SCALES = {"difference in proportion": "percentage points",
 
 def on_percent_scale(effects: pd.DataFrame) -> pd.DataFrame:
     """Effects whose scale is a difference in proportions, restated in percentage points."""
-    rows = effects["scale"].isin(PROPORTION_SCALES)
     out = effects.copy()
+    scales = out["scale"].map(_percent_scale)
+    rows = scales.notna()
     for column in ("estimate", "ci_low", "ci_high"):
         out[column] = out[column].astype(float)
         out.loc[rows, column] = out.loc[rows, column] * 100
-    out.loc[rows, "scale"] = out.loc[rows, "scale"].map(PROPORTION_SCALES)
+    out.loc[rows, "scale"] = scales[rows]
     return out
+
+
+def _percent_scale(scale) -> str | None:
+    """The percentage-point name of a proportion scale (None when it is not one); the gap's
+    "difference (Q1 - Q5) in difference in proportion" keeps its quintiles."""
+    if not isinstance(scale, str):
+        return None
+    if scale in PROPORTION_SCALES:
+        return PROPORTION_SCALES[scale]
+    gap = re.fullmatch(r"(difference \(Q\d - Q\d\)) in difference in proportion", scale)
+    return f"{gap.group(1)} in percentage points" if gap else None
 
 
 def without_link_twins(effects: pd.DataFrame) -> pd.DataFrame:
@@ -405,13 +416,18 @@ class Story:
         outcome = outcome or self.cfg.headline
         against = ("the earlier trends" if self.cfg.design != "controlled"
                    else f"the same fifths in {self._compared()}")
+        primary = self.cfg.equity_primary
         return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label,
-                                           improvement=outcome.improvement, against=against)
+                                           horizon=primary.horizon,
+                                           improvement=outcome.improvement, against=against,
+                                           estimand=primary.estimand)
 
     def gap_answers(self) -> dict[str, equity_section.GapAnswer]:
         """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
-        answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key,
-                                                    improvement=o.improvement)
+        primary = self.cfg.equity_primary
+        answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key, primary.horizon,
+                                                    improvement=o.improvement,
+                                                    estimand=primary.estimand)
                    for o in equity_outcomes(self.cfg)} if self.ev.equity else {}
         return {k: a for k, a in answers.items() if a is not None}
 
@@ -422,7 +438,8 @@ class Story:
         if primary is None:
             return None
         secondary = equity_section.secondary_answers(
-            self.ev.equity, outcome.key, self.equity_tables["equity_gaps"], outcome.improvement)
+            self.ev.equity, outcome.key, self.equity_tables["equity_gaps"], outcome.improvement,
+            self.cfg.equity_primary)
         return equity_section.disagreement_sentence(primary, secondary)
 
     def equity_alerts(self) -> list[str]:
@@ -438,7 +455,8 @@ class Story:
         """The equity answer for the index: the headline's verdict, then any harm warning."""
         answer = self.gap_answers().get(self.cfg.headline.key)
         text = (f"{self.cfg.headline.label}: {answer.short()}." if answer
-                else "Not estimated (quintile 1 or 5 too sparse).")
+                else f"Not estimated (quintile {self.cfg.equity_primary.most} or "
+                     f"{self.cfg.equity_primary.least} too sparse).")
         alerts = self.equity_alerts()
         return text + "".join(f" {index.HARM} {a}" for a in alerts)
 
@@ -753,13 +771,15 @@ class Story:
         starts = sorted({p.start for p in self.cfg.phases} | set((self.cfg.unit_starts or {})
                                                                  .values()))
         tables = self.equity_tables
+        most, least = res.most, res.least
         figures.show(equity_section.gap_figure(tables["equity_gap_series"], outcome.key, label,
-                                               res.alpha, starts),
-                     alt=f"The gap in {label} between IMD quintile 1 and quintile 5 by month, "
-                         f"observed and fitted, with the counterfactual gap. "
+                                               res.alpha, starts, most, least),
+                     alt=f"The gap in {label} between IMD quintile {most} and quintile {least} "
+                         f"by month, observed and fitted, with the counterfactual gap. "
                          f"{self.equity_sentence()}",
-                     caption="Gap = most deprived (quintile 1) minus least deprived (quintile 5), "
-                             "in percentage points; below, the slope index of inequality.")
+                     caption=f"Gap = most deprived (quintile {most}) minus least deprived "
+                             f"(quintile {least}), in percentage points; below, the slope index "
+                             "of inequality.")
         gaps = tables["equity_gaps"]
         gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
@@ -767,8 +787,12 @@ class Story:
         display(HTML(_html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
                      if len(gaps) else _html_table(gaps)))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
-        display(Markdown("**Change in the gap** (stratified ITS: quintile 1 minus quintile 5; "
-                         "and an ITS of the monthly SII):"))
+        primary = self.cfg.equity_primary
+        display(Markdown(f"**Change in the gap** (stratified ITS: quintile {most} minus quintile "
+                         f"{least}; and an ITS of the monthly SII). Pre-specified in params "
+                         f"before the data were seen: the {primary.horizon}-month difference of "
+                         f"{equity_section.ESTIMAND_NAMES[primary.estimand]} is the primary "
+                         "answer; every other row is secondary."))
         if len(change):
             change = on_percent_scale(without_link_twins(change))
         display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
