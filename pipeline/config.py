@@ -77,6 +77,9 @@ class Outcome:
     # A count against a registered population (docs/adr/0079): the denominator comes from this
     # table (month x unit x stratum), modelled as a rate with a log(population) offset.
     population_table: Path | None = None
+    # A target for the SPC view's assurance icon (a proportion, 0.45 for 45%); None: no
+    # assurance can be given (NHS Making Data Count; docs/adr/0101).
+    target: float | None = None
 
 
 POPULATIONS = ("patients", "staff")
@@ -303,7 +306,7 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
 def _parse_outcome(key: str, raw: dict, where: str, root: Path) -> Outcome:
     _check_keys(raw, {"label", "numerator", "denominator", "family", "headline", "improvement",
                       "events", "its", "measured_from", "population", "group",
-                      "population_table"}, where)
+                      "population_table", "target"}, where)
     denominator = raw.get("denominator")
     if denominator is not None and not isinstance(denominator, str):
         raise ConfigError(f"params.yaml: {where}.denominator should be a column name or null.")
@@ -327,7 +330,20 @@ def _parse_outcome(key: str, raw: dict, where: str, root: Path) -> Outcome:
                            f"{where}.population"),
         group=None if raw.get("group") is None else str(raw["group"]),
         population_table=_population_table(raw, where, root),
+        target=_target(raw.get("target"), f"{where}.target"),
     )
+
+
+def _target(value: Any, where: str) -> float | None:
+    """An outcome's SPC target: a proportion between 0 and 1 (the charts are of proportions)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        hint = (f" ({value}% is {value / 100:g})" if isinstance(value, (int, float))
+                and not isinstance(value, bool) and 1 < value <= 100 else "")
+        raise ConfigError(f"params.yaml: {where} = {value!r} should be a proportion between 0 "
+                          f"and 1{hint}. Fix: write the target as a proportion, or remove it.")
+    return float(value)
 
 
 def _population_table(raw: dict, where: str, root: Path) -> Path | None:

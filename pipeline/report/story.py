@@ -704,32 +704,19 @@ class Story:
         rows = rows[rows["unit"].isin(treated_units(self.cfg, rows["unit"].unique()))]
         return rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
 
-    def show_spc(self, outcome: config.Outcome, *, rebase: bool = False) -> None:
-        """NHS "Making Data Count" view: a Laney p'-chart whose centre line and limits come
-        from the baseline (the months before the first start) and are carried forward, so the
-        months after the start are judged against the baseline and a sustained change shows
-        as special cause improvement or concern (direction from the outcome's
-        ``improvement``), with the ITS counterfactual overlaid (docs/spc.md, docs/adr/0080).
-        ``rebase=True`` gives the older view, limits recalculated at each phase start.
+    def spc_view(self, outcome: config.Outcome, *, rebase: bool = False):
+        """The SPC chart of ``outcome`` and how its limits were made, or the months hidden.
 
-        Drawn from the published (rounded) monthly counts, like every observed figure; when a
-        month's count is hidden the chart is not drawn (runs, trends and moving ranges need
-        every month, and limits from the unrounded counts would show the hidden month's
-        denominator), and the report says so.
+        Returns ``(result, limits, hidden)``: the :class:`~pipeline.stats.spc.SPCResult`
+        (None when a month's published count is hidden), the limits in words, and the hidden
+        months. The target of the assurance icon is the outcome's ``target`` in params.
         """
         monthly = publish.with_published_observed(self.treated_monthly(outcome.key), self.rule)
         hidden = monthly.loc[monthly["numerator"].isna(), "month"]
-        title = f"{outcome.label}: statistical process control"
         if len(hidden):
-            display(Markdown(
-                f"**{title}.** Not drawn: {len(hidden)} of {len(monthly)} months rest on a "
-                "count hidden by the disclosure rule, and a control chart needs every month. "
-                "The ITS figure above shows the months that can be published."))
-            return
+            return None, "", (len(hidden), len(monthly))
         starts = sorted({s for s in (self.cfg.unit_starts or {}).values()}
                         or {p.start for p in self.cfg.phases_of(outcome)})
-        # a target (a proportion) gives the assurance icon once params carry one
-        target = getattr(outcome, "target", None)
         if rebase:
             how = {"rebase_at": [starts[0]] if self.cfg.unit_starts else starts}
             limits = "rebased at each start"
@@ -737,17 +724,52 @@ class Story:
             how = {"baseline_before": starts[0]}
             limits = f"from the baseline before {pd.Timestamp(starts[0]):%B %Y}, carried forward"
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
-                               improvement=outcome.improvement, target=target, **how)
+                               improvement=outcome.improvement, target=outcome.target, **how)
+        return result, limits, None
+
+    @staticmethod
+    def spc_sentences(result) -> str:
+        """The chart's variation and assurance in words; without a target, that no assurance
+        can be given."""
+        notes = " ".join(f"Note: {w}." for w in result.warnings)
+        assurance = (result.assurance_note if result.target is not None else
+                     "Assurance: no target is set for this outcome (params `target`), so no "
+                     "assurance can be given.")
+        return (f"{result.summary_sentence} Variation: {result.variation_label}. {assurance} "
+                f"{notes}").rstrip()
+
+    def show_spc(self, outcome: config.Outcome, *, rebase: bool = False) -> None:
+        """NHS "Making Data Count" view: a Laney p'-chart whose centre line and limits come
+        from the baseline (the months before the first start) and are carried forward, so the
+        months after the start are judged against the baseline and a sustained change shows
+        as special cause improvement or concern (direction from the outcome's
+        ``improvement``), with the ITS counterfactual overlaid, and the assurance icon against
+        the outcome's ``target`` when params give one (docs/spc.md, docs/adr/0080, 0101).
+        ``rebase=True`` gives the older view, limits recalculated at each phase start.
+
+        Drawn from the published (rounded) monthly counts, like every observed figure; when a
+        month's count is hidden the chart is not drawn (runs, trends and moving ranges need
+        every month, and limits from the unrounded counts would show the hidden month's
+        denominator), and the report says so.
+        """
+        title = f"{outcome.label}: statistical process control"
+        result, limits, hidden = self.spc_view(outcome, rebase=rebase)
+        if result is None:
+            display(Markdown(
+                f"**{title}.** Not drawn: {hidden[0]} of {hidden[1]} months rest on a "
+                "count hidden by the disclosure rule, and a control chart needs every month. "
+                "The ITS figure above shows the months that can be published."))
+            return
         counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
         fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
                                     counterfactual=counterfactual)
         figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%"),
                      caption=f"Laney p'-chart: mean (solid) and process limits (dashed) {limits}; "
                              "coloured points are special causes (blue improvement, orange "
-                             "concern); the dashed line with a band is the ITS counterfactual.")
-        notes = " ".join(f"Note: {w}." for w in result.warnings)
-        display(Markdown(f"{result.summary_sentence} Variation: {result.variation_label}. "
-                         f"{result.assurance_note} {notes}".rstrip()))
+                             "concern); the dashed line with a band is the ITS counterfactual"
+                             + ("; the dash-dot line is the target." if result.target is not None
+                                else "."))
+        display(Markdown(self.spc_sentences(result)))
 
     def show_equity(self) -> None:
         """Forest plot by stratum, the gap over time with its counterfactual, the tables."""
