@@ -143,3 +143,13 @@ def test_an_experiment_reruns_one_intervention_and_records_its_history(repro):
     assert len(history) == versions_before + 1
     assert {"key": "its.seasonality", "old": "none", "new": "fourier"} in \
         history[-1]["changes"]["params"]
+
+
+def test_rendered_reports_print_every_number_for_people(repro):
+    """No count without its thousands separator, no scientific notation and no "-0.0" on any
+    rebuilt page (issue 11; pipeline/report/page_check.py)."""
+    from pipeline.report.page_check import unformatted_numbers
+
+    for key in KEYS:
+        page = (repro / "reports" / key / "report.html").read_text(encoding="utf-8")
+        assert unformatted_numbers(page) == [], key

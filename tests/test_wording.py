@@ -146,3 +146,38 @@ def test_secondary_estimates_that_disagree_are_named():
                     "stratified ITS above.")
     same = answer_from(0.03, 0.01, 0.05, -0.06, 12, "increase", 0.95)
     assert disagreement_sentence(same, {"at 3 months": clear}) is None
+
+
+@pytest.mark.parametrize("call, printed", [
+    (lambda: wording.interval(-0.0004, 23.0, 1), "95% CI 0.0 to 23.0"),
+    (lambda: wording.fmt(-0.004), "0.00"),
+    (lambda: wording.percent(-0.0001), "0.0%"),
+    (lambda: wording.points(-0.0001), "0.0 percentage points"),
+    (lambda: wording.points(0.081), "+8.1 percentage points"),
+    (lambda: wording.number(-0.0001), "0.000"),
+    (lambda: wording.number(10910), "10,910"),
+    (lambda: wording.number(-12345.6), "-12,346"),
+    (lambda: wording.fixed(-0.06, 1), "-0.1"),
+])
+def test_numbers_never_print_negative_zero_and_separate_thousands(call, printed):
+    """A CI bound just below zero printed "-0.0" (pulmonary rehab headline); a count of
+    10910 printed without its separator (issue 11)."""
+    assert call() == printed
+
+
+def test_a_gap_bound_just_below_zero_prints_without_a_sign():
+    from pipeline.report.equity_section import answer_from
+
+    answer = answer_from(0.05, -0.00004, 0.1, None, 12, "increase", 0.95)
+    assert answer.numbers() == "+5.0 percentage points (95% CI 0.0 to +10.0)"
+
+
+def test_data_quality_counts_are_separated(tmp_path):
+    from pipeline import config
+    from pipeline.report.story import Story
+
+    story = Story.__new__(Story)
+    story.rule = config.Disclosure()
+    story.quality = {"rows_read": 10910, "rows_used": 10480, "rows_outside_window": 430}
+    assert story.quality_notes()[0] == ("- Records read: 10,910; used: 10,480; outside the "
+                                        "window and excluded: 430.")

@@ -26,6 +26,7 @@ import pandas as pd
 
 from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
 from pipeline.disclosure import SUPPRESSED, published_counts
+from pipeline.report.wording import fixed
 from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
 
 OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73",
@@ -146,7 +147,7 @@ class GapAnswer:
 
 
 def _signed_pp(value: float) -> str:
-    return f"{'+' if value > 0 else ''}{100 * value:.1f}"
+    return fixed(100 * value, 1, signed=True)
 
 
 def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,

@@ -476,7 +476,7 @@ class Story:
         ]
         if comparators:
             lines.append(f"- Comparator {self.cfg.unit_label}s: {', '.join(comparators)}.")
-        lines.append(f"- Eligible records for the headline outcome: {total:,}"
+        lines.append(f"- Eligible records for the headline outcome: {wording.number(total)}"
                      if isinstance(total, int) else "- Eligible records: [c]")
         lines += self.quality_notes()
         lines.append(f"- {disclosure.stamp(self.rule, secondary=True)}")
@@ -487,7 +487,7 @@ class Story:
         q = self.quality
         if not q:
             return ["- No data-quality record was found for this extract."]
-        count = lambda v: disclosure.publish_count(v, self.rule)  # noqa: E731
+        count = lambda v: wording.number(disclosure.publish_count(v, self.rule))  # noqa: E731
         notes = [f"- Records read: {count(q.get('rows_read', 0))}; used: "
                  f"{count(q.get('rows_used', 0))}; outside the window and excluded: "
                  f"{count(q.get('rows_outside_window', 0))}."]

@@ -20,8 +20,19 @@ from dataclasses import dataclass
 from pipeline.stats.its_diagnostics import SHORT_SEGMENT as SHORT_SEGMENT_MONTHS
 
 
+def fixed(value: float, digits: int = 2, signed: bool = False, grouped: bool = False) -> str:
+    """``value`` to ``digits`` decimals, never "-0.0": a value that rounds to zero prints
+    without a sign (-0.00004 -> "0.0"), so a bound just below zero does not read as a
+    negative number. ``signed`` puts "+" before positive values; ``grouped`` separates
+    thousands (12,345.6)."""
+    text = f"{value:{',' if grouped else ''}.{digits}f}"
+    if text.lstrip("-").strip("0.,") == "":
+        return text.lstrip("-")
+    return f"+{text}" if signed and value > 0 else text
+
+
 def fmt(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}"
+    return fixed(value, digits)
 
 
 def interval(low: float, high: float, digits: int = 2, level: float = 0.95) -> str:
@@ -97,13 +108,12 @@ def about(value: float) -> str:
 
 def percent(value: float, digits: int = 1) -> str:
     """A proportion as a percentage: 0.0807 -> "8.1%"."""
-    return f"{value * 100:.{digits}f}%"
+    return f"{fixed(value * 100, digits)}%"
 
 
 def points(value: float, digits: int = 1, signed: bool = True) -> str:
     """A difference of proportions in percentage points: 0.081 -> "+8.1 points"."""
-    sign = "+" if signed and value > 0 else ""
-    return f"{sign}{value * 100:.{digits}f} percentage points"
+    return f"{fixed(value * 100, digits, signed)} percentage points"
 
 
 def before_after_sentence(what: str, before: float, after: float, months_before: int,
@@ -292,18 +302,27 @@ ESTIMAND_PATTERNS = (
 )
 
 
+_BARE_COUNT = re.compile(r"(?<![\w/.,-])\d{5,}(?![\w.,])")
+
+
+def in_text(value: str) -> str:
+    """Numbers written inside text (a method's "20000 draws") with thousands separated; years,
+    file names (docs/adr/0075) and decimals are left alone."""
+    return _BARE_COUNT.sub(lambda m: f"{int(m.group()):,}", value)
+
+
 def number(value) -> str:
     """A number in fixed notation with sensible digits: 2387.25 -> "2,387"; 1.0047 -> "1.00";
     0.996 -> "1.00"; 0.0123 -> "0.012"; text (such as the suppression mark) is left as it is."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-        return "" if value is None or value != value else str(value)
+        return "" if value is None or value != value else in_text(str(value))
     if (isinstance(value, int) or float(value).is_integer()) and abs(value) >= 1:
-        return f"{value:,.0f}"
+        return fixed(value, 0, grouped=True)
     if abs(value) >= 100:
-        return f"{value:,.0f}"
+        return fixed(value, 0, grouped=True)
     if abs(value) >= 0.1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
+        return fixed(value, 2)
+    return fixed(value, 3)
 
 
 def p_value(value) -> str:
@@ -327,7 +346,7 @@ def readable_table(table):
     for column in out.columns:
         values = out[column]
         if column in PERCENT_COLUMNS:
-            out[column] = values.map(lambda v: f"{v * 100:.1f}" if isinstance(v, (int, float))
+            out[column] = values.map(lambda v: fixed(v * 100, 1) if isinstance(v, (int, float))
                                      and v == v else ("" if v != v else str(v)))
         elif column in P_COLUMNS:
             out[column] = values.map(p_value)
