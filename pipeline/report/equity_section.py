@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
 from pipeline.disclosure import SUPPRESSED, published_counts
-from pipeline.report.wording import fixed
+from pipeline.report.wording import estimand_label, fixed, p_value
 from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
 
 OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73",
@@ -261,6 +261,38 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
               " There was no clear gap before, so this is a gap opening.")
     return (f"The gap in {label} {who} {answer.verdict}, {answer.direction}: {when}, "
             f"{change}.{opened}")
+
+
+HETEROGENEITY_COLUMNS = ["dimension", "phase", "estimand", "statistic", "df", "p_value",
+                         "p_adjusted", "i_squared", "n_strata"]
+HETEROGENEITY_CSV = "tables/equity_heterogeneity.csv"
+
+
+def heterogeneity_view(het: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, str]:
+    """The heterogeneity tests a reader needs, and the sentence that goes with them.
+
+    Of the tests of one outcome (dozens: every dimension, phase and estimand), only those with
+    evidence after the multiplicity adjustment (adjusted p below ``alpha``) are shown, most
+    convincing first; the sentence says how many of how many, or names the closest one when
+    none has evidence. The full table is the CSV the caption links to.
+    """
+    tested = het[het["p_adjusted"].notna()]
+    shown = tested[tested["p_adjusted"] < alpha].sort_values(["p_adjusted", "p_value"])
+    shown = shown.assign(dimension=shown["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)))
+    if len(shown):
+        text = (f"{len(shown)} of {len(tested)} tests show evidence that the change differs "
+                f"between groups after adjustment (adjusted p < {alpha:g}); they are shown "
+                "below.")
+    elif len(tested):
+        best = tested.sort_values(["p_adjusted", "p_value"]).iloc[0]
+        text = (f"None of the {len(tested)} tests shows evidence that the change differs "
+                f"between groups after adjustment (adjusted p < {alpha:g}); the closest is "
+                f"{DIMENSION_LABELS.get(best['dimension'], best['dimension'])}, "
+                f"{estimand_label(best['estimand']).lower()} at “{best['phase']}” (adjusted "
+                f"p {p_value(best['p_adjusted'])}).")
+    else:
+        text = "No test of heterogeneity could be made (too few strata modelled)."
+    return shown[HETEROGENEITY_COLUMNS], text
 
 
 def _forest_rows(result: EquityResult, outcome: str, estimand: str, phase: str | None):

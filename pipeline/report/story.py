@@ -820,10 +820,18 @@ class Story:
         display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
         method = het["method"].iloc[0] if len(het) else ""
+        shown, verdict = equity_section.heterogeneity_view(het, res.alpha)
         display(Markdown("**Does the effect differ between groups?** Test of heterogeneity "
-                         f"across strata: {method}. {res.adjustment_note}"))
-        display(HTML(_html_table(het[["dimension", "phase", "estimand", "statistic", "df",
-                                      "p_value", "p_adjusted", "i_squared", "n_strata"]])))
+                         f"across strata: {method}. {res.adjustment_note} {verdict}"))
+        link = (f'<a href="{equity_section.HETEROGENEITY_CSV}" download>all {len(het)} tests '
+                f"(CSV)</a>")
+        if len(shown):
+            display(HTML(f"<figure>{_html_table(shown)}<figcaption>Tests of heterogeneity with "
+                         "evidence after adjustment, smallest adjusted p first: a test of "
+                         "whether the change is the same in every stratum of the group. "
+                         f"Download {link}.</figcaption></figure>"))
+        else:
+            display(HTML(f"<p>Download {link}.</p>"))
         others = [o for o in equity_outcomes(self.cfg) if o.key != outcome.key]
         if others:
             display(Markdown("**Other outcomes.**\n\n" + "\n".join(

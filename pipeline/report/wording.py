@@ -332,7 +332,8 @@ def p_value(value) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _estimand_label(name) -> str:
+def estimand_label(name) -> str:
+    """An estimand's name in words ("abs_diff_h12" -> "Difference at 12 months")."""
     for pattern, label in ESTIMAND_PATTERNS:
         if isinstance(name, str) and re.match(pattern, name):
             return re.sub(pattern, label, name)
@@ -351,7 +352,7 @@ def readable_table(table):
         elif column in P_COLUMNS:
             out[column] = values.map(p_value)
         elif column == "estimand":
-            out[column] = values.map(_estimand_label)
+            out[column] = values.map(estimand_label)
         else:
             out[column] = values.map(number)
     return out.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
