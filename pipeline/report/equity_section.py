@@ -26,6 +26,7 @@ import pandas as pd
 
 from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
 from pipeline.disclosure import SUPPRESSED, published_counts
+from pipeline.report.figures import LEGEND_POINTS, legend_outside, mark_starts, month_axis
 from pipeline.report.wording import estimand_label, fixed, p_value
 from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
 
@@ -325,7 +326,7 @@ def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str 
     rows = _forest_rows(result, outcome, estimand, phase)
     ratio = estimand.endswith(("_or", "_rr"))
     null = 1.0 if ratio else 0.0
-    fig_h = 1.2 + 0.28 * max(len(rows), 1)
+    fig_h = 1.2 + 0.34 * max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(8, fig_h))
     if rows.empty:
         ax.text(0.5, 0.5, "No stratum could be modelled", ha="center", transform=ax.transAxes)
@@ -341,32 +342,31 @@ def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str 
             p = r.p_adjusted
             ptxt = "p(adj) n/a" if pd.isna(p) else ("p(adj) < 0.001" if p < 0.001
                                                      else f"p(adj) = {p:.3f}")
-            ax.annotate(ptxt, (1.01, -y), xycoords=("axes fraction", "data"), fontsize=7,
-                        va="center")
+            ax.annotate(ptxt, (1.01, -y), xycoords=("axes fraction", "data"),
+                        fontsize=LEGEND_POINTS, va="center")
             ticks.append(-y)
             labels.append(f"{DIMENSION_LABELS.get(d, d)}: {r.stratum}")
             y += 1
         y += 0.5
     ax.axvline(null, color="0.4", lw=0.8)
     if len(overall):
-        ax.axvline(overall["estimate"].iloc[0], color=OKABE_ITO["black"], ls="--", lw=0.9,
-                   label="all patients")
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+        # named in the caption, not in a legend over the rows
+        ax.axvline(overall["estimate"].iloc[0], color=OKABE_ITO["black"], ls="--", lw=0.9)
     if ratio:
         ax.set_xscale("log")
-    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=LEGEND_POINTS)
     scale = rows["scale"].iloc[0]
     what = "Immediate (level) change" if estimand.startswith("level") else "Change"
     ax.set_xlabel(f"{what}, {scale} (95% CI; {1 - result.alpha:.0%} level)")
     phase_name = rows["phase"].iloc[0]
     ax.set_title(f"{label}: {what.lower()} at '{phase_name}' by group", fontsize=9)
-    fig.text(0.01, 0.005, result.adjustment_note, fontsize=6.5, color="0.3")
-    fig.tight_layout(rect=(0, 0.03, 0.88, 1))
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     return fig
 
 
 def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float = 0.05,
-               phase_starts=(), most: str = "1", least: str = "5"):
+               phase_starts=(), most: str = "1", least: str = "5",
+               start_names: dict | None = None):
     """The gap over time: observed Q1 - Q5, fitted, and the counterfactual gap from the
     stratified ITS with its band; below it the monthly SII (most - least deprived) with its
     interval. Percentage points on the y axes.
@@ -380,7 +380,7 @@ def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float 
     gs = gap_series
     gs = gs[gs["outcome"] == outcome] if not gs.empty else gs
     has_sii = not gs.empty and "sii" in gs.columns and gs["sii"].notna().any()
-    fig, axes = plt.subplots(2 if has_sii else 1, 1, figsize=(8, 6 if has_sii else 3.8),
+    fig, axes = plt.subplots(2 if has_sii else 1, 1, figsize=(10, 6 if has_sii else 3.8),
                              sharex=True, squeeze=False)
     ax = axes[0, 0]
     if gs.empty:
@@ -402,14 +402,12 @@ def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float 
                         color=OKABE_ITO["vermillion"], alpha=0.15, lw=0,
                         label=f"counterfactual {1 - alpha:.0%} CI")
     ax.axhline(0, color="0.5", lw=0.7)
-    for j, start in enumerate(phase_starts):
-        for a in axes[:, 0]:
-            a.axvline(pd.Timestamp(start), color="0.35", ls=":", lw=1,
-                      label="phase start" if (j == 0 and a is ax) else None)
+    for a in axes[:, 0]:
+        mark_starts(a, phase_starts, start_names if a is ax else None)
     ax.set_ylabel(f"Gap, Q{most} - Q{least}\n(percentage points)")
     ax.set_title(f"{label}: gap between most (IMD {most}) and least (IMD {least}) deprived fifths",
                  fontsize=9)
-    ax.legend(fontsize=7, frameon=False, ncol=2)
+    legend_outside(ax)
     if has_sii:
         bx = axes[1, 0]
         bx.plot(gs["month"], gs["sii"] * pp, color=OKABE_ITO["green"], lw=1.2, marker="o", ms=3,
@@ -418,8 +416,9 @@ def gap_figure(gap_series: pd.DataFrame, outcome: str, label: str, alpha: float 
                         color=OKABE_ITO["green"], alpha=0.15, lw=0, label="95% CI")
         bx.axhline(0, color="0.5", lw=0.7)
         bx.set_ylabel("Slope index of inequality\n(percentage points)")
-        bx.legend(fontsize=7, frameon=False)
+        legend_outside(bx)
     axes[-1, 0].set_xlabel("Month")
+    month_axis(axes[-1, 0])
     fig.tight_layout()
     return fig
 

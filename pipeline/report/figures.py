@@ -5,6 +5,12 @@ are labelled with units. Observed points are computed from the published (rounde
 are not drawn where a count is hidden, exactly as in the figure's data file under ``plots/``
 (docs/adr/0022). Every figure is shown through :func:`show`, which embeds it as a PNG with alt
 text and a caption.
+
+Figures are embedded as SVG, sharp on high-density screens and in print. Their bytes depend
+only on the picture: ids come from a fixed ``svg.hashsalt``, the date and creator are not
+written, text is drawn as paths from the fonts matplotlib ships (``svg.fonttype: path``), and
+coordinates are written to a fixed precision, so reruns give byte-identical reports
+(docs/adr/0102). Legends are at least 9 pt and sit outside the data; start lines are labelled.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,25 +36,86 @@ GROUP_COLOURS = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"],
 
 plt.rcParams.update({
     "figure.dpi": 96, "savefig.dpi": 96, "font.size": 10, "axes.spines.top": False,
-    "axes.spines.right": False,
+    "axes.spines.right": False, "legend.fontsize": 9, "svg.hashsalt": "pipeline-report",
+    "svg.fonttype": "path",
 })
+LEGEND_POINTS = 9  # the smallest legend and label text on a figure (issue 11)
+SVG_METADATA = {"Date": None, "Creator": None}
+
+
+def svg_bytes(fig: Figure) -> bytes:
+    """``fig`` as SVG whose bytes depend only on the picture (no date, no creator, fixed ids)."""
+    buffer = io.BytesIO()
+    with plt.rc_context({"svg.hashsalt": "pipeline-report", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def show(fig: Figure, alt: str, caption: str = "") -> None:
-    """Display ``fig`` as an embedded PNG with alt text (and close it).
+    """Display ``fig`` as an embedded SVG with alt text (and close it).
 
-    PNGs are written without the matplotlib version tag so the bytes depend only on the
-    picture; they are embedded as data URIs so the HTML report travels as one file.
+    Embedded as a data URI inside ``<img>`` so the HTML report travels as one file, the alt
+    text is read by screen readers, and the ids of one figure cannot clash with another's.
     """
     from IPython.display import HTML, display
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight")
+    data = base64.b64encode(svg_bytes(fig)).decode("ascii")
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
     caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     display(HTML(f'<figure><img alt="{html.escape(alt)}" '
-                 f'src="data:image/png;base64,{data}">{caption_html}</figure>'))
+                 f'src="data:image/svg+xml;base64,{data}">{caption_html}</figure>'))
+
+
+def legend_outside(ax, **kwargs) -> None:
+    """A legend to the right of the axes, outside the data, at :data:`LEGEND_POINTS`."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=LEGEND_POINTS, frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kwargs)
+
+
+def month_axis(ax) -> None:
+    """Month ticks that never run into each other: at most 7, written concisely (2022, Jul)."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def start_labels(cfg: Intervention, starts) -> dict:
+    """What each start line is called: the phase's name, or the units starting that month."""
+    if cfg.unit_starts:
+        by_month: dict = {}
+        for unit, start in sorted(cfg.unit_starts.items()):
+            by_month.setdefault(pd.Timestamp(start), []).append(unit)
+        return {pd.Timestamp(s): ", ".join(by_month.get(pd.Timestamp(s), [])) + " start"
+                for s in starts}
+    names = {pd.Timestamp(p.start): p.name for p in cfg.phases}
+    return {pd.Timestamp(s): names.get(pd.Timestamp(s), f"{pd.Timestamp(s):%b %Y}")
+            for s in starts}
+
+
+def mark_starts(ax, starts, labels: dict | None = None) -> None:
+    """Dotted start lines; with ``labels``, each named inside the top of the axes on a white
+    box (staggered down when several), the late ones to the left of their line so none is
+    cut off."""
+    import matplotlib.dates as mdates
+
+    starts = [pd.Timestamp(s) for s in starts]
+    for start in starts:
+        ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
+    if not labels:
+        return
+    low, high = (mdates.num2date(x).replace(tzinfo=None) for x in ax.get_xlim())
+    for i, start in enumerate(starts):
+        right = (start - low) / (high - low) > 0.6
+        ax.annotate(labels.get(start, ""), xy=(start, 0.98 - 0.09 * (i % 3)),
+                    xycoords=("data", "axes fraction"), xytext=(-3 if right else 3, 0),
+                    textcoords="offset points", ha="right" if right else "left", va="top",
+                    fontsize=LEGEND_POINTS, color="#4c4c4c", annotation_clip=False, zorder=6,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.85})
 
 
 def treated_series(result: ITSResult, cfg: Intervention) -> pd.DataFrame:
@@ -81,43 +149,57 @@ def _starts(cfg: Intervention, result: ITSResult | None = None) -> list:
     return sorted({p.start for p in cfg.phases})
 
 
-def _draw_series(ax, series: pd.DataFrame, rule: Disclosure, colour: str, suffix: str = ""):
+def scale_labels(per: int) -> tuple[str, str]:
+    """Axis labels of a series drawn per ``per``: the level and a difference in it.
+
+    Proportions are drawn per 100 (a percentage, differences in percentage points); counts
+    against a registered population per 1,000 population (docs/adr/0079)."""
+    if per == 100:
+        return "Per cent of eligible (%)", "percentage points"
+    return f"Rate per {per:,} population", f"per {per:,} population"
+
+
+def _draw_series(ax, series: pd.DataFrame, rule: Disclosure, colour: str, suffix: str = "",
+                 per: int = 100):
     series = with_published_observed(series, rule)
     shown = series[series["observed"].notna()]
-    ax.plot(shown["month"], shown["observed"] * 100, "o", ms=3.5, color=colour, alpha=0.6,
+    ax.plot(shown["month"], shown["observed"] * per, "o", ms=3.5, color=colour, alpha=0.6,
             label=f"Observed{suffix}")
-    ax.plot(series["month"], series["fitted"] * 100, "-", color=colour, lw=2,
+    ax.plot(series["month"], series["fitted"] * per, "-", color=colour, lw=2,
             label=f"Fitted{suffix}")
     post = series[~np.isclose(series["fitted"], series["counterfactual"])]
     if len(post):
-        ax.plot(post["month"], post["counterfactual"] * 100, "--", color=colour, lw=1.5,
+        ax.plot(post["month"], post["counterfactual"] * per, "--", color=colour, lw=1.5,
                 label=f"Counterfactual{suffix}")
-        ax.fill_between(post["month"], post["cf_low"] * 100, post["cf_high"] * 100,
+        ax.fill_between(post["month"], post["cf_low"] * per, post["cf_high"] * per,
                         color=colour, alpha=0.15, lw=0, label=f"95% band{suffix}")
 
 
-def its_figure(result: ITSResult, cfg: Intervention, label: str, rule: Disclosure) -> Figure:
-    """Observed monthly percentage, fitted segments and the counterfactual with its band."""
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+def its_figure(result: ITSResult, cfg: Intervention, label: str, rule: Disclosure,
+               per: int = 100) -> Figure:
+    """Observed monthly percentage (or rate per ``per``), fitted segments and the
+    counterfactual with its band."""
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     series = result.series.copy()
     series["month"] = pd.to_datetime(series["month"])
     key = next((c for c in ("group", "unit") if c in series.columns), None)
     groups = list(series.groupby(key)) if key else [(None, series)]
     for i, (name, part) in enumerate(groups):
         _draw_series(ax, part, rule, GROUP_COLOURS[i % len(GROUP_COLOURS)],
-                     f" ({name})" if name is not None else "")
-    for start in _starts(cfg, result):
-        ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
+                     f" ({name})" if name is not None else "", per)
     ax.set_xlabel("Month")
-    ax.set_ylabel("Per cent of eligible (%)")
+    ax.set_ylabel(scale_labels(per)[0])
     ax.set_title(label, loc="left", fontsize=11)
-    ax.legend(fontsize=7, ncol=3, frameon=False, loc="best")
+    month_axis(ax)
+    starts = _starts(cfg, result)
+    mark_starts(ax, starts, start_labels(cfg, starts))
+    legend_outside(ax, ncol=2 if len(groups) > 3 else 1)
     fig.tight_layout()
     return fig
 
 
 def impact_figure(result: ITSResult, cfg: Intervention, label: str,
-                  rule: Disclosure, events: str = "events") -> Figure:
+                  rule: Disclosure, events: str = "events", per: int = 100) -> Figure:
     """Three panels in the manner of CausalImpact (Brodersen et al. 2015).
 
     1. the observed series, the fitted model and the counterfactual with its 95% band;
@@ -133,20 +215,21 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     series = with_published_observed(treated_series(result, cfg), rule)
     first = min(_starts(cfg, result))
     post = series[series["month"] >= first]
-    fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True,
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
                              gridspec_kw={"height_ratios": [2, 1, 1]})
-    _draw_series(axes[0], series, rule, OKABE_ITO["blue"])
-    axes[0].set_ylabel("Per cent of eligible (%)")
+    _draw_series(axes[0], series, rule, OKABE_ITO["blue"], per=per)
+    level_label, difference_label = scale_labels(per)
+    axes[0].set_ylabel(level_label)
     axes[0].set_title(label, loc="left", fontsize=11)
-    axes[0].legend(fontsize=7, ncol=4, frameon=False, loc="upper left")
+    legend_outside(axes[0])
 
-    point = (post["observed"] - post["counterfactual"]) * 100
-    low = (post["observed"] - post["cf_high"]) * 100
-    high = (post["observed"] - post["cf_low"]) * 100
+    point = (post["observed"] - post["counterfactual"]) * per
+    low = (post["observed"] - post["cf_high"]) * per
+    high = (post["observed"] - post["cf_low"]) * per
     axes[1].plot(post["month"], point, color=OKABE_ITO["red"], lw=1.5)
     axes[1].fill_between(post["month"], low, high, color=OKABE_ITO["red"], alpha=0.15, lw=0)
     axes[1].axhline(0, color=OKABE_ITO["grey"], lw=1)
-    axes[1].set_ylabel("Pointwise effect\n(percentage points)")
+    axes[1].set_ylabel(f"Pointwise effect\n({difference_label})")
 
     people = post["denominator"].fillna(0)
     cumulative = (people * (post["fitted"] - post["counterfactual"])).cumsum()
@@ -156,11 +239,13 @@ def impact_figure(result: ITSResult, cfg: Intervention, label: str,
     axes[2].fill_between(post["month"], cum_low, cum_high, color=OKABE_ITO["green"],
                          alpha=0.15, lw=0)
     axes[2].axhline(0, color=OKABE_ITO["grey"], lw=1)
-    axes[2].set_ylabel(f"Cumulative effect\n({events})")
+    axes[2].set_ylabel("Cumulative effect\n" + textwrap.fill(f"({events})", 24))
     axes[2].set_xlabel("Month")
-    for ax in axes:
-        for start in _starts(cfg, result):
-            ax.axvline(start, color=OKABE_ITO["grey"], lw=1, ls=":")
+    month_axis(axes[2])
+    fig.align_ylabels(axes)
+    starts = _starts(cfg, result)
+    for i, ax in enumerate(axes):
+        mark_starts(ax, starts, start_labels(cfg, starts) if i == 0 else None)
         if cfg.before_after.washout_months:
             for start in _starts(cfg, result):
                 ax.axvspan(start, start + pd.DateOffset(months=cfg.before_after.washout_months),
@@ -190,19 +275,20 @@ def group_forest(table: pd.DataFrame, scale: str) -> Figure:
     the immediate change and its 95% CI on a log axis, no change marked; adjusted p-values
     at the right. Why one figure: seven areas read at a glance, where seven full sections
     would not (docs/adr/0077)."""
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.32 * max(len(table), 1)))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.36 * max(len(table), 1)))
     for y, r in enumerate(table.itertuples(index=False)):
         ax.errorbar(r.estimate, -y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
                     fmt="o", color="#0072B2", ms=4, capsize=2, lw=1.2)
         p = r.p_adjusted
         ax.annotate("p(adj) n/a" if pd.isna(p) else ("p(adj) < 0.001" if p < 0.001
                                                      else f"p(adj) = {p:.3f}"),
-                    (1.01, -y), xycoords=("axes fraction", "data"), fontsize=7, va="center")
+                    (1.01, -y), xycoords=("axes fraction", "data"), fontsize=LEGEND_POINTS,
+                    va="center")
     ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(plt.FormatStrFormatter("%g"))
-    ax.set_yticks([-y for y in range(len(table))], list(table["outcome"]), fontsize=8)
+    ax.set_yticks([-y for y in range(len(table))], list(table["outcome"]), fontsize=LEGEND_POINTS)
     ax.set_xlabel(scale.capitalize())
     fig.tight_layout()
     return fig

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from pipeline.report.glossary import link_first_uses
+
 TEMPLATES = Path(__file__).parent / "templates"
 KERNEL = "python3"  # the venv's own ipykernel; never an installed kernelspec with absolute paths
 
@@ -109,7 +111,7 @@ def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     resources = {"report_css": (static / "report.css").read_text(encoding="utf-8"),
                  "report_js": (static / "report.js").read_text(encoding="utf-8")}
     page, _ = exporter.from_notebook_node(nb, resources=resources)
-    return place_contents(page, table_of_contents(page))
+    return place_contents(link_first_uses(page), table_of_contents(page))
 
 
 def place_contents(page: str, toc: str) -> str:

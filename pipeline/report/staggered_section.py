@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from pipeline.report.figures import OKABE_ITO
+from pipeline.report.figures import OKABE_ITO, legend_outside
 from pipeline.stats.staggered import StaggeredResult
 
 RATIO = {"binomial": "odds ratio", "poisson": "rate ratio"}
@@ -113,7 +113,7 @@ def event_study_figure(events: pd.DataFrame, base_family: str, outcome_label: st
         ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(f"Months since the {unit_label}'s own start (0 = start month; -1 = reference)")
     ax.set_ylabel(f"{outcome_label}: {ratio_name(base_family) or 'difference'}")
-    ax.legend(fontsize=8, frameon=False)
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 

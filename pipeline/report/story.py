@@ -60,6 +60,21 @@ def on_percent_scale(effects: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+RATE_SCALE = "difference in rate per unit of denominator"
+
+
+def on_rate_scale(effects: pd.DataFrame, per: int) -> pd.DataFrame:
+    """Differences in a rate (Poisson families) restated per ``per`` of the denominator (per
+    1,000 population for a count against a registered population)."""
+    out = effects.copy()
+    rows = out["scale"] == RATE_SCALE
+    for column in ("estimate", "ci_low", "ci_high"):
+        out[column] = out[column].astype(float)
+        out.loc[rows, column] = out.loc[rows, column] * per
+    out.loc[rows, "scale"] = f"difference in rate per {per:,}"
+    return out
+
+
 def _percent_scale(scale) -> str | None:
     """The percentage-point name of a proportion scale (None when it is not one); the gap's
     "difference (Q1 - Q5) in difference in proportion" keeps its quintiles."""
@@ -557,11 +572,19 @@ class Story:
                 "difference_low", "difference_high", "p_value", "test"]
         return _html_table(overall[[c for c in keep if c in overall.columns]])
 
-    def effects_table(self, outcome_key: str, results: dict | None = None) -> str:
-        """The model's estimates, each once: ratio rows replace their log-scale twins."""
+    @staticmethod
+    def per(outcome: config.Outcome) -> int:
+        """Proportions are shown per 100 (percentages); counts against a registered
+        population per 1,000 population (docs/adr/0079)."""
+        return 1000 if outcome.population_table is not None else 100
+
+    def effects_table(self, outcome_key: str, results: dict | None = None,
+                      per: int = 100) -> str:
+        """The model's estimates, each once: ratio rows replace their log-scale twins;
+        differences in proportions in percentage points, differences in a rate per ``per``."""
         effects = (results or self.ev.its)[outcome_key].effects
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
-        shown = on_percent_scale(without_link_twins(shown))
+        shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
         return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
 
@@ -600,7 +623,7 @@ class Story:
         return (f"A count against a registered population (`{outcome.population_table.name}`),"
                 f" modelled as a rate with log(population) as the offset. Rate per 1,000 "
                 f"population a month: {per[0]} before the start, {per[1]} after (published "
-                "counts); the figure's percentages are the same rate per 100.")
+                "counts); figures and tables give the rate per 1,000 too.")
 
     def group_table(self, group: str) -> pd.DataFrame:
         """One row per outcome of ``group``: before and after percentages, the immediate change
@@ -669,19 +692,20 @@ class Story:
             display(Markdown(note))
         if (rates := self.rate_note(outcome)):
             display(Markdown(rates))
+        per = self.per(outcome)
         figures.show(figures.impact_figure(result, self.cfg, outcome.label, self.rule,
-                                           outcome.events),
+                                           outcome.events, per),
                      alt=figures.impact_alt_text(result, self.cfg, outcome.label, self.rule,
                                                  outcome.events),
                      caption="Top: observed, fitted and counterfactual (dashed, with its 95% "
                              "band); dotted lines mark the start(s). Middle: observed minus "
                              f"counterfactual. Bottom: the running total in {outcome.events}.")
         if result.spec.design != "single":
-            figures.show(figures.its_figure(result, self.cfg, outcome.label, self.rule),
+            figures.show(figures.its_figure(result, self.cfg, outcome.label, self.rule, per),
                          alt=f"{outcome.label} by series, with fitted lines and "
                              "counterfactuals from the pooled model.",
                          caption="Each series of the pooled model.")
-        display(HTML(self.effects_table(outcome.key)))
+        display(HTML(self.effects_table(outcome.key, per=per)))
         d = result.diagnostics
         checks = (f"Model checks: Durbin-Watson {d['durbin_watson']:.2f}; Ljung-Box p "
                   f"{d['ljung_box_p']:.3f}; dispersion {d['dispersion']:.2f}.")
@@ -789,13 +813,15 @@ class Story:
                      alt=f"Forest plot of the immediate change in {label} by group "
                          f"(estimate and 95% CI): {shown}.",
                      caption="Immediate change by stratum, with p-values adjusted for multiple "
-                             "comparisons; the dashed line is the overall estimate.")
+                             f"comparisons ({res.adjustment_note.rstrip('.')}); the solid line "
+                             "is no change and the dashed line the estimate for all patients.")
         starts = sorted({p.start for p in self.cfg.phases} | set((self.cfg.unit_starts or {})
                                                                  .values()))
         tables = self.equity_tables
         most, least = res.most, res.least
         figures.show(equity_section.gap_figure(tables["equity_gap_series"], outcome.key, label,
-                                               res.alpha, starts, most, least),
+                                               res.alpha, starts, most, least,
+                                               figures.start_labels(self.cfg, starts)),
                      alt=f"The gap in {label} between IMD quintile {most} and quintile {least} "
                          f"by month, observed and fitted, with the counterfactual gap. "
                          f"{self.equity_sentence()}",
@@ -864,6 +890,13 @@ class Story:
             "- Counts are shown after disclosure control (small numbers suppressed, others "
             "rounded); the models use the unrounded monthly totals.",
         ])
+
+    @staticmethod
+    def glossary() -> str:
+        """The glossary section (terms defined once; the page links their first uses)."""
+        from pipeline.report.glossary import glossary_html
+
+        return glossary_html()
 
     def provenance(self) -> str:
         m = self.manifest

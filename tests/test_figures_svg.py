@@ -1,0 +1,53 @@
+"""Figures are sharp (SVG), byte-identical on reruns, with legends of at least 9 pt outside
+the data and labelled start lines (issue 11)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+
+from pipeline import config
+from pipeline.evaluation import fit_outcome, load_series, measured
+from pipeline.report import figures
+
+
+@pytest.fixture(scope="module")
+def thi(prepared_project):
+    cfg = config.load_intervention("thi_month", prepared_project)
+    series = measured(cfg, load_series(config.paths(prepared_project).series("thi_month")))
+    return cfg, fit_outcome(cfg, cfg.headline, series), config.load_disclosure(prepared_project)
+
+
+def _impact(thi):
+    cfg, result, rule = thi
+    return figures.impact_figure(result, cfg, cfg.headline.label, rule, cfg.headline.events)
+
+
+def test_figures_are_svg_whose_bytes_depend_only_on_the_picture(thi):
+    first, second = (figures.svg_bytes(_impact(thi)) for _ in range(2))
+    plt.close("all")
+    assert first.startswith(b"<?xml") and b"<svg" in first[:400]
+    assert first == second
+    assert b"<dc:date>" not in first and b"Matplotlib v" not in first
+    assert b"<text" not in first          # glyphs as paths: no font needed on the reader's side
+
+
+def test_legends_are_9_pt_and_outside_the_data(thi):
+    fig = _impact(thi)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert all(t.get_fontsize() >= 9 for t in legend.get_texts())
+    box, data = legend.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= data.x1               # to the right of the axes, never over the series
+    plt.close(fig)
+
+
+def test_start_lines_are_labelled_with_the_phase_names(thi):
+    cfg, result, _ = thi
+    fig = _impact(thi)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    for phase in cfg.phases:
+        assert phase.name in labels
+    assert all(t.get_fontsize() >= 9 for t in fig.axes[0].texts)
+    plt.close(fig)

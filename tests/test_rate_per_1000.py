@@ -1,0 +1,47 @@
+"""A count against a registered population is shown per 1,000 population in its figures and
+its effects table, not as a raw proportion or per 100 (issues 11 and 13)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from pipeline import config
+from pipeline.evaluation import Evaluation, before_after_table, fit_outcome
+from pipeline.report import figures
+from pipeline.report.story import Story
+
+from .test_population_rate import files, prepared  # noqa: F401  (fixture and helper)
+
+RAW = {"title": "t", "extract": "extract.csv", "window": {"start": "2021-01", "end": "2023-12"},
+       "phases": [{"name": "Self-referral", "start": "2023-01"}], "equity": ["sex"],
+       "outcomes": {"ld_referrals": {"label": "Referrals of people with a learning disability",
+                                     "numerator": "ld", "denominator": None,
+                                     "family": "quasipoisson",
+                                     "population_table": "population.csv"}}}
+
+
+def test_rate_outcome_is_drawn_and_tabled_per_1000(files):  # noqa: F811
+    cfg = config.parse_intervention("msk_ld", RAW, files)
+    table, _ = prepared(files)
+    series = table.to_pandas()
+    series["stratum"] = series["stratum"].astype(str)
+    outcome = cfg.outcomes[0]
+    result = fit_outcome(cfg, outcome, series)
+    ev = Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
+                    its={outcome.key: result})
+    story = Story(cfg=cfg, rule=config.Disclosure(), ev=ev, manifest={}, quality={}, history=[])
+    assert story.per(outcome) == 1000
+
+    fig = figures.impact_figure(result, cfg, outcome.label, config.Disclosure(), "referrals",
+                                story.per(outcome))
+    assert fig.axes[0].get_ylabel() == "Rate per 1,000 population"
+    assert "per 1,000 population" in fig.axes[1].get_ylabel()
+    fitted = result.series["fitted"].mean() * 1000
+    low, high = fig.axes[0].get_ylim()
+    assert low < fitted < high and high > 1                    # per 1,000, not a proportion
+    plt.close(fig)
+
+    html = story.effects_table(outcome.key, per=story.per(outcome))
+    assert "difference in rate per 1,000" in html and "per unit of denominator" not in html
+    diff = result.effects.set_index("estimand").loc["abs_diff_h12"]
+    assert f"<td>{diff['estimate'] * 1000:.2f}</td>" in html
