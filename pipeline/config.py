@@ -462,6 +462,25 @@ def _check_measured_from(cfg: "Intervention", where: str) -> None:
                           "patients). Fix: mark a patient outcome headline: true.")
 
 
+def _check_beside_extract(cfg: "Intervention", where: str, root: Path) -> None:
+    """The staff extract and population tables sit in the extract's folder (or below it).
+
+    dvc.yaml's prepare stage depends on that folder, so a change to any file prepare reads
+    reruns it; a file elsewhere would change without DVC noticing (docs/adr/0103).
+    """
+    folder = Path(os.path.normpath(cfg.extract.parent))
+    files = [("staff_extract", cfg.staff_extract)] + [
+        (f"outcomes.{o.key}.population_table", o.population_table) for o in cfg.outcomes]
+    for name, path in files:
+        if path is not None and not Path(os.path.normpath(path)).is_relative_to(folder):
+            shown = lambda p: p.relative_to(root) if p.is_relative_to(root) else p  # noqa: E731
+            raise ConfigError(
+                f"params.yaml: {where}.{name} = {shown(path)} is not in the folder of the "
+                f"extract ({shown(folder)}), which is what DVC watches for the prepare stage, "
+                "so a change to it would not rerun the report. Fix: move the file beside the "
+                "extract and give its new path.")
+
+
 def _mapping(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise ConfigError(f"params.yaml: {where} should be a mapping of settings.")
@@ -622,6 +641,7 @@ def parse_intervention(key: str, raw: dict, root: Path,
     cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(
         (defaults or {}).get("equity_primary"), raw.get("equity_primary"), where, cfg.horizons))
     _check_measured_from(cfg, where)
+    _check_beside_extract(cfg, where, root)
     _check_its_specs(cfg, where)
     return cfg
 

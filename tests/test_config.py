@@ -81,3 +81,21 @@ def test_root_is_found_from_a_subfolder(monkeypatch):
     monkeypatch.delenv(config.ROOT_ENV, raising=False)
     monkeypatch.chdir(ROOT / "notebooks")
     assert config.project_root() == ROOT
+
+
+def test_files_read_with_the_extract_must_sit_beside_it():
+    """dvc.yaml's prepare stage depends on the extract's folder, so staff and population files
+    elsewhere would change without rerunning the report (docs/adr/0103)."""
+    raw = section()
+    raw["staff_extract"] = "data/raw/elsewhere/staff.parquet"
+    with pytest.raises(ConfigError) as err:
+        parse_intervention("x", raw, ROOT)
+    assert ("interventions.x.staff_extract = data/raw/elsewhere/staff.parquet is not in the "
+            "folder of the extract (data/synthetic/thi_month)") in str(err.value)
+    raw["staff_extract"] = "data/synthetic/thi_month/staff.parquet"
+    assert parse_intervention("x", raw, ROOT).staff_extract.name == "staff.parquet"
+
+
+def test_prepare_depends_on_the_extract_folder_in_dvc_yaml():
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["prepare"]["do"]
+    assert "${item.extract}/.." in stage["deps"]
