@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import textwrap
 
 import matplotlib.pyplot as plt
@@ -43,12 +44,28 @@ LEGEND_POINTS = 9  # the smallest legend and label text on a figure (issue 11)
 SVG_METADATA = {"Date": None, "Creator": None}
 
 
+_LONG_DECIMAL = re.compile(rb"-?\d+\.\d{3,}")
+SVG_DECIMALS = 2  # 0.01 pt, far below what a screen or printer shows
+
+
+def _coarser(match: re.Match) -> bytes:
+    text = f"{float(match.group()):.{SVG_DECIMALS}f}".rstrip("0").rstrip(".")
+    return (text if text not in ("-0", "") else "0").encode()
+
+
 def svg_bytes(fig: Figure) -> bytes:
-    """``fig`` as SVG whose bytes depend only on the picture (no date, no creator, fixed ids)."""
+    """``fig`` as SVG whose bytes depend only on the picture (no date, no creator, fixed ids).
+
+    Coordinates are written to :data:`SVG_DECIMALS` decimals (matplotlib writes 6). Data that
+    differ in their last bits between BLAS kernels, and matplotlib's transforms (a BLAS matrix
+    product), move a coordinate by about 1e-11 pt: at 6 decimals that flipped a digit in one
+    figure of the pulmonary rehab report on three of four kernels; at 2 a flip needs a
+    coordinate within 1e-11 of a rounding edge (docs/adr/0102, docs/adr/0030).
+    """
     buffer = io.BytesIO()
     with plt.rc_context({"svg.hashsalt": "pipeline-report", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
-    return buffer.getvalue()
+    return _LONG_DECIMAL.sub(_coarser, buffer.getvalue())
 
 
 def show(fig: Figure, alt: str, caption: str = "") -> None:
