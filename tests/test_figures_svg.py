@@ -55,3 +55,20 @@ def test_start_lines_are_labelled_with_the_phase_names(thi):
         assert phase.name in labels
     assert all(t.get_fontsize() >= 9 for t in fig.axes[0].texts)
     plt.close(fig)
+
+
+def test_a_last_bit_difference_does_not_change_the_bytes():
+    """Clip-path and marker ids are hashes of full-precision coordinates in matplotlib; a
+    last-bit difference (another BLAS kernel) renamed them and changed the report's bytes."""
+    import numpy as np
+
+    def picture(left):
+        fig = plt.figure(figsize=(4, 3))
+        ax = fig.add_axes([left, 0.15, 0.7, 0.7])
+        ax.plot([0, 1, 2], [0.2, 0.5, 0.4], "o-")
+        data = figures.svg_bytes(fig)
+        plt.close(fig)
+        return data
+
+    one, other = picture(0.125), picture(float(np.nextafter(0.125, 1)))
+    assert one == other and b'id="p1"' in one and b"url(#p1)" in one

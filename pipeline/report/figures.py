@@ -56,7 +56,8 @@ def _coarser(match: re.Match) -> bytes:
 def svg_bytes(fig: Figure) -> bytes:
     """``fig`` as SVG whose bytes depend only on the picture (no date, no creator, fixed ids).
 
-    Coordinates are written to :data:`SVG_DECIMALS` decimals (matplotlib writes 6). Data that
+    Hashed ids are renamed by order (:func:`_renamed_ids`), and coordinates are written to
+    :data:`SVG_DECIMALS` decimals (matplotlib writes 6). Data that
     differ in their last bits between BLAS kernels, and matplotlib's transforms (a BLAS matrix
     product), move a coordinate by about 1e-11 pt: at 6 decimals that flipped a digit in one
     figure of the pulmonary rehab report on three of four kernels; at 2 a flip needs a
@@ -65,7 +66,27 @@ def svg_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     with plt.rc_context({"svg.hashsalt": "pipeline-report", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
-    return _LONG_DECIMAL.sub(_coarser, buffer.getvalue())
+    return _renamed_ids(_LONG_DECIMAL.sub(_coarser, buffer.getvalue()))
+
+
+_HASHED_ID = re.compile(rb"\b([mp])[0-9a-f]{10}\b")
+
+
+def _renamed_ids(svg: bytes) -> bytes:
+    """Matplotlib names clip paths and markers by a hash of their coordinates at full
+    precision (``p4b5a6067ad``), so a last-bit difference in an axes box renames them; they
+    are renamed here in order of first appearance (``p1``, ``m1``, ...), which depends only on
+    the figure's structure."""
+    names: dict[bytes, bytes] = {}
+
+    def rename(match: re.Match) -> bytes:
+        old = match.group()
+        if old not in names:
+            kind = match.group(1)
+            names[old] = kind + str(sum(k[:1] == kind for k in names) + 1).encode()
+        return names[old]
+
+    return _HASHED_ID.sub(rename, svg)
 
 
 def show(fig: Figure, alt: str, caption: str = "") -> None:
