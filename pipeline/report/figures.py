@@ -66,7 +66,18 @@ def svg_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     with plt.rc_context({"svg.hashsalt": "pipeline-report", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
-    return _renamed_ids(_LONG_DECIMAL.sub(_coarser, buffer.getvalue()))
+    return _renamed_ids(_coarser_coordinates(buffer.getvalue()))
+
+
+_SCALES = re.compile(rb"((?:scale|matrix)\([^)]*\))")
+
+
+def _coarser_coordinates(svg: bytes) -> bytes:
+    """Coordinates to :data:`SVG_DECIMALS` decimals; scale factors and matrices (a glyph's
+    ``scale(0.015625)``, from the font size, not from data) are kept as written."""
+    parts = _SCALES.split(svg)
+    parts[::2] = [_LONG_DECIMAL.sub(_coarser, part) for part in parts[::2]]
+    return b"".join(parts)
 
 
 _HASHED_ID = re.compile(rb"\b([mp])[0-9a-f]{10}\b")
