@@ -8,6 +8,7 @@ here; when one is missing the tests fail (never skip): ``.ci/run`` installs Post
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -193,3 +194,89 @@ def test_fingerprint_changes_with_the_data_only(extract):
         assert fp()["rows"] == first["rows"] - 1
         query["window"] = ("2021-05", "2024-09")
         assert fp()["query_sha256"] != first["query_sha256"]
+
+
+# --------------------------------------------------------------------------- params and DVC
+DVC_STAGES = """\
+stages:
+  fingerprint:
+    cmd: {python} -m pipeline fingerprint smoking_advice
+    always_changed: true
+    outs:
+      - data/interim/smoking_advice/fingerprint.json:
+          cache: false
+  prepare:
+    cmd: {python} -m pipeline prepare smoking_advice
+    deps:
+      - data/interim/smoking_advice/fingerprint.json
+    params:
+      - interventions.smoking_advice
+    outs:
+      - data/processed/smoking_advice
+"""
+
+
+def test_a_params_source_in_postgres_through_the_cli_and_dvc(postgres, tmp_path, monkeypatch,
+                                                               capsys):
+    """``source:`` in params, the URL from the environment: prepare writes the same series as
+    the file route; with the documented DVC stages (docs/databases.md), ``dvc repro`` reruns
+    prepare when the table changes and not otherwise."""
+    import sys
+
+    import yaml
+
+    from tests.conftest import run
+    from tests.test_validate_cli import command, make_project
+
+    conn, url = postgres
+    on_file = make_project(tmp_path / "file", "smoking_advice")
+    assert command(on_file, capsys, monkeypatch, "prepare", "smoking_advice")[0] == 0
+    extract = on_file / "data" / "raw" / "smoking_advice" / "extract.csv"
+    with duckdb.connect() as con:
+        load_postgres(conn, "smoking", con.sql(
+            f"SELECT * FROM read_csv('{extract}', all_varchar = true)").to_arrow_table())
+
+    project = make_project(tmp_path / "db", "smoking_advice", params={
+        "extract": "data/interim/smoking_advice/fingerprint.json",
+        "source": {"table": "smoking", "url_env": "TEST_PIPELINE_DB_URL"}})
+    monkeypatch.delenv("TEST_PIPELINE_DB_URL", raising=False)
+    code, text = command(project, capsys, monkeypatch, "prepare", "smoking_advice")
+    assert code == 2 and "TEST_PIPELINE_DB_URL" in text and "Traceback" not in text, text
+    monkeypatch.setenv("TEST_PIPELINE_DB_URL", url)
+    code, text = command(project, capsys, monkeypatch, "validate", "smoking_advice")
+    assert code == 0 and "PostgreSQL table smoking" in text and url not in text, text
+    shutil.rmtree(project / "data" / "processed" / "smoking_advice")
+    shutil.rmtree(project / "data" / "interim" / "smoking_advice")
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "dvc.yaml").write_text(DVC_STAGES.format(python=sys.executable))
+    run(["git", "init", "-q"], cwd=project)
+    run([sys.executable, "-m", "dvc", "init", "-q"], cwd=project)
+
+    def repro() -> str:
+        return run([sys.executable, "-m", "dvc", "repro"], cwd=project).stdout   # URL: os.environ
+
+    first = repro()
+    assert "Running stage 'prepare'" in first, first
+    series = project / "data" / "processed" / "smoking_advice" / "series.parquet"
+    assert series.read_bytes() == (on_file / "data" / "processed" / "smoking_advice" /
+                                   "series.parquet").read_bytes()
+    again = repro()
+    assert "Running stage 'fingerprint'" in again and "Running stage 'prepare'" not in again, again
+    with conn.cursor() as cur:
+        cur.execute("UPDATE smoking SET referred = '1' WHERE patient_id = "
+                    "(SELECT min(patient_id) FROM smoking WHERE referred = '0' AND vba_given = '1')")
+    changed = repro()
+    assert "Running stage 'prepare'" in changed, changed
+    assert series.read_bytes() != (on_file / "data" / "processed" / "smoking_advice" /
+                                   "series.parquet").read_bytes()
+    assert url not in (project / "params.yaml").read_text() and params["interventions"]
+
+
+def test_a_url_in_params_is_refused():
+    from pipeline.config import ConfigError, _source
+
+    with pytest.raises(ConfigError, match="never|carries its password"):
+        _source({"table": "t", "url": "postgresql://u:secret@h/db"}, "interventions.x.source")
+    with pytest.raises(ConfigError, match="url_env"):
+        _source({"table": "t"}, "interventions.x.source")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -249,6 +250,13 @@ def resolve(spec: dict, root: Path) -> TableSource:
             raise ExtractError([Problem(str(path), None, (), 0, "file not found: it should hold "
                                         "the database URL of source: in params.yaml",
                                         "write the URL into it (one line); keep it git-ignored")])
+        tracked = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(path)],
+                                 capture_output=True).returncode == 1   # 128: not a repository
+        if tracked:
+            raise ExtractError([Problem(str(path), None, (), 0, "holds the database URL (and "
+                                        "its password) but git does not ignore it: a commit "
+                                        "would publish it", "move it under .secrets/ (ignored "
+                                        "by .gitignore) or add it to .gitignore")])
         url = path.read_text(encoding="utf-8").strip()
     return TableSource(url, spec["table"])
 
