@@ -280,3 +280,17 @@ def test_a_url_in_params_is_refused():
         _source({"table": "t", "url": "postgresql://u:secret@h/db"}, "interventions.x.source")
     with pytest.raises(ConfigError, match="url_env"):
         _source({"table": "t"}, "interventions.x.source")
+
+
+def test_the_readme_source_section_is_valid_params():
+    from pipeline.config import _source
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## My data are in a SQL table"):]
+    start = section.index("```yaml") + 7
+    entry = __import__("yaml").safe_load(section[start: section.index("```", start)])
+    spec = entry["smoking_advice"]
+    assert _source(spec["source"], "x") == {"table": "analytics.smoking_admissions",
+                                            "url_env": "PIPELINE_DB_URL"}
+    assert spec["extract"] == "data/interim/smoking_advice/fingerprint.json"
