@@ -89,7 +89,7 @@ def run_once(route: str, path: Path) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=float, default=100_000_000)
+    p.add_argument("--rows", type=float, default=10_000_000)
     p.add_argument("--routes", nargs="+", default=["duckdb", "spark"])
     args = p.parse_args(argv)
     rows = int(args.rows)
