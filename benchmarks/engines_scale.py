@@ -45,11 +45,14 @@ else:
     engine, source = SparkEngine(session), TableSource("spark:local[2]", "parquet:" + path)
     start_s = time.perf_counter() - t
 t0 = time.perf_counter()
-q = prepare(source, tempfile.mkdtemp(), outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW,
+out = tempfile.mkdtemp()
+q = prepare(source, out, outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW,
             engine=engine)
 print(json.dumps({"seconds": time.perf_counter() - t0, "startup_seconds": start_s,
                   "rows": q["rows_read"], "series_rows": q["series_rows"],
-                  "fetched_rows": sum(engine.fetched) if engine else None}))
+                  "fetched_rows": sum(engine.fetched) if engine else None,
+                  "series_sha256": __import__("hashlib").sha256(
+                      open(out + "/series.parquet", "rb").read()).hexdigest()}))
 '''
 
 
