@@ -87,7 +87,7 @@ def test_series_are_byte_identical_and_only_aggregates_leave(engine, extract, tm
     assert in_db["extract"] == f"{TableSource(url, 'referrals')}" and url not in json.dumps(in_db)
     for quality in (on_file, in_db):
         quality.pop("extract")
-    on_file.pop("duplicate_rows_dropped")   # the copies check runs on files only (docs/databases.md)
+    on_file.pop("duplicate_rows_dropped")   # the copies check: files only (docs/databases.md)
     assert in_db.pop("not_checked_in_the_database") == ["direct identifiers by content",
                                                         "exact copies of rows"]
     assert in_db == on_file
@@ -160,7 +160,8 @@ def test_every_problem_in_the_same_words(engine, tmp_path):
         path.write_text(text, encoding="utf-8")
         on_file = problems(path)
         with duckdb.connect() as con:   # the same file as a table of text, as a database has it
-            table = con.sql(f"SELECT * FROM read_csv('{path}', all_varchar = true)").to_arrow_table()
+            table = con.sql(f"SELECT * FROM read_csv('{path}', all_varchar = true)"
+                            ).to_arrow_table()
         load(f"t_{case}", table)
         in_db = problems(TableSource(url, f"t_{case}"), engine=eng)
         assert in_db == on_file, case
@@ -267,7 +268,8 @@ def test_a_params_source_in_postgres_through_the_cli_and_dvc(postgres, tmp_path,
     assert "Running stage 'fingerprint'" in again and "Running stage 'prepare'" not in again, again
     with conn.cursor() as cur:
         cur.execute("UPDATE smoking SET referred = '1' WHERE patient_id = "
-                    "(SELECT min(patient_id) FROM smoking WHERE referred = '0' AND vba_given = '1')")
+                    "(SELECT min(patient_id) FROM smoking "
+                    "WHERE referred = '0' AND vba_given = '1')")
     changed = repro()
     assert "Running stage 'prepare'" in changed, changed
     assert series.read_bytes() != (on_file / "data" / "processed" / "smoking_advice" /

@@ -285,7 +285,8 @@ def connect(src: TableSource) -> Engine:
                                     "run make setup (it installs the database drivers)")]) from None
     except Exception as exc:  # noqa: BLE001 - the driver's own error, without the URL
         text = str(exc).replace(src.url, "<url>").splitlines()[0][:200] if str(exc) else ""
-        raise ExtractError([Problem(str(src), None, (), 0, f"could not connect ({text or type(exc).__name__})",
+        raise ExtractError([Problem(str(src), None, (), 0,
+                                    f"could not connect ({text or type(exc).__name__})",
                                     "check the URL (host, port, database, user, password) and "
                                     "that the server is running")]) from None
     raise ExtractError([Problem(str(src), None, (), 0, f"unknown kind of database URL "
@@ -330,8 +331,8 @@ def fetch_into(engine: Engine, con, name: str = "long") -> int:
 def fingerprint(engine: Engine, source: Source, month_column: str, flags: list[str],
                 query: dict) -> dict:
     """A cheap, stable summary of the table's state for DVC (docs/databases.md): the row count,
-    first and last month, and the count of 1s of each flag column, from one scan in the engine; with a
-    hash of what is asked of it (``query``: columns, outcomes, window, data options). Same data
+    first and last month, and the count of 1s of each flag column, from one scan in the engine;
+    with a hash of what is asked of it (``query``: columns, outcomes, window, data options). Same data
     and params, same bytes; a row added, removed or changed in a counted flag changes it."""
     sums = [f"count(CASE WHEN lower(trim(CAST({q(f)} AS VARCHAR))) IN ('1', '1.0', 'true') "
             f"THEN 1 END)" for f in flags if f in source.columns]

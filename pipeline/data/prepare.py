@@ -308,7 +308,8 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
             dimensions: list[str], window: tuple[str, str], options=None,
             keep_units=(), check_series=None, staff=None, crossed=(),
             populations=None, engine=None) -> dict:
-    """Validate ``extract_path`` (a file or a table) and write ``out_dir/series.parquet`` and ``quality.json``.
+    """Validate ``extract_path`` (a file or a table); write ``out_dir/series.parquet`` and
+    ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
     (the CLI checks the params' design against it there: :mod:`pipeline.preflight`).
