@@ -43,7 +43,7 @@ bench: $(STAMP)
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra engines --python-version 3.11 --generate-hashes --no-header -o requirements.lock
 	$(BIN)/python bin/environment-from-lock
 
 clean-venv:

@@ -52,8 +52,8 @@ TARGET_MB = 1024
 TARGET_RATIO = 3.0
 
 
-def generate(rows: int) -> dict[str, Path]:
-    """The cached extract in both formats (made once per row count)."""
+def generate(rows: int, kinds=("parquet", "csv")) -> dict[str, Path]:
+    """The cached extract in ``kinds`` (both formats by default; made once per row count)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -62,6 +62,7 @@ def generate(rows: int) -> dict[str, Path]:
 
     CACHE.mkdir(parents=True, exist_ok=True)
     paths = {"parquet": CACHE / f"referrals_{rows}.parquet", "csv": CACHE / f"referrals_{rows}.csv"}
+    paths = {k: v for k, v in paths.items() if k in kinds}
     if all(p.exists() for p in paths.values()):
         return paths
     print(f"generating {rows:,} rows under {CACHE.relative_to(ROOT)} ...", flush=True)

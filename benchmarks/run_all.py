@@ -19,6 +19,7 @@ SCRIPTS = [
     "cold_repro.py",             # cold and no-op `dvc repro`, stage by stage (~3-4 min)
     "its_speed.py",              # 1,000 stratified ITS fits vs formula and array loops (~20 s)
     "prepare_scale.py",          # 10 million rows validated and aggregated vs pandas
+    "engines_scale.py",          # prepare in DuckDB vs Spark local mode, 10 M rows (~6 min)
     "its_simulation.py",         # bias, coverage, type I error of the ITS engine (~2-4 min)
     "equity_gap_simulation.py",  # the same for the change-in-the-gap estimators
     "cpu_independence.py",       # published bytes under several OpenBLAS kernels (~5 min)

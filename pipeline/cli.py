@@ -63,6 +63,48 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
     }
 
 
+def _input(cfg: config.Intervention, root=None):
+    """The extract file, or the database table of ``source:`` (docs/databases.md)."""
+    if cfg.source is None:
+        return cfg.extract
+    from pipeline.data.engines import resolve
+
+    return resolve(cfg.source, root or config.project_root())
+
+
+def _fingerprint(args) -> None:
+    """Write the source table's fingerprint where ``extract:`` points (the DVC dependency)."""
+    import json
+
+    from pipeline.data.engines import connect, fingerprint, open_table
+    from pipeline.data.options import options_for
+    from pipeline.data.prepare import write_outputs
+
+    cfg = config.load_intervention(args.key)
+    if cfg.source is None:
+        raise config.ConfigError(f"fingerprint {args.key}: the intervention reads a file "
+                                 "(extract:), not a database table (source:); DVC tracks the "
+                                 "file itself. Fix: nothing to do.")
+    src = _input(cfg)
+    extract_args = _extract_arguments(cfg)
+    engine = connect(src)
+    try:
+        source = open_table(engine, src)
+        flags = sorted({c for pair in extract_args["outcomes"].values() for c in pair if c})
+        opts = options_for(cfg)
+        query = {"table": src.table, **{k: extract_args[k] for k in ("outcomes", "dimensions",
+                                                                      "window", "crossed")},
+                 "data": cfg.raw.get("data", {})}
+        found = fingerprint(engine, source, opts.file_column("month"),
+                            [opts.file_column(f) for f in flags], query)
+    finally:
+        engine.close()
+    out = cfg.extract
+    write_outputs(out.parent, {out.name: lambda p: p.write_text(
+        json.dumps(found, indent=2, sort_keys=True) + "\n", encoding="utf-8")})
+    print(f"fingerprint: wrote {out} ({found['rows']:,} rows, last month {found['last_month']})")
+
+
 def _design_check(cfg: config.Intervention):
     """The check of params against the data, run on a series before anything is written."""
     from pipeline.preflight import check_design, series_from_table
@@ -75,7 +117,7 @@ def _prepare(args) -> None:
 
     cfg = config.load_intervention(args.key)
     out = config.paths().processed(args.key)
-    prepare(cfg.extract, out, **_extract_arguments(cfg), check_series=_design_check(cfg))
+    prepare(_input(cfg), out, **_extract_arguments(cfg), check_series=_design_check(cfg))
     print(f"prepare: wrote {out / 'series.parquet'}")
 
 
@@ -90,16 +132,18 @@ def _validate(args) -> None:
     for key in args.keys or config.intervention_keys(root):
         try:
             cfg = config.load_intervention(key, root)
-            problems = check_output_folder(cfg.extract, config.paths(root).processed(key))
+            problems = ([] if cfg.source else
+                        check_output_folder(cfg.extract, config.paths(root).processed(key)))
             if problems:
                 raise ExtractError(problems)
-            table, quality = check_extract(cfg.extract, **_extract_arguments(cfg))
+            table, quality = check_extract(_input(cfg, root), **_extract_arguments(cfg))
             _design_check(cfg)(table, quality)
         except PipelineError as exc:
             print(f"validate {key}: {exc}", file=sys.stderr)
             failed.append(key)
             continue
-        print(f"validate: {_shown(cfg.extract, root)} is a valid extract for {key}, and its "
+        shown = _input(cfg, root) if cfg.source else _shown(cfg.extract, root)
+        print(f"validate: {shown} is a valid extract for {key}, and its "
               f"design in params.yaml fits the data")
     if failed:
         raise _Failed(f"{len(failed)} intervention(s) failed validation: {', '.join(failed)}")
@@ -185,6 +229,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare", help="validate one extract and aggregate it to monthly series")
     s.add_argument("key")
     s.set_defaults(run=_prepare)
+    s = sub.add_parser("fingerprint", help="write a database source's fingerprint (DVC "
+                                           "reruns prepare when it changes)")
+    s.add_argument("key")
+    s.set_defaults(run=_fingerprint)
     s = sub.add_parser("evaluate", help="run the evaluation notebook and write the report")
     s.add_argument("key")
     s.set_defaults(run=_evaluate)

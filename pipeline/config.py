@@ -166,6 +166,9 @@ class Intervention:
     # Options handed unparsed to the part that owns them, which validates them itself:
     sensitivity: dict = field(default_factory=dict)  # pipeline.stats (robustness checks)
     staggered: dict = field(default_factory=dict)  # pipeline.stats.staggered ({weights: ...})
+    # A table in a database instead of a file (docs/databases.md): {table, url_env | url_file};
+    # `extract` then names the fingerprint file the `fingerprint` stage writes.
+    source: dict | None = None
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -523,9 +526,29 @@ _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
     "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
-    "staggered", "equity_primary",
+    "staggered", "equity_primary", "source",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
+
+
+def _source(raw, where: str) -> dict | None:
+    """``source:``: a table or view and where its URL is kept; the URL holds a password, so it
+    is never in params.yaml (an environment variable or a git-ignored file; docs/databases.md)."""
+    if raw is None:
+        return None
+    raw = _mapping(raw, where)
+    if "url" in raw:
+        raise ConfigError(f"params.yaml: {where}.url: a database URL carries its password and "
+                          "params.yaml is committed. Fix: put the URL in an environment "
+                          "variable and name it with url_env: (or in a git-ignored file named "
+                          "with url_file:).")
+    unknown = sorted(set(raw) - {"table", "url_env", "url_file"})
+    if unknown or not isinstance(raw.get("table"), str) or \
+            len([k for k in ("url_env", "url_file") if isinstance(raw.get(k), str)]) != 1:
+        raise ConfigError(f"params.yaml: {where} should be {{table: schema.table, url_env: "
+                          f"VARIABLE}} or {{table: ..., url_file: path}}"
+                          + (f" (unknown keys: {unknown})" if unknown else "") + ".")
+    return dict(raw)
 
 
 def parse_intervention(key: str, raw: dict, root: Path,
@@ -636,6 +659,7 @@ def parse_intervention(key: str, raw: dict, root: Path,
         target_group=_target_group(raw.get("target_group"), [*equity, *plus_groups], where),
         intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
         staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),
+        source=_source(raw.get("source"), f"{where}.source"),
         raw=raw,
     )
     cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(

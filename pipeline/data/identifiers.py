@@ -94,23 +94,25 @@ def kind_by_content(values: list[str], window_start: str) -> str | None:
 
 
 def find_identifiers(con, source: Source, *, dropped: tuple[str, ...], window_start: str,
-                     mapped: dict[str, str]) -> list[Problem]:
+                     mapped: dict[str, str], content: bool = True) -> list[Problem]:
     """Problems for each column of ``source`` that holds direct identifiers (module doc).
 
     ``dropped`` are the file's columns named under ``data: drop_on_read:`` (never read, never
     checked); ``mapped`` is ours -> the file's name for the columns in use (a column in use is
-    named in the message as what it is used for).
+    named in the message as what it is used for). ``content=False`` checks names only (a
+    database table: the sample would bring record-level values out of the engine).
     """
     columns = [c for c in source.columns if c not in set(dropped)]
     if not columns:
         return []
     select = ", ".join(f"CAST({q(c)} AS VARCHAR)" for c in columns)
-    rows = con.execute(f"SELECT {select} FROM {source.relation} LIMIT {SAMPLE_ROWS}").fetchall()
+    rows = (con.execute(f"SELECT {select} FROM {source.relation} LIMIT {SAMPLE_ROWS}").fetchall()
+            if content else [])
     used_as = {theirs: ours for ours, theirs in mapped.items()}
     problems = []
     for i, column in enumerate(columns):
         by_name = kind_by_name(column)
-        kind = by_name or kind_by_content([r[i] for r in rows], window_start)
+        kind = by_name or (kind_by_content([r[i] for r in rows], window_start) if rows else None)
         if kind is None:
             continue
         how = "its name" if by_name else f"its values (e.g. {_shown(rows, i)})"

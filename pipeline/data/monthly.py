@@ -17,7 +17,7 @@ from . import codes
 from .errors import Problem
 from .options import MONTHLY_COLUMNS, DataOptions
 from .schema import Check, Scan, classify_values, locate, parser_for, recode, resolve_columns
-from .series import finish
+from .series import finish, quirk_info
 from .source import Source, lit, q
 
 KEYS = ("month", "unit", "dimension", "stratum", "outcome")
@@ -214,8 +214,6 @@ def scan_monthly(con, source: Source, *, outcomes, dimensions, window, options: 
             WHERE a.dimension = 'all' AND (s.n <> a.numerator OR s.d <> a.denominator)""").fetchone()[0]
         if n:
             mismatches[dim] = int(n)
-    from .prepare import _quirk_info
-
     sw = info["series_window"]
     lo, hi, end = window[0] + "-01", window[1] + "-01", sw["end"] + "-01"
     outside, incomplete, used = (int(x or 0) for x in con.execute(f"""SELECT
@@ -237,6 +235,6 @@ def scan_monthly(con, source: Source, *, outcomes, dimensions, window, options: 
         "units": info["unit_sizes"],
         "strata_not_summing_to_all": mismatches,
         "ignored_columns": sorted(c for c in scan.columns if c not in set(scan.mapping.values())),
-        **_quirk_info(info),
+        **quirk_info(info),
     }
     return table, quality

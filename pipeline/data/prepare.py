@@ -18,15 +18,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import engines
 from .duplicates import copies_problem, find_copies, without_copies
 from .errors import ExtractError, Problem
 from .identifiers import find_identifiers
 from .monthly import scan_monthly
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
 from .population import apply_population
-from .schema import locate, scan_records, wide_to_long_sql
-from .series import SERIES_SCHEMA, finish
+from .schema import locate, locate_values, scan_records, wide_to_long_sql
+from .series import SERIES_SCHEMA, finish, quirk_info
 from .simulate import write_json, write_parquet
+from .engines import TableSource
 from .source import open_source
 
 __all__ = ["SERIES_SCHEMA", "check_extract", "check_output_folder", "prepare", "validate_extract"]
@@ -51,9 +53,12 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=(), staff=None, crossed=(), populations=None
+                  keep_units=(), staff=None, crossed=(), populations=None, engine=None
                   ) -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
+
+    ``extract_path`` is a file, or a :class:`~pipeline.data.engines.TableSource` (a table in a
+    database or Spark; ``engine``, if given, is an open connection to it, kept open).
 
     Raises :class:`ExtractError` listing every problem of the file. Nothing is written.
     ``options`` is the intervention's ``data:`` mapping (or parsed :class:`DataOptions`);
@@ -63,10 +68,41 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
     (record-level extracts only; docs/adr/0078). ``populations`` maps an outcome key to its
     population table (:mod:`pipeline.data.population`; docs/adr/0079).
     """
-    src = Path(extract_path)
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
     dimensions = list(dimensions)
     opts = _options(options, outcomes, dimensions)
+    if isinstance(extract_path, TableSource):
+        src = extract_path
+        table, quality = _check_table(src, outcomes, dimensions, window, opts, keep_units,
+                                      crossed, engine)
+    else:
+        src = Path(extract_path)
+        table, quality = _check_file(src, outcomes, dimensions, window, opts, keep_units,
+                                     crossed)
+    if opts.drop_on_read:
+        quality["dropped_on_read"] = sorted(opts.drop_on_read)
+    if staff is not None:
+        table, quality["staff_extract"] = add_staff(table, staff[0], staff[1], window, opts,
+                                                    keep_units)
+    if crossed and opts.format == "monthly":
+        raise ExtractError([Problem(str(src), "dimension", (), 0,
+                                    "crossed strata (intersections or a two-dimension "
+                                    "target_group in params.yaml) need a record-level extract",
+                                    "bring the record-level extract, or remove the "
+                                    "intersection from params.yaml")])
+    for key, path in (populations or {}).items():
+        table, quality.setdefault("populations", {})[key] = apply_population(table, key, path)
+    quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
+    quality["outcomes"] = _totals(table, outcomes)
+    quality["series_rows"] = table.num_rows
+    quality["window"] = {"start": window[0], "end": window[1],
+                         "months": len(set(table["month"].to_pylist()))}
+    return table, quality
+
+
+def _check_file(src: Path, outcomes, dimensions, window, opts: DataOptions, keep_units,
+                crossed) -> tuple[pa.Table, dict]:
+    """An extract file, read by the embedded DuckDB (the default route)."""
     with connect() as con:
         source, problems = open_source(con, src, opts)
         if problems:
@@ -94,24 +130,42 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
             raise ExtractError(first)
     if copies is not None:
         quality["duplicate_rows_dropped"] = copies.count
-    if opts.drop_on_read:
-        quality["dropped_on_read"] = sorted(opts.drop_on_read)
-    if staff is not None:
-        table, quality["staff_extract"] = add_staff(table, staff[0], staff[1], window, opts,
-                                                    keep_units)
-    if crossed and opts.format == "monthly":
-        raise ExtractError([Problem(str(src), "dimension", (), 0,
-                                    "crossed strata (intersections or a two-dimension "
-                                    "target_group in params.yaml) need a record-level extract",
-                                    "bring the record-level extract, or remove the "
-                                    "intersection from params.yaml")])
-    for key, path in (populations or {}).items():
-        table, quality.setdefault("populations", {})[key] = apply_population(table, key, path)
-    quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
-    quality["outcomes"] = _totals(table, outcomes)
-    quality["series_rows"] = table.num_rows
-    quality["window"] = {"start": window[0], "end": window[1],
-                         "months": len(set(table["month"].to_pylist()))}
+    return table, quality
+
+
+def _check_table(src: TableSource, outcomes, dimensions, window, opts: DataOptions, keep_units,
+                 crossed, engine=None) -> tuple[pa.Table, dict]:
+    """A table in a database or Spark: the same checks and aggregation run there
+    (:mod:`pipeline.data.engines`); only the validation report and the monthly rows return.
+
+    Not run in the engine (docs/databases.md): the content check for direct identifiers (it
+    reads a sample of values; names are still checked) and the exact-copies check (a table has
+    no row order, so no "row 7 repeats row 3"). Problems name no rows, for the same reason.
+    """
+    if opts.format != "records":
+        raise ExtractError([Problem(str(src), None, (), 0, "a database source must hold "
+                                    "record-level rows (data: format: records)",
+                                    "point source: at the record-level table, or export the "
+                                    "monthly counts to a file and use extract:")])
+    own = engine is None
+    engine = engine or engines.connect(src)
+    try:
+        source = engines.open_table(engine, src)
+        with connect() as con:
+            first, _ = _file_problems(engine, source, outcomes, dimensions, window, opts,
+                                      content=False)
+            try:
+                table, quality = _records(con, source, outcomes, dimensions, window, opts,
+                                          keep_units, crossed, engine=engine)
+            except ExtractError as exc:
+                raise ExtractError(first + exc.problems) from None
+            if first:
+                raise ExtractError(first)
+    finally:
+        if own:
+            engine.close()
+    quality["not_checked_in_the_database"] = ["direct identifiers by content",
+                                              "exact copies of rows"]
     return table, quality
 
 
@@ -152,7 +206,7 @@ def add_staff(table: pa.Table, path, outcomes, window, opts: DataOptions, keep_u
                                                             "months_with_data", "units")}
 
 
-def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
+def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions, content=True
                    ) -> tuple[list[Problem], dict[str, str]]:
     """Direct identifiers in the file, and ``drop_on_read`` names the file does not have; also
     the file's names of the columns in use (ours -> theirs)."""
@@ -165,25 +219,33 @@ def _file_problems(con, source, outcomes, dimensions, window, opts: DataOptions
                 for c in opts.drop_on_read if c not in source.columns]
     mapped = {ours: opts.file_column(ours) for ours in needed}
     return problems + find_identifiers(con, source, dropped=opts.drop_on_read,
-                                       window_start=window[0], mapped=mapped), mapped
+                                       window_start=window[0], mapped=mapped,
+                                       content=content), mapped
 
 
 def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_units,
-             crossed=()):
-    scan = scan_records(con, source, outcomes=outcomes, dimensions=dimensions, window=window,
+             crossed=(), engine=None):
+    """The record-level route. With ``engine`` (a database or Spark), the scan and the monthly
+    aggregation run there and only the monthly rows come into ``con`` for the quirks."""
+    run = engine or con
+    scan = scan_records(run, source, outcomes=outcomes, dimensions=dimensions, window=window,
                         options=opts)
     structural, table, info = [], None, {}
     column = scan.mapping.get("month", "month")
     if scan.complete and not scan.problems:
         flags = list(dict.fromkeys(c for pair in outcomes.values() for c in pair if c))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE long AS SELECT *, size AS present FROM "
-                    f"({wide_to_long_sql(outcomes, flags, dimensions, crossed)})")
+        run.execute(f"CREATE OR REPLACE TEMP TABLE long AS SELECT *, size AS present FROM "
+                    f"({wide_to_long_sql(outcomes, flags, dimensions, crossed)}) AS wl")
+        if engine is not None:
+            engines.fetch_into(engine, con, "long")
         if con.execute("SELECT count(*) FROM long").fetchone()[0]:
             structural, table, info = finish(con, name=str(source.path), column=column,
                                              unit_column=scan.mapping.get("unit", "unit"),
                                              outcomes=outcomes, window=window, options=opts,
                                              keep_units=keep_units)
-    problems = scan.problems + locate(con, source, scan.mapping, scan.checks) + structural
+    located = (locate(con, source, scan.mapping, scan.checks) if engine is None else
+               locate_values(engine, source, scan.mapping, scan.checks))
+    problems = scan.problems + located + structural
     if problems:
         raise ExtractError(problems)
     months_with_data = con.execute(
@@ -203,18 +265,9 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
         "units": info["unit_sizes"],
         "ignored_columns": sorted(c for c in scan.columns
                                   if c not in used and c not in opts.drop_on_read),
-        **_quirk_info(info),
+        **quirk_info(info),
     }
     return table, quality
-
-
-def _quirk_info(info: dict) -> dict:
-    keys = ("series_window", "reporting_lag", "excluded_months", "disruption", "coding_change",
-            "missing_months", "merged_units")
-    out = {k: info[k] for k in keys if k in info}
-    out.setdefault("excluded_months", [])
-    out.setdefault("missing_months", {})
-    return out
 
 
 def _strata(table: pa.Table, dimensions) -> dict:
@@ -238,7 +291,7 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
                      window: tuple[str, str], options=None, keep_units=(), staff=None,
-                     crossed=(), populations=None) -> dict:
+                     crossed=(), populations=None, engine=None) -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -248,14 +301,15 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
                          options=options, keep_units=keep_units, staff=staff,
-                         crossed=crossed, populations=populations)[1]
+                         crossed=crossed, populations=populations, engine=engine)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
             keep_units=(), check_series=None, staff=None, crossed=(),
-            populations=None) -> dict:
-    """Validate ``extract_path`` and write ``out_dir/series.parquet`` and ``quality.json``.
+            populations=None, engine=None) -> dict:
+    """Validate ``extract_path`` (a file or a table); write ``out_dir/series.parquet`` and
+    ``quality.json``.
 
     ``check_series(table, quality)``, if given, runs on the series before anything is written
     (the CLI checks the params' design against it there: :mod:`pipeline.preflight`).
@@ -263,13 +317,14 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
     output is written to a temporary file beside it and renamed into place, so an interrupted
     run leaves the previous outputs as they were. Returns the quality dictionary.
     """
-    src, out = Path(extract_path), Path(out_dir)
-    problems = check_output_folder(src, out)
+    out = Path(out_dir)
+    src = extract_path if isinstance(extract_path, TableSource) else Path(extract_path)
+    problems = [] if isinstance(src, TableSource) else check_output_folder(src, out)
     if problems:
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
                                    options=options, keep_units=keep_units, staff=staff,
-                                   crossed=crossed, populations=populations)
+                                   crossed=crossed, populations=populations, engine=engine)
     if check_series is not None:
         check_series(table, quality)
     write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),

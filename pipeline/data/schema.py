@@ -37,6 +37,9 @@ COLUMN_HELP = {
     "numerator": "the count of events (whole number)",
     "denominator": "the count eligible (whole number)",
 }
+#: A negative number as text (a regular expression every engine runs; DuckDB's try_cast has no
+#: PostgreSQL equivalent).
+NEGATIVE = r"^-[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$"
 FLAG_STATES = {1: codes.parse_flag(None)[1], 2: codes.parse_flag("-1")[1],
                3: codes.parse_flag("x")[1]}
 
@@ -186,7 +189,7 @@ def flag_state_sql(col: str, t: str, options: DataOptions) -> str:
     v = _flag_text(col, options)
     return (f"(CASE WHEN {v} IN ('0', '1') THEN 0 WHEN {v} IS NULL OR trim({v}) = '' THEN 1 "
             f"WHEN lower(trim({v})) IN ('1.0', 'true', '0.0', 'false') THEN 0 "
-            f"WHEN try_cast(trim({v}) AS DOUBLE) < 0 THEN 2 ELSE 3 END)")
+            f"WHEN regexp_matches(trim({v}), {lit(NEGATIVE)}) THEN 2 ELSE 3 END)")
 
 
 def _blank_sql(col: str, t: str) -> str:
@@ -239,7 +242,7 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
     group = [f"k{i}" for i in range(len(present_keys))] + ["mask"]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cells AS
         SELECT {', '.join(group)}, count(*) AS n_rows {''.join(', ' + s for s in sums)}
-        FROM (SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {src}))
+        FROM (SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {src}) AS i) AS o
         GROUP BY {', '.join(group)}""")
     scan.rows = con.execute("SELECT coalesce(sum(n_rows), 0) FROM cells").fetchone()[0]
     if scan.rows == 0:
@@ -314,7 +317,7 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
     if len(present_keys) < len(keys) or len(present_flags) < len(flags):
         return scan
     # The clean, normalised cells: joined to the good values, bad cells left out.
-    joins, cols = [], []
+    joins, cols, by = [], [], []
     for i, k in enumerate(present_keys):
         kind = "DATE" if k == "month" else "VARCHAR"
         values = ", ".join(f"({lit(raw)}, CAST({lit(v)} AS {kind}))" for raw, v in maps[k].items())
@@ -323,12 +326,13 @@ def scan_records(con, source: Source, *, outcomes, dimensions, window,
         con.execute(f"CREATE OR REPLACE TEMP TABLE map{i} AS SELECT * FROM (VALUES {values}) t(raw, v)")
         joins.append(f"JOIN map{i} m{i} ON m{i}.raw = CAST(c.k{i} AS VARCHAR)")
         cols.append(f"m{i}.v AS {'month' if k == 'month' else 'unit' if k == 'unit' else f's{i - 2}'}")
+        by.append(f"m{i}.v")
     sums = [f"CAST(sum(f{i}) AS BIGINT) AS f{i}" for i in range(len(present_flags))]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE clean AS
         SELECT {', '.join(cols)}, CAST(sum(n_rows) AS BIGINT) AS n_rows{''.join(', ' + s for s in sums)}
         FROM cells_v c {' '.join(joins)}
         WHERE c.mask = 0 AND NOT c.is_blank AND NOT c.is_header
-        GROUP BY ALL""")
+        GROUP BY {', '.join(by)}""")
     scan.complete = True
     return scan
 
@@ -412,3 +416,22 @@ def _ours(mapping: dict[str, str], theirs: str) -> str:
         if t == theirs:
             return ours
     return theirs
+
+
+def locate_values(engine, source: Source, mapping: dict[str, str], checks: list[Check]
+                  ) -> list[Problem]:
+    """:func:`locate` for a table in a database: a table has no row order, so no row numbers;
+    the values shown are the first three distinct bad values in sorted order (one grouped
+    query per check, run in the engine)."""
+    src = source.select(mapping)
+    problems = []
+    for c in checks:
+        shown = []
+        if c.column and c.show_values:
+            value = f"CAST({q(_ours(mapping, c.column))} AS VARCHAR)"
+            shown = [v for (v,) in engine.execute(
+                f"SELECT {value} AS v FROM {src} WHERE {c.predicate} GROUP BY {value} "
+                f"ORDER BY v LIMIT 3").fetchall()]
+        message = c.message.format(values=codes.values_text(shown or c.values or ["?"]))
+        problems.append(Problem(str(source.path), c.column, (), c.count, message, c.fix))
+    return problems

@@ -200,3 +200,13 @@ def _grid(con, outcomes, lo: date, end: date, options: DataOptions, info: dict) 
         if name in table.column_names:
             schema = schema.append(pa.field(name, pa.int64()))
     return table.cast(schema)
+
+
+def quirk_info(info: dict) -> dict:
+    """The quirks :func:`finish` applied, as quality.json reports them (both layouts)."""
+    keys = ("series_window", "reporting_lag", "excluded_months", "disruption", "coding_change",
+            "missing_months", "merged_units")
+    out = {k: info[k] for k in keys if k in info}
+    out.setdefault("excluded_months", [])
+    out.setdefault("missing_months", {})
+    return out

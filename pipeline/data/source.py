@@ -66,7 +66,9 @@ class Source:
         cols = [f"{q(theirs)} AS {q(ours)}" for ours, theirs in mapping.items()]
         if numbered:
             cols.insert(0, "__row")
-        return f"(SELECT {', '.join(cols)} FROM {self.numbered if numbered else self.relation})"
+        # Aliased: PostgreSQL and Spark need a name on every subquery in FROM.
+        return (f"(SELECT {', '.join(cols)} FROM {self.numbered if numbered else self.relation})"
+                " AS src")
 
 
 def _problem(path: Path, message: str, fix: str) -> list[Problem]:
