@@ -24,7 +24,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from pipeline.config import Disclosure
 from pipeline.report.figures import OKABE_ITO
@@ -44,21 +43,19 @@ def published_structural_effects(result, rule: Disclosure) -> pd.DataFrame:
     table = result.effects.copy()
     series = with_published_observed(result.series, rule)
     post = series[~series["in_fit"]].reset_index(drop=True)
-    z = stats.norm.ppf(1 - result.spec.alpha / 2)
     for i, row in table.iterrows():
         kind, _, h = row["estimand"].rpartition("_h")
         if kind not in HORIZON_WORDS:
             continue
         m = post.iloc[int(h) - 1]
         obs, cf = m["observed"], m["counterfactual"]
-        sd = (m["cf_high"] - cf) / z
         if kind == "abs_diff":
             values = (obs - cf, obs - m["cf_high"], obs - m["cf_low"])
         elif m["cf_low"] > 0:
             values = (obs / cf - 1, obs / m["cf_high"] - 1, obs / m["cf_low"] - 1)
         else:
             values = (np.nan,) * 3
-        p = 2 * stats.norm.sf(abs((obs - cf) / sd)) if np.isfinite(obs) else np.nan
+        p = result.month_p_value(int(h), obs)
         table.loc[i, ["estimate", "ci_low", "ci_high", "p_value"]] = [*values, p]
     return table
 
@@ -146,8 +143,8 @@ def structural_sentence(result, rule: Disclosure) -> str:
             f"before the start, the average effect over the {d['n_post']} months after was "
             f"{_fmt(avg['estimate'] * 100, 1)} percentage points (95% CI "
             f"{_fmt(avg['ci_low'] * 100, 1)} to {_fmt(avg['ci_high'] * 100, 1)}): {verdict}. "
-            f"The interval treats the model's variances as known (Ljung-Box p of the "
-            f"pre-period one-step errors {d['ljung_box_p']:.2f}).")
+            "The interval allows for the uncertainty of how fast the level drifts (Ljung-Box "
+            f"p of the pre-period one-step errors {d['ljung_box_p']:.2f}).")
 
 
 def synthetic_control_sentence(result, unit_label: str) -> str:
