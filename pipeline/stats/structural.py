@@ -178,6 +178,8 @@ class LevelMixture:
     on [0, SD of the pre-period's first differences] on a 41-point grid, the other variances at
     their maximum-likelihood values: each grid point's forecast is normal, the mixture weights
     are the likelihoods. Intervals are the mixture's quantiles (bisection: deterministic).
+    Measured: conservative (coverage of the average effect 100%, type I 0.7-2.0%; docs/
+    statistics.md sec. 2.14); the prior is the open question (docs/adr/0115).
     """
 
     weights: np.ndarray  # (K,)
