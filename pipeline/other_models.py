@@ -20,7 +20,13 @@ class ModelError(PipelineError, ValueError):
 
 
 def fit_other_models(cfg, series: pd.DataFrame, specs: dict, select) -> dict:
-    """``{"structural": {outcome: StructuralResult}, "synthetic_control": result | None}``."""
+    """``{"structural": {outcome: StructuralResult or the reason it was not fitted},
+    "synthetic_control": result | None}``.
+
+    An outcome whose own series cannot carry the structural model (fewer than 12 months before
+    its first evaluated start, e.g. a measure collected from part-way through) is skipped with
+    its reason, which the report prints; if no outcome can be fitted, that is an error.
+    """
     out: dict = {"structural": {}, "synthetic_control": None}
     where = f"params.yaml: interventions.{cfg.key}"
     if cfg.model == "structural":
@@ -31,8 +37,12 @@ def fit_other_models(cfg, series: pd.DataFrame, specs: dict, select) -> dict:
             try:
                 out["structural"][o.key] = fit_structural(rows, specs[o.key], cfg.structural)
             except ValueError as exc:
-                raise ModelError(f"{where}.model: structural, outcome {o.key}: {exc}. Fix: "
-                                 "model: segmented, or more months before the start.") from None
+                out["structural"][o.key] = f"not fitted: {exc}"
+        reasons = [r for r in out["structural"].values() if isinstance(r, str)]
+        if len(reasons) == len(cfg.outcomes):
+            raise ModelError(f"{where}.model: structural: no outcome could be fitted ("
+                             f"{reasons[0]}). Fix: model: segmented, or more months before "
+                             "the start.")
     if cfg.synthetic_control:
         from pipeline.stats.synthetic_control import fit_synthetic_control, monthly_panel
 

@@ -200,7 +200,8 @@ def synthetic_control_figure(result, label: str, rule: Disclosure, treated_count
 def write_tables(ev, rule: Disclosure, out_dir: Path) -> None:
     """``tables/structural_effects.csv`` and ``tables/synthetic_control_*.csv`` when params
     asked for these models (model estimates; one-month rows from published counts)."""
-    structural = getattr(ev, "structural", None) or {}
+    structural = {k: r for k, r in (getattr(ev, "structural", None) or {}).items()
+                  if not isinstance(r, str)}  # a string: the reason an outcome was not fitted
     if structural:
         frames = [published_structural_effects(r, rule).assign(outcome=k)
                   for k, r in structural.items()]
@@ -234,6 +235,10 @@ def show(story) -> None:
     for outcome in cfg.outcomes:
         result = structural.get(outcome.key)
         if result is None:
+            continue
+        if isinstance(result, str):
+            display(Markdown(f"### Structural time series: {outcome.label}\n\n"
+                             f"The structural model was {result}."))
             continue
         display(Markdown(f"### Structural time series: {outcome.label}"))
         display(Markdown(structural_sentence(result, rule)))
