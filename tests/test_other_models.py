@@ -71,3 +71,31 @@ def test_one_month_rows_are_restated_from_published_counts():
     # pooled rows stay on the exact counts
     assert table.loc["average_effect", "estimate"] == \
         result.effects.set_index("estimand").loc["average_effect", "estimate"]
+
+
+def test_an_outcome_too_short_for_the_model_is_skipped_with_its_reason():
+    from types import SimpleNamespace
+
+    from pipeline.evaluation import select
+    from pipeline.other_models import ModelError, fit_other_models
+
+    rng = np.random.default_rng(4)
+    months = pd.period_range("2021-01", periods=36, freq="M").to_timestamp()
+    rows = []
+    for key, first in (("long", 0), ("short", 16)):  # "short" measured from month 17
+        for i, m in enumerate(months[first:]):
+            rows.append({"month": m, "unit": "all", "outcome": key, "dimension": "all",
+                         "stratum": "all", "numerator": int(rng.binomial(100, 0.4)),
+                         "denominator": 100})
+    series = pd.DataFrame(rows)
+    outcomes = [SimpleNamespace(key="long"), SimpleNamespace(key="short")]
+    spec = {"family": "gaussian", "phases": [{"name": "x", "start": "2022-11"}]}
+    cfg = SimpleNamespace(key="demo", model="structural", structural={}, outcomes=outcomes,
+                          synthetic_control=False)
+    out = fit_other_models(cfg, series, {"long": spec, "short": spec}, select)
+    assert not isinstance(out["structural"]["long"], str)
+    assert out["structural"]["short"].startswith("not fitted:") and \
+        "6 months before" in out["structural"]["short"]
+    cfg.outcomes = outcomes[1:]
+    with pytest.raises(ModelError, match="interventions.demo.model: structural: no outcome"):
+        fit_other_models(cfg, series, {"short": spec}, select)
