@@ -24,6 +24,7 @@ SCRIPTS = [
     "equity_gap_simulation.py",  # the same for the change-in-the-gap estimators
     "cpu_independence.py",       # published bytes under several OpenBLAS kernels (~5 min)
     "staggered_simulation.py",   # per-ward average vs pooled model, wards that differ (~25 min)
+    "model_simulation.py",       # structural model and synthetic control rows (~15 min)
 ]
 
 

@@ -170,6 +170,11 @@ class Intervention:
     # `extract` then names the fingerprint file the `fingerprint` stage writes.
     source: dict | None = None
     data: dict = field(default_factory=dict)  # pipeline.data (column names, sheet, quirks)
+    # Other models beside the segmented regression (docs/adr/0115, 0117): the structural
+    # time-series counterfactual and its options; a synthetic control of comparator designs.
+    model: str = "segmented"
+    structural: dict = field(default_factory=dict)  # pipeline.stats.structural options
+    synthetic_control: bool = False
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -522,13 +527,37 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
             ) from None
 
 
+def _check_other_models(cfg: "Intervention", where: str) -> None:
+    """``model: structural`` needs one start (not a staggered roll-out) and valid
+    ``structural`` options; ``synthetic_control: true`` needs comparator units."""
+    from pipeline.stats.structural import check_options
+
+    try:
+        check_options(cfg.structural)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.structural: {exc}") from None
+    if cfg.structural and cfg.model != "structural":
+        raise ConfigError(f"params.yaml: {where}.structural is set but model is {cfg.model}. "
+                          "Fix: add model: structural or remove the structural key.")
+    if cfg.model == "structural" and cfg.design == "staggered":
+        raise ConfigError(f"params.yaml: {where}.model: structural needs one start month; "
+                          "this is a staggered roll-out (unit_starts). Fix: model: segmented.")
+    if not isinstance(cfg.synthetic_control, bool):
+        raise ConfigError(f"params.yaml: {where}.synthetic_control should be true or false.")
+    if cfg.synthetic_control and cfg.design != "controlled":
+        raise ConfigError(f"params.yaml: {where}.synthetic_control needs comparator_units "
+                          f"(the design is {cfg.design}). Fix: list the comparator units or "
+                          "remove synthetic_control.")
+
+
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
     "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
-    "staggered", "equity_primary", "source",
+    "staggered", "equity_primary", "source", "model", "structural", "synthetic_control",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
+MODELS = ("segmented", "structural")
 
 
 def _source(raw, where: str) -> dict | None:
@@ -660,10 +689,14 @@ def parse_intervention(key: str, raw: dict, root: Path,
         intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
         staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),
         source=_source(raw.get("source"), f"{where}.source"),
+        model=_choice(raw.get("model", "segmented"), MODELS, f"{where}.model"),
+        structural=_mapping(raw.get("structural", {}), f"{where}.structural"),
+        synthetic_control=raw.get("synthetic_control", False),
         raw=raw,
     )
     cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(
         (defaults or {}).get("equity_primary"), raw.get("equity_primary"), where, cfg.horizons))
+    _check_other_models(cfg, where)
     _check_measured_from(cfg, where)
     _check_beside_extract(cfg, where, root)
     _check_its_specs(cfg, where)

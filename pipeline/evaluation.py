@@ -36,6 +36,9 @@ class Evaluation:
     power: dict | None = None  # minimum detectable level change of the headline design
     target_gap: pd.DataFrame | None = None  # target group minus everyone else (docs/adr/0078)
     staggered: StaggeredResult | None = None  # per-unit effects of the headline (staggered only)
+    # model: structural (docs/adr/0115): each outcome's structural counterfactual
+    structural: dict = field(default_factory=dict)
+    synthetic_control: object | None = None  # headline's synthetic control (docs/adr/0117)
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -221,7 +224,17 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
                       power=design_power(cfg, series, its[headline.key]),
                       target_gap=target_gap,
                       staggered=staggered_effects(cfg, series, specs[headline.key],
-                                                  its[headline.key]))
+                                                  its[headline.key]),
+                      **other_models(cfg, series, specs))
+
+
+def other_models(cfg: Intervention, series: pd.DataFrame, specs: dict) -> dict:
+    """The models params add beside the segmented regression (docs/adr/0115, 0117): the
+    structural counterfactual of every outcome (``model: structural``) and the synthetic
+    control of the headline outcome (``synthetic_control: true``)."""
+    from pipeline.other_models import fit_other_models
+
+    return fit_other_models(cfg, series, specs, select)
 
 
 def staggered_effects(cfg: Intervention, series: pd.DataFrame, spec: dict,

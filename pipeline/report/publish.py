@@ -215,6 +215,9 @@ def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path,
         write_csv(ev.sensitivity, out_dir / "tables" / "robustness.csv")
     if ev.staggered is not None:  # model estimates only, no counts (docs/adr/0060)
         write_csv(ev.staggered.table(), out_dir / "tables" / "staggered_effects.csv")
+    from pipeline.report.other_models_section import write_tables  # docs/adr/0115, 0117
+
+    write_tables(ev, rule, out_dir)
     if ev.equity is not None:
         if equity_tables is None:
             equity_tables = published_tables(ev.equity, rule, ev.series)
