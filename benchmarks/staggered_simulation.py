@@ -291,9 +291,13 @@ def main() -> None:
               "added": ADDED}
     chosen = groups.get(args.scenarios) or tuple(args.scenarios.split(";"))
     t0 = time.perf_counter()
-    raw = (run_controlled if controlled else run)(args.n, args.errors, chosen)
-    if args.raw:
-        raw.to_csv(args.raw, index=False)
+    parts = []
+    for scenario in chosen:  # one scenario at a time: a long run keeps what it has done
+        parts.append((run_controlled if controlled else run)(args.n, args.errors, (scenario,)))
+        raw = pd.concat(parts, ignore_index=True)
+        if args.raw:
+            raw.to_csv(args.raw, index=False)
+        print(f"{scenario}: {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"{args.part}, errors: {args.errors}, {time.perf_counter() - t0:.0f} s")
     print("\n".join(table_markdown(summary(raw))))
 

@@ -1,15 +1,16 @@
 """Staggered roll-out with wards that differ (issue 17): per-ward effects, their average, event study.
 
 The simulation rows are the fast version of ``benchmarks/staggered_simulation.py`` (same code,
-80 panels instead of 200, ``errors: independent`` instead of ``auto`` to keep the test under a
-minute: the simulated counts have no autocorrelation, so both errors target the same truth).
-Bounds are the benchmark's targets widened to about 3 Monte Carlo SEs at 80 panels (SE of a 95%
-coverage 2.4 points): coverage 88% or more of the average level and slope changes (below 100%
-where the wards are a random sample; with fixed, differing effects the between-ward interval is
-conservative by design, docs/adr/0060), relative bias under 10%. The pooled model misses the
-same band on the slope change where wards differ (issue 17 measured 5% coverage), so these
-tests fail for the pooled estimator.
-"""
+80 or 60 panels instead of 200, ``errors: independent`` instead of ``auto`` to keep each row
+near a minute: the simulated counts have no autocorrelation, so both errors target the same
+truth). Bounds are the benchmark's targets widened to about 3 Monte Carlo SEs (SE of a 95%
+coverage 2.4 points at 80 panels, 2.8 at 60): coverage 88% (86%) or more of the average level
+and slope changes (below 100% where the wards are a random sample; with fixed, differing
+effects the between-ward interval is conservative by design, docs/adr/0060), relative bias
+under 10%. The pooled model misses the same band on the slope change where wards differ
+(issue 17 measured 5% coverage), so these tests fail for the pooled estimator; the report's
+estimator is also checked on one large panel against the pooled model
+(``test_report_average_is_not_the_pooled_model_when_slopes_differ_by_start``)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ sim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sim)
 
 
-def _row(scenario):
-    return sim.summarise(sim.run(80, "independent", scenarios=(scenario,))).iloc[0]
+def _row(scenario, n=80):
+    return sim.summarise(sim.run(n, "independent", scenarios=(scenario,))).iloc[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,26 @@ def test_average_meets_widened_targets_when_early_wards_respond_more(early_respo
     assert 88 <= r["level cover %"] < 100, r
     assert 88 <= r["slope cover %"] < 100, r
     assert r["pooled slope cover %"] < 60, r
+
+
+@pytest.fixture(scope="module")
+def trends_differ():
+    """Each ward its own baseline trend (uniform -0.01 to 0.02 a month), effects as in early
+    wards respond more."""
+    return _row("baseline trends differ", 60)
+
+
+def test_own_trends_meet_widened_targets_when_baseline_trends_differ(trends_differ):
+    r = trends_differ
+    assert abs(r["level bias %"]) < 10, r
+    assert 86 <= r["level cover %"] < 100 and 86 <= r["slope cover %"] < 100, r
+    assert r["pooled slope cover %"] < 60, r
+
+
+def test_a_never_treated_ward_leaves_the_average_on_target():
+    r = _row("never-treated ward", 60)
+    assert abs(r["level bias %"]) < 10, r
+    assert 86 <= r["level cover %"] < 100 and 86 <= r["slope cover %"] < 100, r
 
 
 def test_between_interval_is_the_t_interval_on_the_unit_estimates():
@@ -283,3 +304,37 @@ def test_report_section_names_the_weights_says_whether_wards_differ_and_draws_th
     assert ax.get_xlabel().startswith("Months since") and "odds ratio" in ax.get_ylabel()
     assert "Before the start" in section.event_study_alt(result.event_study, "binomial",
                                                          "Advice", "ward")
+
+
+# --- controlled ITS with comparator units that differ (issue 17, item 4) --------------------
+
+
+@pytest.fixture(scope="module")
+def comparators_differ():
+    """Five comparator units whose baselines (15-45%) and trends (-0.01 to 0.02 a month)
+    differ, drawn per panel; the fast form of the benchmark's hardest controlled row."""
+    raw = sim.run_controlled(60, "independent", ("comparator levels and trends differ",))
+    return sim.summarise_controlled(raw).set_index("comparators")
+
+
+def test_pooled_comparators_meet_widened_targets_when_comparators_differ(comparators_differ):
+    r = comparators_differ.loc["pooled"]
+    assert abs(r["level bias %"]) < 10, r
+    assert r["level cover %"] >= 86 and r["slope cover %"] >= 86, r
+    assert 0.75 < r["level SE/SD"] < 1.3 and 0.75 < r["slope SE/SD"] < 1.3, r
+
+
+def test_stacked_comparators_have_intervals_too_wide_and_the_method_says_so(comparators_differ):
+    """Stacked (one intercept per group, as Stata itsa) leaves the comparators' own levels
+    and trends in the residuals: the dispersion and the SEs are inflated (benchmark: SE twice
+    the spread of the estimates, coverage 100%). The method line tells the reader; if the
+    stacked route is fixed, this test and the words must change together."""
+    r = comparators_differ.loc["stacked"]
+    assert r["level SE/SD"] > 1.5 and r["level cover %"] > 97, r
+    from pipeline.stats.its import fit_its
+
+    data = sim.controlled_panel("comparator levels and trends differ", 1)
+    method = fit_its(data, sim.controlled_spec("stacked", "independent")).effects["method"][0]
+    assert "widen its intervals beyond the nominal level" in method
+    pooled = fit_its(data, sim.controlled_spec("pooled", "independent")).effects["method"][0]
+    assert "widen" not in pooled

@@ -15,13 +15,17 @@ keep their link (quasi-binomial logit) and the errors the engine uses (``errors:
 working correlation, Kenward-Roger covariance, Satterthwaite df):
 
 1. **Per-unit effects** (:func:`unit_effects`): one engine fit of every unit with unit fixed
-   effects, the common trend and a level and slope term *per unit* from its own start. Each
-   unit's post-start months are explained by its own terms, so the counterfactual trend is
-   learnt only from months before a unit's start (not-yet-treated and never-treated rows):
-   the clean controls of Callaway & Sant'Anna (2021), in the interacted form of Sun & Abraham
-   (2021). A stacked design per unit (:func:`stacked_rows`, the unit's rows plus its clean
-   controls' rows, one fit each) gives the same point estimates in spirit, but its unit
-   estimates share control rows without a covariance between them; the joint fit has it.
+   effects, a secular trend and a level and slope term *per unit* from its own start. Each
+   unit's post-start months are explained by its own terms, so no already-treated unit is a
+   control: the interacted form of Sun & Abraham (2021). The counterfactual trend is each
+   unit's own (``staggered: {trends: unit}``, the default: the segmented regression of each
+   unit against its own pre-period, Lopez Bernal et al. 2017, sharing seasonality, dispersion
+   and error correlation) or one trend shared by the units and learnt from months before each
+   unit's start (``trends: common``: the not-yet-treated and never-treated rows, the clean
+   controls of Callaway & Sant'Anna 2021), which is biased when wards' baseline trends differ
+   (docs/adr/0095). A stacked design per unit (:func:`stacked_rows`) gives the same point
+   estimates in spirit, but its unit estimates share control rows without a covariance
+   between them; the joint fit has it.
 2. **Average** (:func:`unit_effects`): ``sum_j w_j b_j`` with weights chosen in params
    (``staggered: {weights: equal | exposure}``: equal per unit, or in proportion to the
    unit's denominator in its fitted post-period months), with two intervals:
@@ -35,10 +39,11 @@ working correlation, Kenward-Roger covariance, Satterthwaite df):
    correlated through the shared trend, and over-covered these wards' own average.
 3. **Heterogeneity** (:func:`heterogeneity`): Cochran's Q over the unit estimates with their
    joint covariance, I^2 (Higgins & Thompson 2002) and the DerSimonian-Laird tau^2.
-4. **Event study** (:func:`event_study`): effect by months since each unit's own start, pre-start
-   months included as a check of parallel trends: per unit, the stacked data with one indicator
-   per relative month (the month before the start is the reference), averaged across units
-   with the t interval on the unit estimates.
+4. **Event study** (:func:`event_study`): effect by months since each unit's own start from one
+   joint fit with an indicator per unit and relative month (the month before the start is the
+   reference), averaged across units as one contrast with its Kenward-Roger SE; pre-start
+   months included, with a joint Wald test that they are zero (:func:`pretrend_test`),
+   averaged and unit by unit.
 
 References
 ----------
@@ -55,6 +60,12 @@ binary outcome. Stat Med 2001;20:3875-3889.
 IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for random effects
 meta-analysis is straightforward and considerably outperforms the standard DerSimonian-Laird
 method. BMC Med Res Methodol 2014;14:25.
+Lopez Bernal J, Cummins S, Gasparrini A. Interrupted time series regression for the evaluation
+of public health interventions: a tutorial. Int J Epidemiol 2017;46:348-355.
+Kenward MG, Roger JH. Small sample inference for fixed effects from restricted maximum
+likelihood. Biometrics 1997;53:983-997.
+Roth J. Pretest with caution: event-study estimates after testing for parallel trends. Am Econ
+Rev Insights 2022;4:305-322.
 DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-188.
 Cochran WG. The combination of estimates from different experiments. Biometrics
 1954;10:101-129.
