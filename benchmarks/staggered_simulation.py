@@ -16,16 +16,29 @@ random sample of wards, the model the interval assumes):
   smallest; reversed for early wards respond more) and the same in every panel: the setting of
   issue 17, where the target is these five wards' own average.
 
-Per panel: the joint model with every ward's own level and slope change and their
-equal-weight average (:func:`pipeline.stats.staggered.unit_effects`), and the pooled staggered
-model (the old headline). Columns:
+Added rows (issue 17, this session): ``baseline trends differ`` (effects as early wards respond
+more, and each ward its own secular trend, uniform -0.01 to 0.02 a month on the logit, so
+parallel trends fails) and ``never-treated ward`` (the same effects and a sixth ward without a
+start).
 
-* bias: (mean estimate - mean of the panels' own ward averages) / that mean, level change;
+Per panel: the joint model with every ward's own level and slope change and their
+equal-weight average (:func:`pipeline.stats.staggered.unit_effects`) with each ward's own
+trend (the report's default), the same with one trend shared by the wards, and the pooled
+staggered model (the old headline). Columns:
+
+* bias: (mean estimate - mean of the panels' own ward averages) / that mean, level change,
+  with its Monte Carlo SE;
 * ``cover``: the report's interval (these wards, from the joint covariance) against the
   panel's own ward average (the target of issue 17);
 * ``cover sample``: the interval for wards as a sample (adds tau^2) against the mean of the
   distribution the wards' effects are drawn from;
-* pooled: the pooled model's bias and coverage against the panel's own ward average.
+* shared-trend: the same estimator with ``trends: common`` (ADR 0060's);
+* pooled: the pooled model's bias and coverage against the panel's own ward average;
+* ward slope cover: each ward's own slope interval against its own true slope change.
+
+``--part controlled``: controlled ITS with comparator units that differ (one treated unit,
+five comparators whose baselines and/or trends are drawn per panel; comparators pooled and
+stacked; :func:`controlled_panel`).
 
 Targets (issue 17): |bias| < 5% and 93-97% coverage of the average level and slope change.
 With 200 panels the Monte Carlo SE of a 95% coverage is 1.5 points.
@@ -33,9 +46,13 @@ With 200 panels the Monte Carlo SE of a 95% coverage is 1.5 points.
 Run from the repository root::
 
     .venv/bin/python benchmarks/staggered_simulation.py              # 200 panels a row
-    .venv/bin/python benchmarks/staggered_simulation.py --n 60 --errors independent
+    .venv/bin/python benchmarks/staggered_simulation.py --n 60 --errors independent \
+        --scenarios "baseline trends differ;never-treated ward" --raw out.csv
+    .venv/bin/python benchmarks/staggered_simulation.py --part controlled
+    .venv/bin/python benchmarks/staggered_simulation.py --summarise a.csv b.csv
 
-Prints the table and writes ``benchmarks/out/staggered.md``.
+Prints the markdown table (the tables in ``benchmarks/out/staggered.md`` are these, with the
+command lines that made them).
 """
 
 from __future__ import annotations
@@ -120,8 +137,16 @@ def panel(scenario: str, seed: int):
         units[NEVER] = {"phases": []}
     data = simulate_panel(units, seed=seed * 10 + SCENARIOS.index(scenario), **COMMON)
     truth = {"level_change": (float(level.mean()), mean_level),
-             "slope_change": (float(slope.mean()), mean_slope)}
+             "slope_change": (float(slope.mean()), mean_slope),
+             "wards": {"level_change": level, "slope_change": slope}}
     return data, truth
+
+
+def _ward_cover(units: pd.DataFrame, estimand: str, truths: np.ndarray) -> float:
+    """Share of the wards whose own interval covers their own true change."""
+    rows = units[units["estimand"] == estimand]
+    return float(np.mean((rows["ci_low"].to_numpy() <= truths)
+                         & (truths <= rows["ci_high"].to_numpy())))
 
 
 def _hit(row, truth) -> bool:
@@ -133,8 +158,8 @@ def score(scenario: str, seed: int, errors: str = "auto") -> list[dict]:
     (each ward's own trend), the same with a trend shared by the wards, and the pooled model."""
     data, truth = panel(scenario, seed)
     checked = validate_spec(spec(errors))
-    _, average, _ = unit_effects(data, checked, trends="unit")
-    _, shared, _ = unit_effects(data, checked, trends="common")
+    units, average, _ = unit_effects(data, checked, trends="unit")
+    shared_units, shared, _ = unit_effects(data, checked, trends="common")
     pooled = {r["estimand"]: r for r in change_rows(data, checked)[0]}
     rows = []
     for estimand, g in average.groupby("estimand", sort=False):
@@ -149,7 +174,10 @@ def score(scenario: str, seed: int, errors: str = "auto") -> list[dict]:
                      "population": population, "cover_these": _hit(these, own),
                      "cover_sample": _hit(sample, population),
                      "common": common["estimate"], "cover_common": _hit(common, own),
-                     "pooled": p["estimate"], "cover_pooled": _hit(p, own)})
+                     "pooled": p["estimate"], "cover_pooled": _hit(p, own),
+                     "ward_cover": _ward_cover(units, estimand, truth["wards"][estimand]),
+                     "ward_cover_common": _ward_cover(shared_units, estimand,
+                                                      truth["wards"][estimand])})
     return rows
 
 
@@ -189,6 +217,10 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             "pooled level bias %": _bias(lv["pooled"], target)[0],
             "pooled level cover %": _pct(lv["cover_pooled"]),
             "pooled slope cover %": _pct(sl["cover_pooled"]),
+            # each ward's own interval against its own change (rows run since these columns)
+            "ward slope cover %": _pct(sl["ward_cover"]) if "ward_cover" in sl else np.nan,
+            "shared-trend ward slope cover %": (_pct(sl["ward_cover_common"])
+                                                if "ward_cover_common" in sl else np.nan),
         })
     return pd.DataFrame(rows)
 
