@@ -80,10 +80,14 @@ def trends_differ():
 
 
 def test_own_trends_meet_widened_targets_when_baseline_trends_differ(trends_differ):
+    """The average meets the targets with either trend (the wards' departures from a shared
+    trend cancel in it), but only each ward's own trend keeps each ward's own slope interval
+    honest (benchmark, 200 panels: 95.4% against 75.7% with a shared trend)."""
     r = trends_differ
     assert abs(r["level bias %"]) < 10, r
     assert 86 <= r["level cover %"] < 100 and 86 <= r["slope cover %"] < 100, r
-    assert r["pooled slope cover %"] < 60, r
+    assert r["ward slope cover %"] >= 90 > 85 > r["shared-trend ward slope cover %"], r
+    assert r["pooled slope cover %"] < 75, r
 
 
 def test_a_never_treated_ward_leaves_the_average_on_target():
