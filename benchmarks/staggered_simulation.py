@@ -181,9 +181,9 @@ def score(scenario: str, seed: int, errors: str = "auto") -> list[dict]:
     return rows
 
 
-def run(n: int, errors: str = "auto", scenarios=SCENARIOS) -> pd.DataFrame:
-    """Every panel of every scenario (seeds 1..n)."""
-    return pd.DataFrame([r for s in scenarios for seed in range(1, n + 1)
+def run(n: int, errors: str = "auto", scenarios=SCENARIOS, first: int = 1) -> pd.DataFrame:
+    """Every panel of every scenario (seeds first..first + n - 1)."""
+    return pd.DataFrame([r for s in scenarios for seed in range(first, first + n)
                          for r in score(s, seed, errors)])
 
 
@@ -271,8 +271,9 @@ def score_controlled(scenario: str, seed: int, errors: str = "auto") -> list[dic
     return rows
 
 
-def run_controlled(n: int, errors: str = "auto", scenarios=CONTROLLED) -> pd.DataFrame:
-    return pd.DataFrame([r for s in scenarios for seed in range(1, n + 1)
+def run_controlled(n: int, errors: str = "auto", scenarios=CONTROLLED,
+                   first: int = 1) -> pd.DataFrame:
+    return pd.DataFrame([r for s in scenarios for seed in range(first, first + n)
                          for r in score_controlled(s, seed, errors)])
 
 
@@ -309,6 +310,8 @@ def main() -> None:
     parser.add_argument("--part", choices=("staggered", "controlled"), default="staggered")
     parser.add_argument("--scenarios", default="all",
                         help="all, random, fixed, added, or scenario names separated by ';'")
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="seed of the first panel (more panels for a row: 201, 401, ...)")
     parser.add_argument("--raw", help="also write the per-panel rows to this CSV")
     parser.add_argument("--summarise", nargs="*", metavar="CSV",
                         help="print the table of earlier --raw files instead of running")
@@ -325,7 +328,8 @@ def main() -> None:
     t0 = time.perf_counter()
     parts = []
     for scenario in chosen:  # one scenario at a time: a long run keeps what it has done
-        parts.append((run_controlled if controlled else run)(args.n, args.errors, (scenario,)))
+        parts.append((run_controlled if controlled else run)(args.n, args.errors, (scenario,),
+                                                              args.first_seed))
         raw = pd.concat(parts, ignore_index=True)
         if args.raw:
             raw.to_csv(args.raw, index=False)
