@@ -244,9 +244,10 @@ def staggered_effects(cfg: Intervention, series: pd.DataFrame, spec: dict,
     docs/adr/0060)."""
     if cfg.design != "staggered":
         return None
-    weights = check_options(cfg.staggered)["weights"]
-    return evaluate_staggered(select(series, cfg.headline.key), spec, weights,
-                              pooled=pooled.effects, with_event_study=True)
+    options = check_options(cfg.staggered)
+    return evaluate_staggered(select(series, cfg.headline.key), spec, options["weights"],
+                              pooled=pooled.effects, with_event_study=True,
+                              trends=options["trends"])
 
 
 def design_power(cfg: Intervention, series: pd.DataFrame, result: ITSResult) -> dict:

@@ -51,10 +51,46 @@ def heterogeneity_sentence(result: StaggeredResult, unit_label: str, alpha: floa
         what = CHANGE_WORDS.get(r.estimand, r.estimand)
         verdict = (f"the {unit_label}s differ" if r.p_value < alpha
                    else f"no clear difference between {unit_label}s")
-        p = "p < 0.001" if r.p_value < 0.001 else f"p = {r.p_value:.3f}"
-        parts.append(f"{what}: {verdict} (Cochran's Q {r.q:.1f} on {r.df} df, {p}; "
+        parts.append(f"{what}: {verdict} (Cochran's Q {r.q:.1f} on {r.df} df, {_p(r.p_value)}; "
                      f"I² {100 * r.i2:.0f}%)")
-    return "Do the " + unit_label + "s respond alike? " + "; ".join(parts) + "."
+    text = "Do the " + unit_label + "s respond alike? " + "; ".join(parts) + "."
+    return text + (" " + pretrend_sentence(result.pretrend, unit_label, alpha)
+                   if result.pretrend else "")
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _stat(test: dict) -> str:
+    stat = (f"F {test['stat']:.2f} on {test['q']} and {test['df']:.0f} df"
+            if test["statistic"] == "F" else f"chi-squared {test['stat']:.1f} on {test['q']} df")
+    return f"{stat}, {_p(test['p_value'])}"
+
+
+def pretrend_sentence(test: dict, unit_label: str, alpha: float = 0.05) -> str:
+    """The event study's joint tests of the months before the start, in words
+    (:func:`pipeline.stats.staggered.event_study`, ``with_test=True``)."""
+    months = test["months"]
+    average, each = test["average"], test["each"]
+    span = f"{-min(months)} to {-max(months)} months before the start"
+    findings = []
+    if average["p_value"] < alpha:
+        findings.append(f"averaged over {unit_label}s (as in the figure) these months depart "
+                        f"from the counterfactual course ({_stat(average)})")
+    if each["p_value"] < alpha:
+        findings.append(f"{unit_label}s taken one by one depart from it ({_stat(each)})")
+    if findings:
+        verdict = ("; ".join(findings) + f": some {unit_label}s were already changing before "
+                   "their start, so their counterfactual may be wrong and the effects above "
+                   "should be read with caution")
+    else:
+        verdict = (f"no departure from the counterfactual course, averaged over {unit_label}s "
+                   f"as in the figure ({_stat(average)}) or {unit_label} by {unit_label} "
+                   f"({_stat(each)}); with this many {unit_label}s and months the test can "
+                   "miss a modest departure, so this is a check, not a proof")
+    return (f"Were the {unit_label}s on course before their starts? Tested jointly over the "
+            f"months {span}: {verdict}.")
 
 
 def average_sentence(result: StaggeredResult, unit_label: str, base_family: str) -> str:

@@ -104,7 +104,9 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
         parts.append(f"staggered roll-out, {n_series} units with unit fixed effects")
     elif spec.design == "controlled":
         parts.append(f"controlled ITS against {len(spec.comparator_units)} comparator unit(s)"
-                     + (", every unit its own series (stacked, as Stata itsa)" if spec.stacked
+                     + ((", every unit its own series (stacked, as Stata itsa: one intercept per group, so "
+                        "comparator units that differ in level or trend widen its intervals "
+                        "beyond the nominal level; docs/adr/0096)") if spec.stacked
                         else ""))
     if spec.slope_coding == "itsa" and any(p.has_slope for p in spec.phases):
         parts.append("slope counter 0 in the start month (itsa coding)")

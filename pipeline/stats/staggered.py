@@ -15,13 +15,17 @@ keep their link (quasi-binomial logit) and the errors the engine uses (``errors:
 working correlation, Kenward-Roger covariance, Satterthwaite df):
 
 1. **Per-unit effects** (:func:`unit_effects`): one engine fit of every unit with unit fixed
-   effects, the common trend and a level and slope term *per unit* from its own start. Each
-   unit's post-start months are explained by its own terms, so the counterfactual trend is
-   learnt only from months before a unit's start (not-yet-treated and never-treated rows):
-   the clean controls of Callaway & Sant'Anna (2021), in the interacted form of Sun & Abraham
-   (2021). A stacked design per unit (:func:`stacked_rows`, the unit's rows plus its clean
-   controls' rows, one fit each) gives the same point estimates in spirit, but its unit
-   estimates share control rows without a covariance between them; the joint fit has it.
+   effects, a secular trend and a level and slope term *per unit* from its own start. Each
+   unit's post-start months are explained by its own terms, so no already-treated unit is a
+   control: the interacted form of Sun & Abraham (2021). The counterfactual trend is each
+   unit's own (``staggered: {trends: unit}``, the default: the segmented regression of each
+   unit against its own pre-period, Lopez Bernal et al. 2017, sharing seasonality, dispersion
+   and error correlation) or one trend shared by the units and learnt from months before each
+   unit's start (``trends: common``: the not-yet-treated and never-treated rows, the clean
+   controls of Callaway & Sant'Anna 2021), which is biased when wards' baseline trends differ
+   (docs/adr/0095). A stacked design per unit (:func:`stacked_rows`) gives the same point
+   estimates in spirit, but its unit estimates share control rows without a covariance
+   between them; the joint fit has it.
 2. **Average** (:func:`unit_effects`): ``sum_j w_j b_j`` with weights chosen in params
    (``staggered: {weights: equal | exposure}``: equal per unit, or in proportion to the
    unit's denominator in its fitted post-period months), with two intervals:
@@ -35,10 +39,11 @@ working correlation, Kenward-Roger covariance, Satterthwaite df):
    correlated through the shared trend, and over-covered these wards' own average.
 3. **Heterogeneity** (:func:`heterogeneity`): Cochran's Q over the unit estimates with their
    joint covariance, I^2 (Higgins & Thompson 2002) and the DerSimonian-Laird tau^2.
-4. **Event study** (:func:`event_study`): effect by months since each unit's own start, pre-start
-   months included as a check of parallel trends: per unit, the stacked data with one indicator
-   per relative month (the month before the start is the reference), averaged across units
-   with the t interval on the unit estimates.
+4. **Event study** (:func:`event_study`): effect by months since each unit's own start from one
+   joint fit with an indicator per unit and relative month (the month before the start is the
+   reference), averaged across units as one contrast with its Kenward-Roger SE; pre-start
+   months included, with a joint Wald test that they are zero (:func:`pretrend_test`),
+   averaged and unit by unit.
 
 References
 ----------
@@ -55,6 +60,12 @@ binary outcome. Stat Med 2001;20:3875-3889.
 IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for random effects
 meta-analysis is straightforward and considerably outperforms the standard DerSimonian-Laird
 method. BMC Med Res Methodol 2014;14:25.
+Lopez Bernal J, Cummins S, Gasparrini A. Interrupted time series regression for the evaluation
+of public health interventions: a tutorial. Int J Epidemiol 2017;46:348-355.
+Kenward MG, Roger JH. Small sample inference for fixed effects from restricted maximum
+likelihood. Biometrics 1997;53:983-997.
+Roth J. Pretest with caution: event-study estimates after testing for parallel trends. Am Econ
+Rev Insights 2022;4:305-322.
 DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-188.
 Cochran WG. The combination of estimates from different experiments. Biometrics
 1954;10:101-129.
@@ -64,6 +75,7 @@ Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. Stat Med
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -76,6 +88,7 @@ from .its_fit import fit_model
 from .its_spec import ITSSpec, validate_spec
 
 WEIGHTS = ("equal", "exposure")
+TRENDS = ("unit", "common")
 INTERVALS = ("between", "dersimonian_laird", "within")
 CHANGES = ("level_change", "slope_change")
 EVENT_WINDOW = (-12, 12)  # relative months shown in the event study (0 = the start month)
@@ -102,6 +115,10 @@ class StaggeredResult:
         One sentence naming the method.
     event_study : DataFrame or None
         :func:`event_study` of the same data, when asked for.
+    pretrend : dict or None
+        :func:`pretrend_test` of the event study's pre-start months, when asked for.
+    trends : str
+        ``"unit"`` or ``"common"`` (the counterfactual trend, :func:`unit_effects`).
     """
 
     units: pd.DataFrame
@@ -111,6 +128,8 @@ class StaggeredResult:
     weights: str
     method: str
     event_study: pd.DataFrame | None = None
+    pretrend: dict | None = None
+    trends: str = "unit"
 
     def table(self) -> pd.DataFrame:
         """Per-unit rows, the average and the pooled model in one tidy table (link scale):
@@ -126,17 +145,22 @@ class StaggeredResult:
 
 
 def check_options(options: dict | None) -> dict:
-    """Validate the ``staggered`` options of params (``weights``); return them with defaults."""
+    """Validate the ``staggered`` options of params (``weights``, ``trends``); return them
+    with defaults (``weights: equal``, ``trends: unit``; docs/adr/0095)."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise ValueError(f"staggered options must be a mapping such as {{weights: equal}}, got {options!r}")
-    unknown = sorted(set(options) - {"weights"})
+    unknown = sorted(set(options) - {"weights", "trends"})
     if unknown:
-        raise ValueError(f"unknown staggered option(s) {unknown}; the only option is 'weights'")
+        raise ValueError(f"unknown staggered option(s) {unknown}; the options are 'weights' "
+                         "and 'trends'")
     weights = options.get("weights", "equal")
     if weights not in WEIGHTS:
         raise ValueError(f"staggered weights = {weights!r}; choose one of: {', '.join(WEIGHTS)}")
-    return {"weights": weights}
+    trends = options.get("trends", "unit")
+    if trends not in TRENDS:
+        raise ValueError(f"staggered trends = {trends!r}; choose one of: {', '.join(TRENDS)}")
+    return {"weights": weights, "trends": trends}
 
 
 def _starts(spec: ITSSpec) -> dict[str, int]:
@@ -157,10 +181,6 @@ def stacked_rows(series: pd.DataFrame, spec: ITSSpec, unit: str) -> pd.DataFrame
     own_start = np.array([starts.get(u, np.iinfo(np.int64).max) for u in names])
     keep = (names == unit) | (m < own_start)
     return series[keep].reset_index(drop=True)
-
-
-def _unit_spec(spec: ITSSpec, unit: str) -> ITSSpec:
-    return replace(spec, unit_starts={unit: spec.unit_starts[unit]})
 
 
 def _contrast_rows(design, fit, spec: ITSSpec, vectors: dict) -> list[dict]:
@@ -199,38 +219,54 @@ def change_rows(series: pd.DataFrame, spec: ITSSpec) -> tuple[list[dict], object
     return _contrast_rows(design, fit, spec, vectors), design
 
 
-def _interactions(series: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list[str]]:
+def _interactions(series: pd.DataFrame, spec: ITSSpec, trends: str = "unit",
+                  changes: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """The series with each later unit's own level and slope columns (the first unit's are
     the engine's level and slope terms): ``level[u]`` = 1 from u's start, ``slope[u]`` = months
-    since u's start + 1 (the coding of :mod:`pipeline.stats.its_design`)."""
+    since u's start + 1 (the coding of :mod:`pipeline.stats.its_design`); with
+    ``trends="unit"`` also ``time[u]``, months since the first month for every unit but the
+    engine's reference unit (the first by name), so that each unit has its own secular trend.
+    ``changes=False``: the level columns only (the event study's)."""
+    if trends not in TRENDS:
+        raise ValueError(f"trends = {trends!r}; choose one of: {', '.join(TRENDS)}")
     starts = _starts(spec)
     m = _ordinals(series)
     names = series["unit"].astype(str).to_numpy()
-    out, columns = series.copy(), []
+    added = {}
     for unit in list(starts)[1:]:
         since = m - starts[unit]
         own = (names == unit) & (since >= 0)
-        for term, values in (("level", own.astype(float)),
-                             ("slope", np.where(own, since + 1, 0).astype(float))):
-            if term == "slope" and not spec.phases[0].has_slope:
-                continue
-            out[f"{term}[{unit}]"] = values
-            columns.append(f"{term}[{unit}]")
-    return out, columns
+        added[f"level[{unit}]"] = own.astype(float)
+        if changes and spec.phases[0].has_slope:
+            added[f"slope[{unit}]"] = np.where(own, since + 1, 0).astype(float)
+    if trends == "unit":
+        for unit in sorted(set(names))[1:]:
+            added[f"time[{unit}]"] = np.where(names == unit, m - m.min() + 1, 0).astype(float)
+    return with_columns(series, added), list(added)
 
 
-def joint_fit(series: pd.DataFrame, spec: ITSSpec):
-    """One engine fit with every unit's own level and slope change (see :func:`unit_effects`).
+def with_columns(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``frame`` with new columns added in one step (no fragmented frame)."""
+    return pd.concat([frame.reset_index(drop=True),
+                      pd.DataFrame(columns, index=range(len(frame)))], axis=1)
 
-    Returns ``(fit, design, contrasts)`` with ``contrasts[estimand]`` the units x parameters
-    matrix whose rows give each unit's own change.
-    """
+
+def _check_units(series: pd.DataFrame, spec: ITSSpec) -> None:
     present = set(series["unit"].astype(str))
     missing = [u for u in spec.unit_starts if u not in present]
     if missing:
         raise ValueError(f"unit(s) {missing} of unit_starts have no rows in the series "
                          f"(units: {sorted(present)})")
-    data, columns = _interactions(series, spec)
+
+
+def joint_fit(series: pd.DataFrame, spec: ITSSpec, trends: str = "unit"):
+    """One engine fit with every unit's own level and slope change (see :func:`unit_effects`).
+
+    Returns ``(fit, design, joint spec, contrasts)`` with ``contrasts[estimand]`` the units x
+    parameters matrix whose rows give each unit's own change.
+    """
+    _check_units(series, spec)
+    data, columns = _interactions(series, spec, trends)
     joint = replace(spec, covariates=(*spec.covariates, *columns))
     design = build_design(data, joint)
     fit = fit_model(design, joint)
@@ -244,19 +280,27 @@ def joint_fit(series: pd.DataFrame, spec: ITSSpec):
     return fit, design, joint, contrasts
 
 
-def unit_effects(series: pd.DataFrame, spec, weights: str = "equal") -> tuple[pd.DataFrame, ...]:
+def unit_effects(series: pd.DataFrame, spec, weights: str = "equal",
+                 trends: str = "unit") -> tuple[pd.DataFrame, ...]:
     """Each treated unit's own level and slope change, and their weighted average.
 
-    One engine fit of every unit's rows with unit fixed effects, the common trend (and
+    One engine fit of every unit's rows with unit fixed effects, the secular trend (and
     seasonality) and a level and a slope term *per unit* from its own start: each unit's
-    post-start months are explained by its own terms, so the counterfactual trend is learnt
-    from months before a unit's start only (not-yet-treated and never-treated rows) and no
-    already-treated unit serves as a control. This is the interacted ("saturated") two-way
-    fixed-effects model that Sun & Abraham (2021) and Wooldridge's extended TWFE show is free
-    of the forbidden comparisons of the pooled model (Goodman-Bacon 2021; de Chaisemartin &
-    D'Haultfoeuille 2020), with the engine's link, family and errors. One fit gives the full
-    covariance of the unit effects, so the average ``sum_j w_j b_j`` gets its own SE and
-    Kenward-Roger/Satterthwaite df from the same contrast machinery as every ITS estimate.
+    post-start months are explained by its own terms, so no already-treated unit serves as a
+    control (the forbidden comparisons of the pooled model: Goodman-Bacon 2021; de Chaisemartin
+    & D'Haultfoeuille 2020). This is the interacted ("saturated") model of Sun & Abraham (2021)
+    and Wooldridge's extended two-way fixed effects, with the engine's link, family and errors.
+
+    ``trends``: ``"unit"`` (the default) gives every unit its own secular trend, so each
+    unit's counterfactual is the extrapolation of its own pre-start months (the segmented
+    regression of each unit, Lopez Bernal et al. 2017) and the other units share only the
+    seasonality, dispersion and error correlation; ``"common"`` shares one trend between units,
+    learnt from months before each unit's start (not-yet-treated and never-treated rows, the
+    clean controls of Callaway & Sant'Anna 2021), which is more precise but biased when units'
+    baseline trends differ (parallel trends fails; ``benchmarks/staggered_simulation.py``,
+    docs/adr/0095). One fit gives the full covariance of the unit effects, so the average
+    ``sum_j w_j b_j`` gets its own SE and Kenward-Roger/Satterthwaite df from the same contrast
+    machinery as every ITS estimate.
 
     Parameters
     ----------
@@ -266,6 +310,7 @@ def unit_effects(series: pd.DataFrame, spec, weights: str = "equal") -> tuple[pd
     spec : dict or ITSSpec
         A staggered ITS spec (``unit_starts``).
     weights : {"equal", "exposure"}
+    trends : {"unit", "common"}
 
     Returns
     -------
@@ -280,7 +325,7 @@ def unit_effects(series: pd.DataFrame, spec, weights: str = "equal") -> tuple[pd
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
     if spec.design != "staggered":
         raise ValueError("per-unit staggered effects need a staggered spec (unit_starts)")
-    fit, design, joint, contrasts = joint_fit(series, spec)
+    fit, design, joint, contrasts = joint_fit(series, spec, trends)
     units = list(spec.unit_starts)
     w = unit_weights(np.array([_exposure(design, u) for u in units]), weights)
     rows, averages, tests = [], [], []
@@ -378,101 +423,148 @@ def dersimonian_laird_tau2(b, v) -> float:
     return max(0.0, (q - (len(b) - 1)) / denom) if denom > 0 else 0.0
 
 
-def method_sentence(weights: str, k: int) -> str:
+def method_sentence(weights: str, k: int, trends: str = "unit") -> str:
     """The method in one sentence (for tables and reports)."""
     named = "equal weight per unit" if weights == "equal" else \
         "units weighted by their post-start denominators (exposure)"
+    counterfactual = ("each unit's own trend before its start" if trends == "unit" else
+                      "a trend shared by the units, from months before each unit's start")
     return (f"One segmented model with each of the {k} units' own level and slope change from "
-            f"its own start (counterfactual trend from months before each unit's start), "
-            f"averaged with {named}; interval from the units' joint covariance")
+            f"its own start (counterfactual: {counterfactual}), averaged with {named}; "
+            f"interval from the units' joint covariance")
 
 
 def evaluate_staggered(series: pd.DataFrame, spec, weights: str = "equal",
                        pooled: pd.DataFrame | None = None,
-                       with_event_study: bool = False) -> StaggeredResult:
+                       with_event_study: bool = False, trends: str = "unit") -> StaggeredResult:
     """Per-unit effects, their average, heterogeneity and the pooled model beside them.
 
     ``pooled``: the pooled model's effects table (``fit_its(series, spec).effects``), shown as
     the sensitivity row; fitted here when not given. ``with_event_study``: add
-    :func:`event_study` with the same weights.
+    :func:`event_study` (and its joint pre-start test) with the same weights and trends.
     """
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
-    units, average, tests = unit_effects(series, spec, weights)
+    units, average, tests = unit_effects(series, spec, weights, trends)
     if pooled is None:
         from .its import fit_its
 
         pooled = fit_its(series, spec).effects
     pooled = pooled[pooled["estimand"].isin(CHANGES)].reset_index(drop=True)
-    events = event_study(series, spec, weights) if with_event_study else None
+    events, pretrend = (event_study(series, spec, weights, trends=trends, with_test=True)
+                        if with_event_study else (None, None))
     return StaggeredResult(units, average, tests, pooled, weights,
-                           method_sentence(weights, units["unit"].nunique()), events)
+                           method_sentence(weights, units["unit"].nunique(), trends), events,
+                           pretrend, trends)
 
 
-def _event_series(series: pd.DataFrame, spec: ITSSpec, unit: str, window) -> tuple:
-    """Stacked rows of ``unit`` with one indicator column per relative month in ``window``."""
-    rows = stacked_rows(series, spec, unit)
-    start = month_ordinal(spec.unit_starts[unit])
-    rel = _ordinals(rows) - start
-    own = rows["unit"].astype(str).to_numpy() == unit
+def _event_columns(series: pd.DataFrame, spec: ITSSpec, window, trends: str):
+    """The series for the event study: each unit's rows up to ``window[1]`` months after its
+    start (all rows of never-treated units), each later unit's own level column, the unit
+    trends when ``trends="unit"``, and one indicator per unit and relative month ``e`` in
+    ``window`` except the reference ``e = -1``, the level term's own month (the first fitted
+    post month) and washout months. Returns ``(rows, columns, indicators, first_post)`` with
+    ``indicators[(unit, e)]`` the column name."""
+    starts = _starts(spec)
+    names = series["unit"].astype(str).to_numpy()
+    rel = _ordinals(series) - np.array([starts.get(u, np.iinfo(np.int64).max // 2) for u in names])
     lo, hi = window
-    keep = ~own | (rel <= hi)
-    rows, rel, own = rows[keep].reset_index(drop=True), rel[keep], own[keep]
-    first_post = spec.washout_months  # first fitted post month: the level term's own month
-    names = {}
-    for e in range(lo, hi + 1):
-        if e in (-1, first_post) or (0 <= e < first_post):
-            continue
-        col = f"event_{e}".replace("-", "m")
-        rows[col] = (own & (rel == e)).astype(float)
-        if rows[col].any():
-            names[e] = col
-    return rows, names, first_post
+    keep = ~np.isin(names, list(starts)) | (rel <= hi)
+    rows, rel, names = series[keep].reset_index(drop=True), rel[keep], names[keep]
+    rows, columns = _interactions(rows, spec, trends, changes=False)
+    first_post = spec.washout_months
+    indicators, added = {}, {}
+    for unit in starts:
+        for e in range(lo, hi + 1):
+            if e in (-1, first_post) or (0 <= e < first_post):
+                continue
+            hit = (names == unit) & (rel == e)
+            if hit.any():
+                indicators[(unit, e)] = f"event[{unit}, {e}]"
+                added[indicators[(unit, e)]] = hit.astype(float)
+    return with_columns(rows, added), [*columns, *added], indicators, first_post
 
 
 def event_study(series: pd.DataFrame, spec, weights: str = "equal",
-                window: tuple[int, int] = EVENT_WINDOW) -> pd.DataFrame:
-    """Effect by months since each unit's start, averaged over units (Sun & Abraham 2021 style).
+                window: tuple[int, int] = EVENT_WINDOW, trends: str = "unit",
+                with_test: bool = False):
+    """Effect by months since each unit's start, averaged over units (Sun & Abraham 2021).
 
-    Per unit, the stacked data (its rows up to ``window[1]`` months after the start, the clean
-    controls' rows) are fitted by the engine with the unit's level change and one indicator per
-    relative month ``e`` in ``window`` (the month before the start, ``e = -1``, is the
-    reference; months before ``window[0]`` stay in the unit's pre-period). The effect at
-    ``e >= 0`` is the level change plus that month's indicator, at ``e < -1`` the indicator: the
-    gap between the unit and its counterfactual trend, which should be near 0 before the start
-    if trends were parallel. Month-by-month unit effects are averaged as in
-    :func:`average_effects`.
+    One engine fit of every unit (its rows up to ``window[1]`` months after its own start;
+    never-treated units throughout) with the design of :func:`unit_effects` where each unit's
+    slope change is replaced by one indicator per relative month: the unit's own level change
+    stands for its first fitted post month, and ``event[u, e]`` for every other month ``e`` in
+    ``window`` except ``e = -1``, the reference (the interacted event study of Sun & Abraham
+    2021, Wooldridge's extended TWFE, on the engine's link and errors). Months before
+    ``window[0]`` stay in each unit's pre-period and give its counterfactual (its own trend when
+    ``trends="unit"``). Unit ``u``'s effect at ``e >= 0`` is its level change plus
+    ``event[u, e]``, at ``e < -1`` the indicator alone: the gap between the unit and its
+    counterfactual, which should be near 0 before the start if the counterfactual is right.
+    The average over units with the chosen weights is one contrast of the joint fit, with its
+    Kenward-Roger SE and Satterthwaite df (the "these units" interval of :func:`unit_effects`).
+
+    ``with_test=True`` also returns :func:`pretrend_test` of the pre-start months shown.
 
     Returns
     -------
-    DataFrame
+    DataFrame (and dict when ``with_test``)
         ``event_time, estimate, se, df, ci_low, ci_high, p_value, k, weights`` (link scale;
         ``event_time`` 0 is the start month; the reference month -1 is 0 by definition).
     """
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
-    per_unit = []
-    for unit in spec.unit_starts:
-        rows, names, first_post = _event_series(series, spec, unit, window)
-        one = replace(_unit_spec(spec, unit), covariates=tuple(names.values()),
-                      phases=tuple(replace(p, change="level", ramp_months=0) for p in spec.phases))
+    _check_units(series, spec)
+    rows, columns, indicators, first_post = _event_columns(series, spec, window, trends)
+    one = replace(spec, covariates=(*spec.covariates, *columns),
+                  phases=tuple(replace(p, change="level", ramp_months=0) for p in spec.phases))
+    with warnings.catch_warnings():  # the engine adds the indicator columns one by one
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
         design = build_design(rows, one)
-        fit = fit_model(design, one)
-        eye = np.eye(len(fit.params))
-        level = eye[design.contrasts[0][2]]
-        vectors = {first_post: level}
-        for e, col in names.items():
-            vec = eye[design.names.index(col)]
-            vectors[e] = vec + level if e >= 0 else vec
-        exposure = _exposure(design, unit)
-        for r in _contrast_rows(design, fit, one, vectors):
-            per_unit.append({"unit": unit, **r, "exposure": exposure})
-    table = pd.DataFrame(per_unit).rename(columns={"estimand": "event_time"})
-    rows = []
-    for e, g in table.groupby("event_time", sort=True):
-        w = unit_weights(g["exposure"].to_numpy(), weights)
-        interval = "between" if len(g) > 1 else "within"
-        rows.append({"event_time": int(e), **weighted_mean_interval(
-            g["estimate"], g["se"] ** 2, w, spec.alpha, interval), "k": len(g), "weights": weights})
-    rows.append({"event_time": -1, "estimate": 0.0, "se": 0.0, "df": None, "ci_low": 0.0,
-                 "ci_high": 0.0, "p_value": float("nan"), "k": len(spec.unit_starts),
-                 "weights": weights})
-    return pd.DataFrame(rows).sort_values("event_time").reset_index(drop=True)
+    fit = fit_model(design, one)
+    eye = np.eye(len(fit.params))
+    units = list(spec.unit_starts)
+    level = {u: eye[design.contrasts[0][2]] + (eye[design.names.index(f"level[{u}]")] if i else 0)
+             for i, u in enumerate(units)}
+    exposure = np.array([_exposure(design, u) for u in units])
+    vectors, present = {}, {}
+    for e in sorted({first_post, *(e for _, e in indicators)}):
+        per_unit = {u: (level[u] if e >= 0 else 0) + (eye[design.names.index(indicators[(u, e)])]
+                                                      if (u, e) in indicators else 0)
+                    for u in units if (u, e) in indicators or e == first_post}
+        w = unit_weights(exposure[[units.index(u) for u in per_unit]], weights)
+        vectors[e] = w @ np.array(list(per_unit.values()))
+        present[e] = len(per_unit)
+    out = [{"event_time": int(r.pop("estimand")), **r, "k": present[e], "weights": weights}
+           for e, r in zip(vectors, _contrast_rows(design, fit, one, vectors))]
+    out.append({"event_time": -1, "estimate": 0.0, "se": 0.0, "df": None, "ci_low": 0.0,
+                "ci_high": 0.0, "p_value": float("nan"), "k": len(units), "weights": weights})
+    table = pd.DataFrame(out).sort_values("event_time").reset_index(drop=True)
+    if not with_test:
+        return table
+    pre = [e for e in vectors if e < -1]
+    each = [eye[design.names.index(col)] for (_, e), col in indicators.items() if e < -1]
+    return table, {"months": pre,
+                   "average": pretrend_test(fit, np.array([vectors[e] for e in pre])),
+                   "each": pretrend_test(fit, np.array(each))}
+
+
+def pretrend_test(fit, L: np.ndarray) -> dict:
+    """Joint test that the pre-start effects ``L b`` are all zero (a parallel-trends check).
+
+    Wald statistic ``W = (L b)' (L Phi L')^-1 (L b)`` with ``Phi`` the fit's covariance (the
+    Kenward-Roger adjusted one under ``errors: auto``), referred as ``F = W / q`` to
+    F(q, nu) with ``nu`` the smallest Satterthwaite df of the ``q`` contrasts (a conservative
+    stand-in for the Kenward & Roger 1997 scaled F), or ``W`` to chi-squared on q df when the
+    fit uses normal quantiles. The pre-trend test of event studies (Sun & Abraham 2021; Roth
+    2022 on its low power: a pass is no proof of parallel trends). :func:`event_study` runs it
+    on the averaged months (what its figure shows; departures of units in opposite directions
+    cancel there) and on every unit's own months (which sees them).
+    """
+    b = L @ fit.params
+    q = len(L)
+    W = float(b @ np.linalg.solve(L @ fit.cov @ L.T, b))
+    _, dfs = fit.se_df(L)
+    if dfs is None:
+        return {"q": q, "stat": W, "df": None, "statistic": "chi-squared",
+                "p_value": float(stats.chi2.sf(W, q))}
+    nu = float(np.min(np.broadcast_to(dfs, (q,))))
+    return {"q": q, "stat": W / q, "df": nu, "statistic": "F",
+            "p_value": float(stats.f.sf(W / q, q, nu))}
