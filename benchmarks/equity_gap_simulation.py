@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.stats.equity import monthly_sii, _sii_its, gap_change_between
+from pipeline.stats.equity import gap_change_between, monthly_sii, sii_its
 from pipeline.stats.inequality import sii_point
 from pipeline.stats.its_spec import validate_spec
 from pipeline.stats.simulation import simulate_series
@@ -75,7 +75,7 @@ def one(seed: int, level: float, extra: float) -> dict:
                            SPEC).set_index("estimand").loc["level_change"]
     long = data.assign(outcome="o", dimension="imd_quintile")
     sii = monthly_sii(long, "o", validate_spec(SPEC), [])
-    res, rows = _sii_its(sii, SPEC, "o", [])
+    res, rows = sii_its(sii, SPEC, "o", [])
     b = next(r for r in rows if r["estimand"] == "level_change")
     return {"a": (a["estimate"], a["ci_low"], a["ci_high"]),
             "b": (b["estimate"], b["ci_low"], b["ci_high"]), "b_truth": true_sii_change(data)}

@@ -31,7 +31,7 @@ import pandas as pd
 from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
-from .its_estimands import COLUMNS, describe_method, effect_rows, effects_table, series_table
+from .its_estimands import COLUMNS, describe_method, effect_rows, inference_table, series_table
 from .its_fit import Fit, fit_arrays, fit_model
 from .its_spec import ITSSpec, validate_spec
 
@@ -62,6 +62,9 @@ class ITSResult:
     model_results : object
         The statsmodels results object of the same model, built on first access (its own
         covariance is model-based, scale 1).
+    inference : DataFrame
+        ``estimand, phase, se, df`` of every row of ``effects``: the standard error on the
+        link scale and the t df of its interval (NaN: normal quantile), per contrast.
     """
 
     effects: pd.DataFrame
@@ -72,6 +75,7 @@ class ITSResult:
     spec: ITSSpec
     method: str
     fit: Fit = field(repr=False)
+    inference: pd.DataFrame = field(default=None, repr=False)
 
     @property
     def model_results(self):
@@ -216,13 +220,15 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     design: Design = build_design(series, checked)
     fit = fit_model(design, checked)
     method = describe_method(checked, fit, design)
-    effects, notes = effects_table(design, fit, checked, method)
+    rows, notes = effect_rows(design, fit, checked, method)
     diagnostics = diagnose(design, fit, checked)
     diagnostics["warnings"] += notes
     params = pd.Series(fit.params, index=design.names, name="coef")
     cov = pd.DataFrame(fit.cov, index=design.names, columns=design.names)
-    return ITSResult(effects, series_table(design, fit, checked), diagnostics, params, cov,
-                     checked, method, fit)
+    return ITSResult(effects=pd.DataFrame(rows, columns=COLUMNS),
+                     series=series_table(design, fit, checked), diagnostics=diagnostics,
+                     params=params, cov=cov, spec=checked, method=method, fit=fit,
+                     inference=inference_table(rows))
 
 
 @dataclass
@@ -241,6 +247,9 @@ class ITSBatch:
     n_fast, n_fallback : int
         Strata fitted on the shared design, and strata fitted one by one by :func:`fit_its`
         (a different month/unit layout, zero denominators, or covariates).
+    fits : dict
+        Stratum key -> :class:`StratumFit` (coefficients, covariance, per-estimand SE and df):
+        what a contrast between strata needs, without refitting.
     """
 
     effects: pd.DataFrame
@@ -250,11 +259,25 @@ class ITSBatch:
     by: tuple
     n_fast: int
     n_fallback: int
-    _frames: dict = field(repr=False, default_factory=dict)
+    frames: dict = field(repr=False, default_factory=dict)
+    fits: dict = field(repr=False, default_factory=dict)
 
     def result(self, key) -> ITSResult:
         """The full :class:`ITSResult` of one stratum (refitted on demand by :func:`fit_its`)."""
-        return fit_its(self._frames[key], self.spec)
+        return fit_its(self.frames[key], self.spec)
+
+
+@dataclass(frozen=True)
+class StratumFit:
+    """One stratum's fit as :func:`fit_its_many` keeps it: the effects table (as
+    :attr:`ITSResult.effects`), the coefficients and their covariance, and the SE and df of
+    every estimand (:attr:`ITSResult.inference`)."""
+
+    effects: pd.DataFrame
+    params: pd.Series
+    cov: pd.DataFrame
+    inference: pd.DataFrame
+    spec: ITSSpec
 
 
 class _LazyFrames(dict):
@@ -325,11 +348,15 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
     rows, diagnostics, errors = [], {}, {}
     n_fast = n_fallback = 0
 
-    def add(key, effect_rows_, diag):
+    fits: dict = {}
+
+    def add(key, effect_rows_, diag, params, cov, inference):
         parts = key if isinstance(key, tuple) else (key,)
         for r in effect_rows_:
             rows.append((*parts, *(r[c] for c in COLUMNS)))
         diagnostics[key] = diag
+        fits[key] = StratumFit(pd.DataFrame(effect_rows_, columns=COLUMNS), params, cov,
+                               inference, checked)
 
     def record(key, design, fit) -> None:
         """Estimands and diagnostics of one fitted stratum, as fit_its would give them."""
@@ -337,7 +364,9 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
         eff, notes = effect_rows(design, fit, checked, method)
         diag = diagnose(design, fit, checked)
         diag["warnings"] += notes
-        add(key, eff, diag)
+        add(key, eff, diag, pd.Series(fit.params, index=design.names, name="coef"),
+            pd.DataFrame(fit.cov, index=design.names, columns=design.names),
+            inference_table(eff))
 
     fast_ok = not checked.covariates
     ref = None
@@ -394,15 +423,17 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
                     done = True
             if not done:
                 res = fit_its(frames[key], checked)
-                add(key, res.effects.to_dict("records"), res.diagnostics)
+                add(key, res.effects.to_dict("records"), res.diagnostics, res.params, res.cov,
+                    res.inference)
                 n_fallback += 1
         except ValueError as exc:  # NotEstimable and numpy's LinAlgError are ValueErrors
             if on_error == "raise":
                 raise ValueError(f"stratum {key!r}: {failure_text(exc)}") from exc
             errors[key] = failure_text(exc)  # fixed wording, never a BLAS error's text
     effects = pd.DataFrame(rows, columns=[*label, *COLUMNS])
-    return ITSBatch(effects, diagnostics, errors, checked, tuple(label), n_fast, n_fallback,
-                    frames)
+    return ITSBatch(effects=effects, diagnostics=diagnostics, errors=errors, spec=checked,
+                    by=tuple(label), n_fast=n_fast, n_fallback=n_fallback, frames=frames,
+                    fits=fits)
 
 
-__all__ = ["ITSBatch", "ITSResult", "fit_its", "fit_its_many"]
+__all__ = ["ITSBatch", "ITSResult", "StratumFit", "fit_its", "fit_its_many"]
