@@ -1,4 +1,4 @@
-"""Simulation check of the change-in-the-gap estimators (issue 4; DESIGN.md section 4).
+"""Simulation check of the change-in-the-gap estimators (issue 4; docs/design.md section 4).
 
 Five IMD-quintile series are simulated with ``pipeline.stats.simulation.simulate_series``
 (48 months, one interruption after 24, a deprivation gradient in the baseline, a common pre-
@@ -19,7 +19,7 @@ Scenarios (truths from the noise-free means):
 
 For each: mean estimate, bias, empirical SD, mean SE, 95% CI coverage of the truth, and the
 rejection rate of "no change" (type I error when the truth is 0, power otherwise).
-Target (DESIGN.md section 4): coverage between 93% and 97%, type I error near 5%.
+Target (docs/design.md section 4): coverage between 93% and 97%, type I error near 5%.
 
 Usage: ``.venv/bin/python benchmarks/equity_gap_simulation.py [--n 1000] [--seed 1]``.
 Writes ``benchmarks/out/equity_gap_simulation.json``.

@@ -41,7 +41,7 @@ class Evaluation:
 
     @property
     def effects(self) -> pd.DataFrame:
-        """Every ITS estimate: one row per outcome x stratum x estimand (DESIGN.md sec. 4)."""
+        """Every ITS estimate: one row per outcome x stratum x estimand (docs/design.md section 4)."""
         frames = [r.effects.assign(model="primary", outcome=k, dimension="all", stratum="all")
                   for k, r in self.its.items()]
         frames += [r.effects.assign(model="ols_newey_west", outcome=k, dimension="all",

@@ -21,7 +21,7 @@ PACKAGES = (
     "duckdb", "dvc", "matplotlib", "nbconvert", "numpy", "pandas", "papermill", "pyarrow",
     "scipy", "seaborn", "statsmodels",
 )
-_CODE_SUFFIXES = (".py", ".j2", ".css", ".json")
+_CODE_SUFFIXES = (".py", ".j2", ".css", ".js", ".json")  # every file a report inlines
 
 
 def file_hash(path: Path) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..palette import SERIES_COLOURS
 from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
@@ -35,8 +36,7 @@ from .its_estimands import COLUMNS, describe_method, effect_rows, inference_tabl
 from .its_fit import Fit, fit_arrays, fit_model
 from .its_spec import ITSSpec, validate_spec
 
-# Okabe & Ito (2008) colour-blind-safe palette.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+PALETTE = SERIES_COLOURS  # the project's palette (pipeline.palette)
 
 
 @dataclass

@@ -62,9 +62,7 @@ def gap_change_stratified(outcome, fits, most, least, alpha, dimension="imd_quin
     e1 = fits[key_m].effects.set_index(["estimand", "phase"])
     e5 = fits[key_l].effects.set_index(["estimand", "phase"])
     family = fits[key_m].spec.base_family
-    link = {"binomial": "log odds ratio", "poisson": "log rate ratio",
-            "gaussian": "difference in proportion"}[family]
-    _, suffix, natural = SCALES[family]
+    link, suffix, natural = SCALES[family]
     twin = (suffix, f"ratio of {natural}s") if suffix else (None, None)
     pair = f"Q{most} - Q{least}" if names is None else f"{names[0]} - {names[1]}"
     compared = (f"IMD quintile {most} minus quintile {least} (reference)" if names is None
