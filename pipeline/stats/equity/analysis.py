@@ -61,7 +61,14 @@ EFFECT_COLUMNS = ["outcome", "dimension", "stratum", "source", "estimand", "phas
 
 @dataclass
 class EquityResult:
-    """Result of :func:`evaluate_equity`; every table is tidy (see the module docstring)."""
+    """Result of :func:`evaluate_equity`; every table is tidy (see the module docstring).
+
+    ``its`` maps ``(outcome, dimension, stratum)`` to the fit of that series: the overall
+    series' ``ITSResult`` (the evaluation's own when it passed ``overall_fits``) and each
+    stratum's :class:`pipeline.stats.its.StratumFit`; both carry ``effects``, ``params``,
+    ``cov``, ``inference`` and ``spec``. ``sii_its`` maps an outcome to the ITS of its monthly
+    SII.
+    """
 
     stratum_effects: pd.DataFrame
     before_after: pd.DataFrame
