@@ -101,7 +101,14 @@ def prepared_project(tmp_path_factory) -> Path:
 # long simulations: marked here so the tiers are declared in one place.
 SUBPROCESS_MODULES = {"test_browser", "test_data_safety", "test_publish_atomic", "test_render",
                       "test_scaffold", "test_setup", "test_target_group", "test_validate_cli"}
-SLOW_MODULES: set[str] = set()
+# Slow: coverage simulations and whole evaluations (measured with --durations; together they
+# were about 80% of the in-process suite's time).
+SLOW_MODULES = {"test_its_simulation", "test_known_effects", "test_data_property"}
+SLOW_TESTS = ("tests/test_its.py::test_simulation_",
+              "tests/test_equity.py::test_gap_change_ci_covers_zero_about_95_percent",
+              "tests/test_report_text.py::test_a_gap_moving_against_the_most_deprived")
+SLOW_FIXTURES = {"thi", "slopes_differ_fixed", "early_respond_more"}  # equity of a whole
+# intervention, staggered coverage simulations
 
 
 def pytest_collection_modifyitems(config, items):
@@ -109,7 +116,9 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rsplit(".", 1)[-1]
         if module in SUBPROCESS_MODULES:
             item.add_marker(pytest.mark.subprocess)
-        if module in SLOW_MODULES:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in SLOW_MODULES or item.nodeid.startswith(SLOW_TESTS) or (
+                module in ("test_equity", "test_staggered") and fixtures & SLOW_FIXTURES):
             item.add_marker(pytest.mark.slow)
 
 
