@@ -14,6 +14,7 @@ what the code says, whatever has already been imported in this process.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,17 @@ def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports(name: str, deferred: bool):
+@lru_cache(maxsize=None)
+def _tree(name: str) -> ast.Module:
+    return ast.parse(MODULES[name].read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def imports(name: str, deferred: bool) -> tuple:
     """``(target module, imported names, line)`` of each import in module ``name``;
     ``deferred`` includes imports inside functions (and ``TYPE_CHECKING`` blocks are skipped)."""
     path = MODULES[name]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(name)
     is_package = path.name == "__init__.py"
     out = []
 
@@ -68,7 +75,7 @@ def imports(name: str, deferred: bool):
             visit(child, inner)
 
     visit(tree, True)
-    return out
+    return tuple(out)
 
 
 def graph(deferred: bool) -> dict[str, set[str]]:

@@ -9,6 +9,8 @@ evaluation goes on.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pipeline import config
@@ -49,8 +51,12 @@ def test_headline_not_estimable_stops_evaluate_with_the_reason(thi):
 def test_a_stratum_not_estimable_is_left_out_of_the_equity_breakdown(thi):
     cfg, series = thi
     outcome = cfg.headline.key
-    broken = _zero_after_start(series, outcome, cfg.phases[0].start,
-                               dimension="imd_quintile", stratum="3")
+    # the headline alone, by IMD quintile, no sensitivity table: the path, not the whole report
+    cfg = dataclasses.replace(cfg, outcomes=(cfg.headline,), equity=("imd_quintile",),
+                              plus_groups=(), intersections=(), target_group=None,
+                              sensitivity={"enabled": False})
+    broken = _zero_after_start(series[series["outcome"] == outcome], outcome,
+                               cfg.phases[0].start, dimension="imd_quintile", stratum="3")
     ev = run(cfg, broken)
     expected = f"{outcome} imd_quintile=3: not estimable ({REASONS['segment_all_zero']})"
     assert expected in ev.equity.warnings
