@@ -32,8 +32,10 @@ repro: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The fast tier: in-process tests only (no subprocess, no clone; tests/conftest.py refuses a
+# process in any test not marked), without the long simulations. Target: under a minute.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration and not subprocess and not slow"
 
 validate: $(STAMP)
 	$(BIN)/python -m pipeline validate

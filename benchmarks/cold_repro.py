@@ -1,4 +1,4 @@
-"""Cold ``dvc repro`` of every intervention, timed stage by stage (DESIGN.md section 7).
+"""Cold ``dvc repro`` of every intervention, timed stage by stage (docs/design.md section 7).
 
 Targets: a cold ``dvc repro`` of the three interventions in under 45 s on 2 cores, spending most
 of its time in statistics rather than kernel start-up and rendering; a no-op ``dvc repro`` in

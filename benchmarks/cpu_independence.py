@@ -1,6 +1,6 @@
 """Same code, params and data, other BLAS kernels: are the published reports the same bytes?
 
-Reports must be rebuilt byte for byte on any CPU (DESIGN.md section 9; docs/adr/0030). OpenBLAS
+Reports must be rebuilt byte for byte on any CPU (docs/design.md section 9; docs/adr/0030). OpenBLAS
 picks its compute kernels by CPU at load time (AVX-512 on one machine, AVX2 on another), and
 kernels differ in their last bits. This benchmark stands in for "another machine": it runs the
 real ``python -m pipeline evaluate <key>`` (notebook, tables, plots, metrics, HTML) in fresh

@@ -1,4 +1,4 @@
-"""Simulation check of the change-in-the-gap estimators (issue 4; DESIGN.md section 4).
+"""Simulation check of the change-in-the-gap estimators (issue 4; docs/design.md section 4).
 
 Five IMD-quintile series are simulated with ``pipeline.stats.simulation.simulate_series``
 (48 months, one interruption after 24, a deprivation gradient in the baseline, a common pre-
@@ -19,7 +19,7 @@ Scenarios (truths from the noise-free means):
 
 For each: mean estimate, bias, empirical SD, mean SE, 95% CI coverage of the truth, and the
 rejection rate of "no change" (type I error when the truth is 0, power otherwise).
-Target (DESIGN.md section 4): coverage between 93% and 97%, type I error near 5%.
+Target (docs/design.md section 4): coverage between 93% and 97%, type I error near 5%.
 
 Usage: ``.venv/bin/python benchmarks/equity_gap_simulation.py [--n 1000] [--seed 1]``.
 Writes ``benchmarks/out/equity_gap_simulation.json``.
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.stats.equity import monthly_sii, _sii_its, gap_change_between
+from pipeline.stats.equity import gap_change_between, monthly_sii, sii_its
 from pipeline.stats.inequality import sii_point
 from pipeline.stats.its_spec import validate_spec
 from pipeline.stats.simulation import simulate_series
@@ -75,7 +75,7 @@ def one(seed: int, level: float, extra: float) -> dict:
                            SPEC).set_index("estimand").loc["level_change"]
     long = data.assign(outcome="o", dimension="imd_quintile")
     sii = monthly_sii(long, "o", validate_spec(SPEC), [])
-    res, rows = _sii_its(sii, SPEC, "o", [])
+    res, rows = sii_its(sii, SPEC, "o", [])
     b = next(r for r in rows if r["estimand"] == "level_change")
     return {"a": (a["estimate"], a["ci_low"], a["ci_high"]),
             "b": (b["estimate"], b["ci_low"], b["ci_high"]), "b_truth": true_sii_change(data)}

@@ -1,5 +1,5 @@
 """Simulation study of the ITS engine: bias, 95% CI coverage and type I error of the level
-change, per family x error structure (DESIGN.md section 4, issue 3).
+change, per family x error structure (docs/design.md section 4, issue 3).
 
 For every cell, ``n`` seeded series are simulated with a known level change (and ``n`` more
 with none) by :func:`pipeline.stats.simulation.simulate_series`, fitted through the

@@ -1,4 +1,4 @@
-"""Speed of stratified ITS fits (DESIGN.md section 7: 1,000 fits, estimands and diagnostics
+"""Speed of stratified ITS fits (docs/design.md section 7: 1,000 fits, estimands and diagnostics
 included, in under 2 s on 2 cores).
 
 The workload: 1,000 strata of one 48-month Poisson series each (quasi-Poisson, two Fourier

@@ -1,6 +1,6 @@
 """Simulation rows of the structural model and the synthetic control (issue 12, item 8).
 
-Targets of the existing engine (DESIGN.md sec. 4): |bias| < 5%, 95% coverage 93-97%, type I
+Targets of the existing engine (docs/design.md sec. 4): |bias| < 5%, 95% coverage 93-97%, type I
 error 3-7%. Rows:
 
 structural, local level

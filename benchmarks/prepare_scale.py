@@ -1,4 +1,4 @@
-"""Prepare at scale: 10 million record-level rows validated and aggregated (DESIGN.md section 7).
+"""Prepare at scale: 10 million record-level rows validated and aggregated (docs/design.md section 7).
 
 Targets (issue 6): validation included, under 2 s from Parquet and 5 s from CSV, under 1 GB of
 memory, at least 3x faster than the pandas route.

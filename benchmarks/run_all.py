@@ -1,7 +1,7 @@
 """Run every benchmark in turn: ``.venv/bin/python benchmarks/run_all.py`` (or ``make bench``).
 
 Each benchmark is a script in this folder that prints its own table (with its ratio to the plain
-route, DESIGN.md section 7) and writes ``benchmarks/out/<name>.json``. Add a new one to
+route, docs/design.md section 7) and writes ``benchmarks/out/<name>.json``. Add a new one to
 ``SCRIPTS``. Each runs with its own defaults; run a script alone to pass it options.
 """
 

@@ -1,7 +1,7 @@
 """Attack a published table: try to recover an exact count from what is printed beside it.
 
 Rounding to 5 and suppressing 1 to 7 protect nothing if a figure printed beside the counts was
-computed from the exact ones (DESIGN.md section 5): ``85, 1085, 0.0774194`` gives back 84,
+computed from the exact ones (docs/design.md section 5): ``85, 1085, 0.0774194`` gives back 84,
 because 84/1085 is the only fraction in the rounding bands that prints as 0.0774194. The
 publication scan (:mod:`pipeline.publication_check`) runs these attacks on every table it
 reads and refuses to publish when one succeeds.

@@ -1,8 +1,8 @@
 """Read and validate ``params.yaml`` into typed objects.
 
 This is the one place that reads parameters and derives paths from the project root
-(DESIGN.md section 3). The evaluation notebook is handed only an intervention's key and calls
-:func:`load_intervention`, so papermill never parses a parameter value (DESIGN.md section 9:
+(docs/design.md section 3). The evaluation notebook is handed only an intervention's key and calls
+:func:`load_intervention`, so papermill never parses a parameter value (docs/design.md section 9:
 papermill reads ``false`` as a truthy string and YAML 1.1 dates differently from DVC).
 Unknown keys and wrong types are errors that name the key and the fix, never silently ignored.
 """
@@ -180,7 +180,7 @@ class Intervention:
     @property
     def design(self) -> str:
         """``staggered``, ``controlled`` or ``single``: which ITS design the data call for."""
-        from pipeline.stats.its_spec import design_of
+        from pipeline.its_spec import design_of
 
         return design_of(self.unit_starts, self.comparator_units)
 
@@ -498,12 +498,13 @@ def _mapping(value: Any, where: str) -> dict:
 def _check_its_specs(cfg: "Intervention", where: str) -> None:
     """Validate each outcome's assembled ITS spec with the statistics' own validator.
 
-    The ITS options are the engine's spec keys (pipeline.stats.its_spec), so the engine is the
-    one place that knows them; here its message gets the params.yaml path in front.
+    The ITS options are the engine's spec keys (pipeline.its_spec), so the engine's validator
+    is the one place that knows them; here its message gets the params.yaml path in front.
+    Neither it nor :mod:`pipeline.analysis_options` imports the statistics (docs/adr/0107).
     """
-    from pipeline.stats.its_spec import validate_spec
-    from pipeline.stats.sensitivity import validate_options
-    from pipeline.stats.staggered import check_options
+    from pipeline.analysis_options import check_staggered_options as check_options
+    from pipeline.analysis_options import validate_options
+    from pipeline.its_spec import validate_spec
 
     try:
         validate_options(cfg.sensitivity)
@@ -530,7 +531,7 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
 def _check_other_models(cfg: "Intervention", where: str) -> None:
     """``model: structural`` needs one start (not a staggered roll-out) and valid
     ``structural`` options; ``synthetic_control: true`` needs comparator units."""
-    from pipeline.stats.structural import check_options
+    from pipeline.analysis_options import check_structural_options as check_options
 
     try:
         check_options(cfg.structural)
@@ -763,7 +764,7 @@ def simulated_keys(root: Path | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class Paths:
-    """Every path the pipeline writes, derived from the project root (DESIGN.md section 3)."""
+    """Every path the pipeline writes, derived from the project root (docs/design.md section 3)."""
 
     root: Path
 

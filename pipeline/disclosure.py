@@ -1,6 +1,6 @@
 """Statistical disclosure control of everything published under ``reports/``.
 
-The rule (DESIGN.md section 5, following OpenSAFELY's output checking and NHS Digital's
+The rule (docs/design.md section 5, following OpenSAFELY's output checking and NHS Digital's
 small-number practice): counts from 1 to ``suppress_at_or_below`` (7) are suppressed, other
 counts are rounded to the nearest ``round_to`` (5), and a proportion or rate whose numerator or
 denominator was suppressed is suppressed too. Zero is published as zero: it is not a small

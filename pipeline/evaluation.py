@@ -3,7 +3,7 @@
 Ties an :class:`~pipeline.config.Intervention` to the pure functions of :mod:`pipeline.stats`:
 before/after comparisons over the windows in params, a segmented regression per outcome in the
 design the params describe (single series with phases, staggered roll-out or controlled), and
-the headline outcome by IMD quintile. Everything here returns tidy tables (DESIGN.md sec. 4);
+the headline outcome by IMD quintile. Everything here returns tidy tables (docs/architecture.md);
 nothing is written to disk.
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import Intervention, Outcome, crossed_name
-from pipeline.stats.before_after import compare_proportions
+from pipeline.stats.before_after import compare_windows, window_offsets
+from pipeline.stats.before_after import window_masks as window_masks_from_offsets
 from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
 from pipeline.stats.power import minimum_detectable_effect
@@ -42,7 +44,7 @@ class Evaluation:
 
     @property
     def effects(self) -> pd.DataFrame:
-        """Every ITS estimate: one row per outcome x stratum x estimand (DESIGN.md sec. 4)."""
+        """Every ITS estimate: one row per outcome x stratum x estimand (docs/design.md section 4)."""
         frames = [r.effects.assign(model="primary", outcome=k, dimension="all", stratum="all")
                   for k, r in self.its.items()]
         frames += [r.effects.assign(model="ols_newey_west", outcome=k, dimension="all",
@@ -114,59 +116,40 @@ def treated_units(cfg: Intervention, units) -> list[str]:
     return sorted(u for u in units if u not in comparators)
 
 
-def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rows in the before and after windows, relative to each unit's own start.
 
     Before: the ``before_months`` months up to the start; after: ``after_months`` months
-    from the start plus any washout (the washout months themselves are excluded).
+    from the start plus any washout (the washout months themselves are excluded). The start
+    is the unit's own (staggered) or the outcome's first evaluated phase
+    (:meth:`Intervention.phases_of`: a measure collected from part-way through is compared
+    around the first phase after collection began).
     """
-    start = frame["unit"].map(cfg.unit_starts).fillna(cfg.phases[0].start) \
-        if cfg.unit_starts else _first_starts(cfg, frame)
-    start = pd.to_datetime(start)
-    offset = ((frame["month"].dt.year - start.dt.year) * 12
-              + frame["month"].dt.month - start.dt.month)
+    firsts = {o.key: cfg.phases_of(o)[0].start for o in cfg.outcomes}
+    before = np.zeros(len(frame), bool)
+    after = np.zeros(len(frame), bool)
     ba = cfg.before_after
-    before = (offset >= -ba.before_months) & (offset < 0)
-    after = (offset >= ba.washout_months) & (offset < ba.washout_months + ba.after_months)
+    starts = {u: s.strftime("%Y-%m") for u, s in (cfg.unit_starts or {}).items()}
+    outcomes = frame["outcome"] if "outcome" in frame else pd.Series("", index=frame.index)
+    for outcome, idx in outcomes.groupby(outcomes, sort=False).indices.items():
+        part = frame.iloc[idx]
+        first = firsts.get(outcome, cfg.phases[0].start).strftime("%Y-%m")
+        offset = window_offsets(part["month"], part["unit"], first, starts)
+        before[idx], after[idx] = window_masks_from_offsets(
+            offset, ba.before_months, ba.after_months, ba.washout_months)
     return before, after
 
 
-def _first_starts(cfg: Intervention, frame: pd.DataFrame) -> pd.Series:
-    """Each row's first evaluated phase start: a measure collected from part-way through is
-    compared before and after the first phase that starts after collection began."""
-    firsts = {o.key: cfg.phases_of(o)[0].start for o in cfg.outcomes}
-    if "outcome" not in frame:
-        return pd.Series(cfg.phases[0].start, index=frame.index)
-    return frame["outcome"].map(firsts).fillna(cfg.phases[0].start)
-
-
 def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
-    """Before/after proportions (Wilson) and their difference (Newcombe) per outcome x stratum."""
+    """Before/after proportions (Wilson) and their difference (Newcombe) per outcome x stratum
+    of the treated units, by :func:`pipeline.stats.before_after.compare_windows` (a stratum
+    empty in either window is not compared: no row)."""
     units = treated_units(cfg, series["unit"].unique())
-    frame = series[series["unit"].isin(units)]
+    frame = series[series["unit"].isin(units)].reset_index(drop=True)
     before, after = window_masks(cfg, frame)
-    keys = ["outcome", "dimension", "stratum"]
-    sums = {
-        "before": frame[before].groupby(keys)[["numerator", "denominator"]].sum(),
-        "after": frame[after].groupby(keys)[["numerator", "denominator"]].sum(),
-    }
-    joined = sums["before"].merge(sums["after"], left_index=True, right_index=True,
-                                  suffixes=("_before", "_after"))
-    rows = []
-    for (outcome, dimension, stratum), r in joined.iterrows():
-        if r["denominator_before"] == 0 or r["denominator_after"] == 0:
-            continue  # an empty stratum in one window: nothing to compare
-        stats = compare_proportions(
-            int(r["numerator_after"]), int(r["denominator_after"]),
-            int(r["numerator_before"]), int(r["denominator_before"]),
-            alpha=cfg.alpha,
-        )
-        rows.append({"outcome": outcome, "dimension": dimension, "stratum": stratum,
-                     "numerator_before": int(r["numerator_before"]),
-                     "denominator_before": int(r["denominator_before"]),
-                     "numerator_after": int(r["numerator_after"]),
-                     "denominator_after": int(r["denominator_after"]), **stats})
-    return pd.DataFrame(rows)
+    table, _ = compare_windows(frame, before, after, ["outcome", "dimension", "stratum"],
+                               cfg.alpha)
+    return table
 
 
 def fit_outcome(cfg: Intervention, outcome: Outcome, series: pd.DataFrame,
@@ -211,6 +194,7 @@ def run(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) ->
         multiplicity=cfg.multiplicity, alpha=cfg.alpha,
         before_after_months=(cfg.before_after.before_months, cfg.before_after.after_months),
         most=cfg.equity_primary.most, least=cfg.equity_primary.least,
+        overall_fits=its,
     )
     ols = {o.key: fit_ols_newey_west(cfg, o, series, quality) for o in cfg.outcomes}
     headline = cfg.headline

@@ -1,4 +1,4 @@
-"""Scan everything under a reports folder for disclosure violations (DESIGN.md section 5).
+"""Scan everything under a reports folder for disclosure violations (docs/design.md section 5).
 
 ``scan(reports_dir) -> list[Violation]``; ``python -m pipeline.publication_check [DIR]`` exits
 1 and lists the violations when there are any (``main``).

@@ -60,11 +60,11 @@ def with_target_rows(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
 
 def gap_change(cfg: Intervention, equity, outcomes) -> pd.DataFrame:
     """Change in the gap (target minus everyone else) per outcome, from the stratified ITS."""
-    from pipeline.stats.equity import _gap_change_stratified
+    from pipeline.stats.equity import gap_change_stratified
 
     rows = []
     for o in outcomes:
-        rows += _gap_change_stratified(o.key, equity.its, TARGET, REST, cfg.alpha, DIMENSION,
+        rows += gap_change_stratified(o.key, equity.its, TARGET, REST, cfg.alpha, DIMENSION,
                                        names=(TARGET, REST))
     return pd.DataFrame(rows)
 

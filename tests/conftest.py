@@ -2,6 +2,11 @@
 
 Tests never touch the working tree's data or reports: they copy the project (its tracked files
 and any uncommitted changes) into a temporary folder and run the real commands there.
+
+Test tiers (docs/adr/0109): a test that starts a process (a CLI run, git, DVC, papermill, a
+browser) is marked ``subprocess``; the real DVC pipeline on a clone is ``integration``; the
+long simulations are ``slow``. ``make test-fast`` runs the rest, in-process only: any other test
+that starts a process fails (:func:`_no_subprocess_unless_marked`).
 """
 
 from __future__ import annotations
@@ -46,11 +51,92 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+# Working-tree folders a project copy does not need: environments, caches, generated data.
+NOT_COPIED = {".git", ".venv", ".pytest_cache", "test-artifacts", "reports"}
+NOT_COPIED_DATA = {"synthetic", "processed", "interim"}
+
+
+def copy_tree(target: Path) -> Path:
+    """Copy the working tree (uncommitted changes included) without git or a subprocess:
+    everything but the environment, caches and generated data (reports are not copied)."""
+    def ignore(folder, names):
+        here = Path(folder)
+        skip = {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
+        if here == ROOT:
+            skip |= NOT_COPIED & set(names)
+        elif here == ROOT / "data":
+            skip |= NOT_COPIED_DATA & set(names)
+        elif here == ROOT / ".dvc":
+            skip |= {"cache", "tmp"} & set(names)
+        elif here == ROOT / "benchmarks":
+            skip |= {"out"} & set(names)
+        return skip
+
+    shutil.copytree(ROOT, target, ignore=ignore, symlinks=True)
+    return target
+
+
 @pytest.fixture(scope="session")
 def prepared_project(tmp_path_factory) -> Path:
-    """A project copy with simulated extracts and prepared series (no reports)."""
-    project = copy_project(tmp_path_factory.mktemp("prepared") / "project")
-    run([sys.executable, "-m", "pipeline", "simulate"], cwd=project)
-    for key in ("thi_month", "smoking_advice", "pulmonary_rehab"):
-        run([sys.executable, "-m", "pipeline", "prepare", key], cwd=project)
+    """A project copy with simulated extracts and prepared series (no reports), made in this
+    process by the same CLI functions the DVC stages call."""
+    from pipeline import cli
+
+    project = copy_tree(tmp_path_factory.mktemp("prepared") / "project")
+    previous = os.environ.get("PIPELINE_ROOT")
+    os.environ["PIPELINE_ROOT"] = str(project)
+    try:
+        for argv in (["simulate"], *(["prepare", k] for k in
+                                     ("thi_month", "smoking_advice", "pulmonary_rehab"))):
+            assert cli.main(argv) == 0, f"pipeline {' '.join(argv)} failed in {project}"
+    finally:
+        if previous is None:
+            os.environ.pop("PIPELINE_ROOT", None)
+        else:
+            os.environ["PIPELINE_ROOT"] = previous
     return project
+
+
+# Modules whose tests start processes (CLI runs, git, papermill kernels, a browser) or run
+# long simulations: marked here so the tiers are declared in one place.
+SUBPROCESS_MODULES = {"test_browser", "test_data_safety", "test_publish_atomic", "test_render",
+                      "test_scaffold", "test_setup", "test_target_group", "test_validate_cli"}
+# Slow: coverage simulations and whole evaluations (measured with --durations; together they
+# were about 80% of the in-process suite's time).
+SLOW_MODULES = {"test_its_simulation", "test_known_effects", "test_data_property"}
+SLOW_TESTS = ("tests/test_its.py::test_simulation_",
+              "tests/test_equity.py::test_gap_change_ci_covers_zero_about_95_percent",
+              "tests/test_report_text.py::test_a_gap_moving_against_the_most_deprived",
+              "tests/test_simulate.py::test_same_seed_gives_identical_bytes",
+              "tests/test_disclosure.py::test_committed_reports_carry_no_record_level_columns")
+SLOW_FIXTURES = {"thi", "slopes_differ_fixed", "early_respond_more"}  # equity of a whole
+# intervention, staggered coverage simulations
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if module in SUBPROCESS_MODULES:
+            item.add_marker(pytest.mark.subprocess)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in SLOW_MODULES or item.nodeid.startswith(SLOW_TESTS) or (
+                module in ("test_equity", "test_staggered") and fixtures & SLOW_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+
+
+class SubprocessInFastTest(AssertionError):
+    """A test not marked ``subprocess`` or ``integration`` started a process."""
+
+
+@pytest.fixture(autouse=True)
+def _no_subprocess_unless_marked(request, monkeypatch):
+    """Fail any unmarked test that starts a process, so the fast tier stays in-process."""
+    if {"subprocess", "integration"} & {m.name for m in request.node.iter_markers()}:
+        return
+
+    def refuse(self, args=None, *rest, **kwargs):
+        raise SubprocessInFastTest(
+            f"{request.node.nodeid} started a process ({args!r}); mark it "
+            "@pytest.mark.subprocess or keep it in-process")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

@@ -134,7 +134,7 @@ from statsmodels.stats.contingency_tables import StratifiedTable, mcnemar  # noq
 from statsmodels.stats import rates as sm_rates  # noqa: E402
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW  # noqa: E402
 
-from pipeline.stats.before_after import (  # noqa: E402
+from pipeline.stats.other_comparisons import (  # noqa: E402
     compare_means, compare_means_data, compare_rates, mantel_haenszel, mantel_haenszel_table,
     paired_proportions, poisson_interval, poisson_rate, window_counts)
 

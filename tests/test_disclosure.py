@@ -1,4 +1,4 @@
-"""The publication rule (DESIGN.md section 5, docs/adr/0004) and a scan of everything published."""
+"""The publication rule (docs/design.md section 5, docs/adr/0004) and a scan of everything published."""
 
 from __future__ import annotations
 

@@ -217,3 +217,63 @@ def test_published_equity_tables_pass_the_scan(thi, tmp_path):
     raw = thi.before_after
     raw.to_csv(tmp_path / "raw.csv", index=False)
     assert scan(tmp_path), "unprotected counts must be caught"
+
+
+# -- gap change from the fits' own SEs and df (docs/adr/0105) ---------------------------------
+
+def _statsmodels_slope(series: pd.DataFrame, start: str):
+    """Slope change, SE and residual df of a quasi-binomial segmented regression fitted by
+    statsmodels directly (Pearson X2 scale, as R's quasibinomial): an outside reference."""
+    import statsmodels.api as sm
+
+    months = pd.to_datetime(series["month"]).dt.to_period("M")
+    t = np.array([(m - months.iloc[0]).n for m in months], float)
+    s = (pd.Period(start, "M") - months.iloc[0]).n
+    post = (t >= s).astype(float)
+    X = np.column_stack([np.ones_like(t), t, post, post * (t - s)])
+    n = series["denominator"].to_numpy(float)
+    res = sm.GLM(series["numerator"].to_numpy(float) / n, X, family=sm.families.Binomial(),
+                 var_weights=n).fit(scale="X2")
+    return float(res.params[3]), float(res.bse[3]), float(res.df_resid)
+
+
+def test_gap_change_interval_uses_each_fits_se_and_welch_df():
+    """The gap change of a quasi-binomial fit: SE = hypot of the two strata's model SEs and a
+    t quantile on the Welch-Satterthwaite df of their residual df, as computed from statsmodels
+    fits of the same model. The old rule (SE read back from the t intervals with a normal z)
+    gives a wider interval and fails this test."""
+    common = dict(n_months=36, start="2019-01", baseline=0.3, denominator=150,
+                  overdispersion=0.02)
+    most = simulate_series(phases=[("2020-07", 0.3, 0.02)], seed=11, **common)
+    least = simulate_series(phases=[("2020-07", 0.0, 0.0)], seed=12, **common)
+    spec = {"family": "quasibinomial", "errors": "independent",
+            "phases": [{"name": "go", "start": "2020-07"}], "horizons": [6]}
+    rows = gap_change_between(most, least, spec).set_index(["estimand", "phase"])
+    got = rows.loc[("slope_change", "go")]
+    b1, se1, df1 = _statsmodels_slope(most, "2020-07")
+    b5, se5, df5 = _statsmodels_slope(least, "2020-07")
+    v1, v5 = se1 ** 2, se5 ** 2
+    df = (v1 + v5) ** 2 / (v1 ** 2 / df1 + v5 ** 2 / df5)
+    half = stats.t.ppf(0.975, df) * np.hypot(se1, se5)
+    assert got["estimate"] == pytest.approx(b1 - b5, rel=1e-6)
+    assert got["ci_high"] - got["estimate"] == pytest.approx(half, rel=1e-6)
+    assert got["p_value"] == pytest.approx(2 * stats.t.sf(abs(b1 - b5) / np.hypot(se1, se5), df),
+                                           rel=1e-5)
+    assert "Welch-Satterthwaite" in got["method"]
+
+
+def test_gap_change_of_a_binomial_fit_stays_normal():
+    """Binomial fits have normal intervals: the difference has a normal interval too."""
+    common = dict(n_months=36, start="2019-01", baseline=0.3, denominator=150)
+    most = simulate_series(phases=[("2020-07", 0.3, 0.0)], seed=3, **common)
+    least = simulate_series(phases=[("2020-07", 0.0, 0.0)], seed=4, **common)
+    spec = {"family": "binomial", "phases": [{"name": "go", "start": "2020-07"}],
+            "horizons": [6]}
+    got = gap_change_between(most, least, spec).set_index(["estimand", "phase"]).loc[
+        ("level_change", "go")]
+    a = fit_its(most, spec).model_results
+    b = fit_its(least, spec).model_results
+    se = np.hypot(a.bse.iloc[2] if hasattr(a.bse, "iloc") else a.bse[2],
+                  b.bse.iloc[2] if hasattr(b.bse, "iloc") else b.bse[2])
+    assert got["ci_high"] - got["estimate"] == pytest.approx(stats.norm.ppf(0.975) * se, rel=1e-6)
+    assert "normal interval" in got["method"]

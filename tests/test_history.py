@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pipeline.report import history
 
 
@@ -32,6 +34,11 @@ def test_new_version_records_what_changed():
     assert "headline: or.estimate 1.3 → 1.25" in text
 
 
-def test_dumps_is_stable():
-    h = history.updated([], manifest("v1"), {"b": 1, "a": 2})
-    assert history.dumps(h) == history.dumps(h) and history.dumps(h).endswith("\n")
+def test_dumps_does_not_depend_on_key_order():
+    """The same history built from dicts in another key order is written to the same text,
+    keys sorted, indented, UTF-8 kept as characters and a final newline."""
+    a = history.dumps(history.updated([], manifest("v1"), {"b": 1, "a": "→"}))
+    b = history.dumps(history.updated([], manifest("v1"), {"a": "→", "b": 1}))
+    assert a == b and a.endswith("}\n]\n") and "→" in a
+    keys = [k for k in json.loads(a, object_pairs_hook=lambda pairs: [p[0] for p in pairs])[0]]
+    assert keys == sorted(keys)

@@ -223,14 +223,6 @@ def test_seasonality_options_and_multi_unit_sum():
         assert res.params.equals(fit_its(total, _spec(seasonality=seasonality, harmonics=2)).params)
 
 
-def test_deterministic():
-    a = fit_its(_data(), _spec(errors="hac"))
-    b = fit_its(_data(), _spec(errors="hac"))
-    pd.testing.assert_frame_equal(a.effects, b.effects)
-    pd.testing.assert_frame_equal(a.series, b.series)
-    assert a.summary() == b.summary()
-
-
 def test_summary_and_plot():
     import matplotlib
 

@@ -1,6 +1,6 @@
 """The evaluation recovers the known effects the generator wrote to ``truth.json``.
 
-This is the end-to-end check of DESIGN.md section 4 (b) on the project's own synthetic data:
+This is the end-to-end check of docs/design.md section 4 (b) on the project's own synthetic data:
 simulate -> prepare (DuckDB) -> evaluation (segmented regression per design). The truths are
 the *marginal* (population-averaged) level and slope changes on the log-odds scale that a
 segmented logistic regression of the aggregated series targets (docs/data.md).

@@ -52,7 +52,7 @@ def test_repro_writes_three_reports_and_the_index(repro):
 
 
 def test_committed_reports_are_reproduced_byte_for_byte(repro):
-    """A fresh clone's `dvc repro` gives exactly the committed reports (DESIGN.md sec. 6)."""
+    """A fresh clone's `dvc repro` gives exactly the committed reports (docs/design.md section 6)."""
     assert digest_tree(repro / "reports") == digest_tree(ROOT / "reports")
 
 

@@ -1,4 +1,4 @@
-"""Executed notebooks are normalised and rendered to self-contained HTML (DESIGN.md sec. 3, 9)."""
+"""Executed notebooks are normalised and rendered to self-contained HTML (docs/design.md section 3, 9)."""
 
 from __future__ import annotations
 

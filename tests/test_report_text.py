@@ -22,10 +22,11 @@ from pipeline.stats.multiplicity import describe
 
 def _equity(multiplicity: str, n_tests: int = 282) -> EquityResult:
     """An equity result carrying only what methods() reads: the adjustment it applied."""
-    result = EquityResult.__new__(EquityResult)
-    result.__dict__.update(multiplicity=multiplicity, n_tests=n_tests, alpha=0.05,
-                           adjustment_note=describe(multiplicity, n_tests, 0.05))
-    return result
+    empty = pd.DataFrame()
+    return EquityResult(stratum_effects=empty, before_after=empty, heterogeneity=empty,
+                        gaps=empty, gap_change=empty, gap_series=empty,
+                        multiplicity=multiplicity, alpha=0.05, n_tests=n_tests,
+                        adjustment_note=describe(multiplicity, n_tests, 0.05))
 
 
 def _story(project, key: str, multiplicity: str = "holm", **its) -> Story:
@@ -121,10 +122,11 @@ def _crafted_gap(change, low, high):
     gap_change = pd.DataFrame([{"outcome": "x", "source": "stratified_its",
                                 "estimand": "abs_diff_h12", "estimate": change,
                                 "ci_low": low, "ci_high": high}])
-    result = EquityResult.__new__(EquityResult)
-    result.__dict__.update(gap_change=gap_change, gaps=pd.DataFrame(), alpha=0.05, most="1",
-                           least="5")
-    return result
+    empty = pd.DataFrame()
+    return EquityResult(stratum_effects=empty, before_after=empty, heterogeneity=empty,
+                        gaps=empty, gap_change=gap_change, gap_series=empty,
+                        multiplicity="holm", alpha=0.05, n_tests=0, adjustment_note="",
+                        most="1", least="5")
 
 
 def test_staggered_design_names_a_range_of_starts(project):

@@ -84,9 +84,11 @@ def _crafted_equity(change, low, high, gap_before):
     gaps = pd.DataFrame([{"outcome": "x", "period": "before", "measure": "absolute_gap",
                           "estimate": gap_before, "ci_low": gap_before - 0.01,
                           "ci_high": gap_before + 0.01}])
-    result = EquityResult.__new__(EquityResult)
-    result.__dict__.update(gap_change=gap_change, gaps=gaps, alpha=0.05, most="1", least="5")
-    return result
+    empty = pd.DataFrame()
+    return EquityResult(stratum_effects=empty, before_after=empty, heterogeneity=empty,
+                        gaps=gaps, gap_change=gap_change, gap_series=empty,
+                        multiplicity="holm", alpha=0.05, n_tests=0, adjustment_note="",
+                        most="1", least="5")
 
 
 @pytest.mark.parametrize("change, low, high, gap_before, expected, numbers, harm", [

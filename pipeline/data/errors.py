@@ -2,7 +2,7 @@
 
 Why a list of problems rather than the first failure: an evaluator fixing an extract in a
 spreadsheet should see every problem of the file in one run, each naming the file, the
-column, the (1-based) data rows and the fix (DESIGN.md section 6).
+column, the (1-based) data rows and the fix (docs/design.md section 6).
 """
 from __future__ import annotations
 

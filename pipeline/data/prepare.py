@@ -1,7 +1,7 @@
 """Validate an extract and aggregate it to the monthly long series, in DuckDB.
 
 Why DuckDB SQL: 10 million rows must validate and aggregate in seconds, within 1 GB, and the same
-SQL ports to Spark later (DESIGN.md section 7; docs/adr/0020). Why a complete grid: every month x
+SQL ports to Spark later (docs/design.md section 7; docs/adr/0020). Why a complete grid: every month x
 unit x stratum x outcome is present (zeros where nothing happened) so a missing month can never
 be filled silently downstream (docs/architecture.md). Why temporary files and ``os.replace``: a
 failed or killed run never leaves half an output, and ``data/raw`` (the input's folder) is never

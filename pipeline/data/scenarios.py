@@ -1,7 +1,7 @@
 """Scenarios for the synthetic extracts: who is in the data, base rates and the true effects.
 
 Why this module exists: the pipeline's default data source is synthetic, so every estimator
-can be checked against effects we *know* (DESIGN.md sections 3 and 4). Each scenario is a
+can be checked against effects we *know* (docs/design.md sections 3 and 4). Each scenario is a
 plain, frozen dataclass so the truth is readable in one place and ends up verbatim in
 ``truth.json`` next to the extract.
 

@@ -1,7 +1,7 @@
 """Seeded synthetic record-level extracts with known effects, and their truths.
 
 Why: the pipeline runs end to end on data whose true effects are written down, so the
-statistics can be checked against them (DESIGN.md sections 3-4). Output is byte-identical for
+statistics can be checked against them (docs/design.md sections 3-4). Output is byte-identical for
 the same arguments: a numpy Generator seeded from ``seed`` and a stable per-key offset
 (``zlib.crc32``), rows sorted, Parquet written from Arrow without pandas metadata, and JSON
 with sorted keys and rounded floats.
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from .scenarios import AGE_BANDS, ETHNICITY, IMD, SEX, Flag, Scenario, get_scenario
 
-MIN_MONTHS_BEFORE = 24   # pre-period needed for a stable pre-trend (DESIGN.md section 4)
+MIN_MONTHS_BEFORE = 24   # pre-period needed for a stable pre-trend (docs/design.md section 4)
 MIN_MONTHS_AFTER = 18    # months from the (unit's) start to the window end, start included
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(30)
 

@@ -4,7 +4,7 @@ The notebook runs with the project root as working directory and writes its tabl
 manifest and extended version history into a staging folder; this module then adds
 ``report.ipynb`` and ``report.html``, scans the result, and swaps the complete folder in for
 ``reports/<key>`` in one step (pipeline.report.atomic_publish, docs/adr/0035), so neither a
-failure nor a kill at any point leaves half a report or loses its history (DESIGN.md section
+failure nor a kill at any point leaves half a report or loses its history (docs/design.md section
 6). It also writes the index entry the ``index`` stage reads.
 """
 
@@ -24,7 +24,7 @@ class DisclosureViolation(PipelineError):
 
 
 def refuse_unsafe(staged: Path, rule) -> None:
-    """Scan the staged report as DESIGN.md section 5 asks; publish nothing that fails.
+    """Scan the staged report as docs/design.md section 5 asks; publish nothing that fails.
 
     The scan (pipeline.publication_check) looks for small or unrounded counts, NHS numbers,
     postcodes and record-level columns in every file: the last line of defence behind the

@@ -3,7 +3,7 @@
 A report's version is a short hash over the code that made it (the ``pipeline`` package and the
 evaluation notebook), its params section, the disclosure rule, each input file and the versions
 of the packages that compute the numbers. No git commit id and no clock time enter it, so a
-forced rerun of the same code, params and data reproduces it byte for byte (DESIGN.md sec. 3).
+forced rerun of the same code, params and data reproduces it byte for byte (docs/design.md sec. 3).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PACKAGES = (
     "duckdb", "dvc", "matplotlib", "nbconvert", "numpy", "pandas", "papermill", "pyarrow",
     "scipy", "seaborn", "statsmodels",
 )
-_CODE_SUFFIXES = (".py", ".j2", ".css", ".json")
+_CODE_SUFFIXES = (".py", ".j2", ".css", ".js", ".json")  # every file a report inlines
 
 
 def file_hash(path: Path) -> str:

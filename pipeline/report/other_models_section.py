@@ -223,7 +223,7 @@ def show(story) -> None:
 
     from pipeline.evaluation import select, treated_units
     from pipeline.report import figures
-    from pipeline.report.story import _html_table as _table_html
+    from pipeline.report.story import html_table as _table_html
 
     ev, cfg, rule = story.ev, story.cfg, story.rule
     structural = getattr(ev, "structural", None) or {}

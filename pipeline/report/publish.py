@@ -1,7 +1,7 @@
 """Write a report's machine-readable outputs: tables, DVC metrics and plot data.
 
 Every table passes through :mod:`pipeline.disclosure` on its way out; this module is the one
-boundary where counts leave the pipeline (DESIGN.md section 5). Files are written with fixed
+boundary where counts leave the pipeline (docs/design.md section 5). Files are written with fixed
 float formatting and sorted keys so that reruns are byte-identical.
 """
 

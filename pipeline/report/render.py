@@ -1,6 +1,6 @@
 """Run the evaluation notebook with papermill and render it to a self-contained HTML page.
 
-Reruns must give byte-identical files (DESIGN.md sections 3 and 9): papermill and nbclient write
+Reruns must give byte-identical files (docs/design.md sections 3 and 9): papermill and nbclient write
 timestamps and durations, the injected-parameters cell gets a random id, and the kernel's
 language metadata carries the Python patch version. :func:`normalise` removes or fixes each of
 these before anything is written, so the executed ``report.ipynb`` and ``report.html`` depend

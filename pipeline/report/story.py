@@ -30,7 +30,7 @@ SHORT_PHASE_UNKNOWN = 99  # no segment record: no short-phase warning
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
 
 
-def _html_table(table: pd.DataFrame) -> str:
+def html_table(table: pd.DataFrame) -> str:
     """A table as HTML for people: column names in words, proportions as percentages, p-values
     and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
     than overflowing the page. The CSV files under ``tables/`` keep the variable names."""
@@ -228,7 +228,7 @@ class Story:
         keep = ["variant", "description", "estimate", "ci_low", "ci_high", "p_value", "note"]
         display(Markdown(f"Immediate change, {self._natural(self.cfg.headline)[1]} (95% CI); "
                          "the full table with the link scale is `tables/robustness.csv`."))
-        display(HTML(_html_table(shown[keep])))
+        display(HTML(html_table(shown[keep])))
         agrees, placebo = self.robustness()
         rows = self._link_rows()
         unfitted = table.loc[table["estimate"].isna(), "variant"].unique()
@@ -258,7 +258,7 @@ class Story:
         display(Markdown(f"### Each {unit}'s own effect and their average ({outcome.label})"))
         display(Markdown(staggered_section.average_sentence(result, unit, family)))
         display(Markdown(staggered_section.heterogeneity_sentence(result, unit, self.cfg.alpha)))
-        display(HTML(_html_table(staggered_section.effects_table(result, family))))
+        display(HTML(html_table(staggered_section.effects_table(result, family))))
         display(Markdown(f"Method: {result.method}. The full table on the log scale is "
                          "`tables/staggered_effects.csv`."))
         if result.event_study is not None:
@@ -394,7 +394,7 @@ class Story:
         change = self.ev.target_gap
         if len(change):
             change = on_percent_scale(without_link_twins(change))
-            display(HTML(_html_table(change.drop(columns=["method"]))))
+            display(HTML(html_table(change.drop(columns=["method"]))))
 
     def other_answers(self) -> list[str]:
         """One line for the staff outcomes and one per group of outcomes (e.g. the 7 areas of
@@ -516,7 +516,7 @@ class Story:
         rows = self.ev.series[self.ev.series["dimension"] == "all"]
         table = rows.groupby(["unit", "outcome"], as_index=False)[["numerator", "denominator"]].sum()
         published = disclosure.publish_table(table, self.rule, ["numerator", "denominator"])
-        return _html_table(published)
+        return html_table(published)
 
     def methods(self) -> str:
         result = self.ev.its[self.cfg.headline.key]
@@ -570,7 +570,7 @@ class Story:
         keep = ["outcome", "dimension", "stratum", "numerator_before", "denominator_before",
                 "before", "numerator_after", "denominator_after", "after", "difference",
                 "difference_low", "difference_high", "p_value", "test"]
-        return _html_table(overall[[c for c in keep if c in overall.columns]])
+        return html_table(overall[[c for c in keep if c in overall.columns]])
 
     @staticmethod
     def per(outcome: config.Outcome) -> int:
@@ -585,7 +585,7 @@ class Story:
         effects = (results or self.ev.its)[outcome_key].effects
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
         shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
-        return _html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
+        return html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                                   "p_value", "scale"]])
 
     def reported_outcomes(self, population: str | None = None) -> list[config.Outcome]:
@@ -670,7 +670,7 @@ class Story:
                                  f"{r.ci_high:.2f})" for r in table.itertuples()) + ".",
                          caption="Immediate change (ratio, 95% CI) by outcome; the dashed line "
                                  "is no change.")
-            display(HTML(_html_table(table)))
+            display(HTML(html_table(table)))
 
     def show_staff(self) -> None:
         """Staff outcomes in their own section: about staff, not patients, so the same models
@@ -832,8 +832,8 @@ class Story:
         gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
                          "relative index of inequality; PHE method; from the published counts):"))
-        display(HTML(_html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
-                     if len(gaps) else _html_table(gaps)))
+        display(HTML(html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
+                     if len(gaps) else html_table(gaps)))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         primary = self.cfg.equity_primary
         display(Markdown(f"**Change in the gap** (stratified ITS: quintile {most} minus quintile "
@@ -843,7 +843,7 @@ class Story:
                          "answer; every other row is secondary."))
         if len(change):
             change = on_percent_scale(without_link_twins(change))
-        display(HTML(_html_table(change.drop(columns=["outcome", "method"]))))
+        display(HTML(html_table(change.drop(columns=["outcome", "method"]))))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
         method = het["method"].iloc[0] if len(het) else ""
         shown, verdict = equity_section.heterogeneity_view(het, res.alpha)
@@ -852,7 +852,7 @@ class Story:
         link = (f'<a href="{equity_section.HETEROGENEITY_CSV}" download>all {len(het)} tests '
                 f"(CSV)</a>")
         if len(shown):
-            display(HTML(f"<figure>{_html_table(shown)}<figcaption>Tests of heterogeneity with "
+            display(HTML(f"<figure>{html_table(shown)}<figcaption>Tests of heterogeneity with "
                          "evidence after adjustment, smallest adjusted p first: a test of "
                          "whether the change is the same in every stratum of the group. "
                          f"Download {link}.</figcaption></figure>"))
@@ -916,7 +916,7 @@ class Story:
         """Every version of this report, newest first, with what each changed."""
         rows = [{"#": r["number"], "version": r["version"], "what changed": history.describe(r)}
                 for r in reversed(self.history)]
-        return _html_table(pd.DataFrame(rows))
+        return html_table(pd.DataFrame(rows))
 
     def publish(self, output_dir: str | Path) -> None:
         """Write tables, metrics, plot data, manifest and the index summary."""

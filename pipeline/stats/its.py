@@ -31,12 +31,10 @@ import pandas as pd
 from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
-from .its_estimands import COLUMNS, describe_method, effect_rows, effects_table, series_table
+from .its_estimands import COLUMNS, describe_method, effect_rows, inference_table, series_table
 from .its_fit import Fit, fit_arrays, fit_model
 from .its_spec import ITSSpec, validate_spec
 
-# Okabe & Ito (2008) colour-blind-safe palette.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
 
 
 @dataclass
@@ -62,6 +60,9 @@ class ITSResult:
     model_results : object
         The statsmodels results object of the same model, built on first access (its own
         covariance is model-based, scale 1).
+    inference : DataFrame
+        ``estimand, phase, se, df`` of every row of ``effects``: the standard error on the
+        link scale and the t df of its interval (NaN: normal quantile), per contrast.
     """
 
     effects: pd.DataFrame
@@ -72,6 +73,7 @@ class ITSResult:
     spec: ITSSpec
     method: str
     fit: Fit = field(repr=False)
+    inference: pd.DataFrame = field(default=None, repr=False)
 
     @property
     def model_results(self):
@@ -96,87 +98,18 @@ class ITSResult:
         return "\n".join(lines)
 
     def plot_residuals(self, ax=None):
-        """Pearson residuals of the fitted months against time, influential months marked.
+        """Pearson residuals of the fitted months against time, influential months marked
+        (:func:`pipeline.stats.its_plot.plot_residuals`). Returns the Figure."""
+        from .its_plot import plot_residuals
 
-        With AR errors the residuals are the whitened (innovation) ones. Returns the Figure.
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(8, 3.5))
-        else:
-            fig = ax.figure
-        s = self.series[self.series["in_fit"]].reset_index(drop=True)
-        resid = np.asarray(self.fit.pearson)
-        key = next((c for c in ("unit", "group") if c in s.columns), None)
-        groups = s.groupby(key, sort=True).indices.items() if key else [(None, np.arange(len(s)))]
-        for i, (name, idx) in enumerate(groups):
-            ax.plot(s["month"].iloc[idx], resid[idx], marker="o", ms=3, lw=0.8,
-                    color=PALETTE[i % len(PALETTE)], label=name)
-        cooks = self.diagnostics["cooks_distance"]
-        flag = cooks > 4.0 / len(cooks)
-        if flag.any():
-            ax.scatter(s["month"][flag], resid[flag], s=60, facecolors="none",
-                       edgecolors=PALETTE[1], label="influential (Cook's D > 4/n)")
-        ax.axhline(0, color="0.4", lw=0.8)
-        for start in self._starts():
-            ax.axvline(start, color="0.35", ls=":", lw=1)
-        ax.set_xlabel("Month")
-        ax.set_ylabel("Pearson residual")
-        ax.set_title(self.diagnostics["verdict"], fontsize=8, loc="left")
-        if key or flag.any():
-            ax.legend(fontsize=7, frameon=False)
-        fig.tight_layout()
-        return fig
+        return plot_residuals(self, ax)
 
     def plot(self, ax=None):
-        """Observed points, fitted line, counterfactual with its band and phase starts.
+        """Observed points, fitted line, counterfactual with its band and phase starts
+        (:func:`pipeline.stats.its_plot.plot`). Returns the Figure."""
+        from .its_plot import plot
 
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Axes to draw on; a new figure is made when None.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(8, 4.5))
-        else:
-            fig = ax.figure
-        s = self.series
-        key = next((c for c in ("unit", "group") if c in s.columns), None)
-        groups = s.groupby(key, sort=True) if key else [(None, s)]
-        for i, (name, g) in enumerate(groups):
-            colour = PALETTE[i % len(PALETTE)]
-            label = f" ({name})" if name is not None else ""
-            ax.scatter(g["month"], g["observed"], s=14, color=colour, alpha=0.7,
-                       label=f"observed{label}")
-            ax.plot(g["month"], g["fitted"], color=colour, lw=1.8, label=f"fitted{label}")
-            post = g["counterfactual"].to_numpy() != g["fitted"].to_numpy()
-            if post.any():
-                first = np.argmax(post)
-                cf = g.iloc[max(first - 1, 0):]
-                ax.plot(cf["month"], cf["counterfactual"], color=colour, lw=1.5, ls="--",
-                        label=f"counterfactual{label}")
-                ax.fill_between(cf["month"], cf["cf_low"], cf["cf_high"], color=colour,
-                                alpha=0.15, lw=0)
-        for j, start in enumerate(self._starts()):
-            ax.axvline(start, color="0.35", ls=":", lw=1, label="intervention start" if j == 0 else None)
-        ax.set_xlabel("Month")
-        ax.set_ylabel("Rate per unit of denominator" if self.spec.base_family == "poisson"
-                      else "Proportion")
-        ax.legend(fontsize=7, frameon=False, ncol=2)
-        fig.tight_layout()
-        return fig
-
-    def _starts(self) -> list:
-        months = (self.spec.unit_starts or {}).values() if self.spec.design == "staggered" \
-            else [p.start for p in self.spec.phases]
-        return sorted({m.to_timestamp() for m in months})
+        return plot(self, ax)
 
 
 def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
@@ -216,13 +149,15 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     design: Design = build_design(series, checked)
     fit = fit_model(design, checked)
     method = describe_method(checked, fit, design)
-    effects, notes = effects_table(design, fit, checked, method)
+    rows, notes = effect_rows(design, fit, checked, method)
     diagnostics = diagnose(design, fit, checked)
     diagnostics["warnings"] += notes
     params = pd.Series(fit.params, index=design.names, name="coef")
     cov = pd.DataFrame(fit.cov, index=design.names, columns=design.names)
-    return ITSResult(effects, series_table(design, fit, checked), diagnostics, params, cov,
-                     checked, method, fit)
+    return ITSResult(effects=pd.DataFrame(rows, columns=COLUMNS),
+                     series=series_table(design, fit, checked), diagnostics=diagnostics,
+                     params=params, cov=cov, spec=checked, method=method, fit=fit,
+                     inference=inference_table(rows))
 
 
 @dataclass
@@ -241,6 +176,9 @@ class ITSBatch:
     n_fast, n_fallback : int
         Strata fitted on the shared design, and strata fitted one by one by :func:`fit_its`
         (a different month/unit layout, zero denominators, or covariates).
+    fits : dict
+        Stratum key -> :class:`StratumFit` (coefficients, covariance, per-estimand SE and df):
+        what a contrast between strata needs, without refitting.
     """
 
     effects: pd.DataFrame
@@ -250,11 +188,25 @@ class ITSBatch:
     by: tuple
     n_fast: int
     n_fallback: int
-    _frames: dict = field(repr=False, default_factory=dict)
+    frames: dict = field(repr=False, default_factory=dict)
+    fits: dict = field(repr=False, default_factory=dict)
 
     def result(self, key) -> ITSResult:
         """The full :class:`ITSResult` of one stratum (refitted on demand by :func:`fit_its`)."""
-        return fit_its(self._frames[key], self.spec)
+        return fit_its(self.frames[key], self.spec)
+
+
+@dataclass(frozen=True)
+class StratumFit:
+    """One stratum's fit as :func:`fit_its_many` keeps it: the effects table (as
+    :attr:`ITSResult.effects`), the coefficients and their covariance, and the SE and df of
+    every estimand (:attr:`ITSResult.inference`)."""
+
+    effects: pd.DataFrame
+    params: pd.Series
+    cov: pd.DataFrame
+    inference: pd.DataFrame
+    spec: ITSSpec
 
 
 class _LazyFrames(dict):
@@ -325,11 +277,15 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
     rows, diagnostics, errors = [], {}, {}
     n_fast = n_fallback = 0
 
-    def add(key, effect_rows_, diag):
+    fits: dict = {}
+
+    def add(key, effect_rows_, diag, params, cov, inference):
         parts = key if isinstance(key, tuple) else (key,)
         for r in effect_rows_:
             rows.append((*parts, *(r[c] for c in COLUMNS)))
         diagnostics[key] = diag
+        fits[key] = StratumFit(pd.DataFrame(effect_rows_, columns=COLUMNS), params, cov,
+                               inference, checked)
 
     def record(key, design, fit) -> None:
         """Estimands and diagnostics of one fitted stratum, as fit_its would give them."""
@@ -337,7 +293,9 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
         eff, notes = effect_rows(design, fit, checked, method)
         diag = diagnose(design, fit, checked)
         diag["warnings"] += notes
-        add(key, eff, diag)
+        add(key, eff, diag, pd.Series(fit.params, index=design.names, name="coef"),
+            pd.DataFrame(fit.cov, index=design.names, columns=design.names),
+            inference_table(eff))
 
     fast_ok = not checked.covariates
     ref = None
@@ -394,15 +352,17 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
                     done = True
             if not done:
                 res = fit_its(frames[key], checked)
-                add(key, res.effects.to_dict("records"), res.diagnostics)
+                add(key, res.effects.to_dict("records"), res.diagnostics, res.params, res.cov,
+                    res.inference)
                 n_fallback += 1
         except ValueError as exc:  # NotEstimable and numpy's LinAlgError are ValueErrors
             if on_error == "raise":
                 raise ValueError(f"stratum {key!r}: {failure_text(exc)}") from exc
             errors[key] = failure_text(exc)  # fixed wording, never a BLAS error's text
     effects = pd.DataFrame(rows, columns=[*label, *COLUMNS])
-    return ITSBatch(effects, diagnostics, errors, checked, tuple(label), n_fast, n_fallback,
-                    frames)
+    return ITSBatch(effects=effects, diagnostics=diagnostics, errors=errors, spec=checked,
+                    by=tuple(label), n_fast=n_fast, n_fallback=n_fallback, frames=frames,
+                    fits=fits)
 
 
-__all__ = ["ITSBatch", "ITSResult", "fit_its", "fit_its_many"]
+__all__ = ["ITSBatch", "ITSResult", "StratumFit", "fit_its", "fit_its_many"]

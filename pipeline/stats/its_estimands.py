@@ -58,6 +58,10 @@ from .its_fit import FAMILY_LABELS, Fit, inverse_link
 from .its_spec import ITSSpec
 
 COLUMNS = ["estimand", "phase", "estimate", "ci_low", "ci_high", "p_value", "method", "n", "scale"]
+# Per-row standard error (link scale, before any back-transform) and t df (None: normal) of
+# every estimand: kept beside the effects so that a contrast of two fits (the equity gap
+# change) combines the real SEs and dfs instead of reading them back from interval widths.
+INFERENCE_COLUMNS = ["estimand", "phase", "se", "df"]
 SCALES = {  # link-scale label, natural-scale suffix, natural-scale label
     "binomial": ("log odds ratio", "_or", "odds ratio"),
     "poisson": ("log rate ratio", "_rr", "rate ratio"),
@@ -151,7 +155,7 @@ def _row(estimand, phase, est, se, alpha, df, scale, transform=None) -> dict:
         with np.errstate(over="ignore"):  # a limit beyond 1e308 is reported as inf
             est, lo, hi = transform(est), transform(lo), transform(hi)
     return {"estimand": estimand, "phase": phase, "estimate": float(est), "ci_low": float(lo),
-            "ci_high": float(hi), "p_value": p, "scale": scale}
+            "ci_high": float(hi), "p_value": p, "scale": scale, "se": float(se), "df": df}
 
 
 def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec) -> list:
@@ -255,10 +259,12 @@ def _exp_minus_one(v):
     return np.exp(v) - 1
 
 
-def effects_table(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[pd.DataFrame, list]:
-    """Tidy effects table (columns :data:`COLUMNS`) and any warnings raised on the way."""
-    rows, warnings = effect_rows(design, fit, spec, method)
-    return pd.DataFrame(rows, columns=COLUMNS), warnings
+def inference_table(rows: list) -> pd.DataFrame:
+    """SE and df of each estimand row (columns :data:`INFERENCE_COLUMNS`; ``df`` NaN when the
+    interval is normal)."""
+    frame = pd.DataFrame(rows, columns=INFERENCE_COLUMNS)
+    frame["df"] = pd.to_numeric(frame["df"], errors="coerce").astype(float)
+    return frame
 
 
 def effect_rows(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[list, list]:

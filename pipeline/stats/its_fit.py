@@ -91,7 +91,7 @@ FAMILY_LABELS = {
 TOL, MAXITER = 1e-11, 100
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Fit:
     """Fitted coefficients, covariance and per-row quantities on the fitted rows.
 
@@ -479,9 +479,11 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
             pearson = e / np.sqrt(sigma2)
             dispersion = float(sigma2)
             t_df = n - k - spec.ar_order if spec.ci_quantile == "t" else None
-            return Fit(params, cov, dispersion, df_resid, pearson, None, t_df, hat, None,
-                       ar_coefs, converged, None,
-                       (lambda: _sm_results(X, num, den, spec, params)) if make_results else None)
+            return Fit(params=params, cov=cov, dispersion=dispersion, df_resid=df_resid,
+                       pearson=pearson, hac_lags=None, df=t_df, hat=hat, ar_coefs=ar_coefs,
+                       converged=converged,
+                       _make_results=((lambda: _sm_results(X, num, den, spec, params))
+                                      if make_results else None))
         xtx_inv = np.linalg.inv(X.T @ X)
         params = xtx_inv @ (X.T @ y)
         resid = y - X @ params
@@ -542,8 +544,9 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
     if spec.ci_quantile != "t" or t_df <= 0:
         t_df = None
     maker = (lambda: _sm_results(X, num, den, spec, params, nb_alpha)) if make_results else None
-    return Fit(params, cov, dispersion, df_resid, pearson, hac_lags, t_df, hat, nb_alpha,
-               ar_coefs, converged, None, maker, bm)
+    return Fit(params=params, cov=cov, dispersion=dispersion, df_resid=df_resid,
+               pearson=pearson, hac_lags=hac_lags, df=t_df, hat=hat, nb_alpha=nb_alpha,
+               ar_coefs=ar_coefs, converged=converged, _make_results=maker, bm=bm)
 
 
 def working_response(X, num, den, params, spec: ITSSpec, nb_alpha=None):
@@ -590,8 +593,10 @@ def fit_ar1_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = T
     ar = fit_ar1_working(X, z, w, m, groups, spec.ar_small_sample)
     t_df = n - k - 1 if (spec.ci_quantile == "t" and n - k - 1 > 0) else None
     maker = (lambda: _sm_results(X, num, den, spec, ar.params, nb_alpha)) if make_results else None
-    return Fit(ar.params, ar.cov, ar.sigma2, n - k, ar.resid, None, t_df, ar.hat, nb_alpha,
-               np.array([ar.rho]), converged and ar.converged, None, maker, None, ar.contrasts)
+    return Fit(params=ar.params, cov=ar.cov, dispersion=ar.sigma2, df_resid=n - k,
+               pearson=ar.resid, hac_lags=None, df=t_df, hat=ar.hat, nb_alpha=nb_alpha,
+               ar_coefs=np.array([ar.rho]), converged=converged and ar.converged,
+               _make_results=maker, contrasts=ar.contrasts)
 
 
 def _nb_hessian_sm(X, num, den, params, alpha):
@@ -599,8 +604,10 @@ def _nb_hessian_sm(X, num, den, params, alpha):
     import statsmodels.api as sm
 
     model = sm.NegativeBinomial(num, X, offset=np.log(den), loglike_method="nb2")
-    model._transparams = False  # the last parameter is alpha itself, not log(alpha)
-    return model.hessian(np.r_[params, alpha])
+    # A new nb2 model takes its last parameter as log(alpha) (the parameterisation it fits
+    # in) and returns the Hessian in (beta, alpha): pass log(alpha), without touching the
+    # model's private _transparams flag.
+    return model.hessian(np.r_[params, np.log(alpha)])
 
 
 def _sm_results(X, num, den, spec, params, nb_alpha=None):

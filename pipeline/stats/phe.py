@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from .before_after import poisson_interval
+from .other_comparisons import poisson_interval
 
 EXACT_BELOW = 10  # phe_rate / calculate_dsr: exact Poisson limits (rates), no DSR, below 10
 

@@ -35,16 +35,9 @@ import pandas as pd
 
 from .estimability import failure_text
 from .its import fit_its
-from .its_spec import ERRORS, FAMILIES, SEASONALITY, validate_spec
+from ..analysis_options import OPTION_DEFAULTS, validate_options  # noqa: F401 (re-export)
+from .its_spec import validate_spec
 
-OPTION_DEFAULTS = {
-    "enabled": True,
-    "placebo_months": (6, 12),
-    "washout_months": (0, 1, 2),
-    "seasonality": SEASONALITY,
-    "families": None,
-    "errors": None,
-}
 # alternative families: (family, errors override or None)
 DEFAULT_FAMILIES = {
     "quasibinomial": [("binomial", None), ("gaussian", "hac")],
@@ -56,58 +49,6 @@ DEFAULT_FAMILIES = {
 }
 COLUMNS = ["variant", "description", "estimand", "estimate", "ci_low", "ci_high", "p_value",
            "method", "note"]
-
-
-def _int_list(options, key, minimum):
-    value = options[key]
-    if value is None:
-        return ()
-    if isinstance(value, (str, bool)) or not isinstance(value, (list, tuple)) or any(
-            isinstance(v, bool) or not isinstance(v, Integral) or v < minimum for v in value):
-        raise ValueError(
-            f"sensitivity option {key!r} = {value!r} must be a list of integers >= {minimum}")
-    return tuple(int(v) for v in value)
-
-
-def _str_list(options, key, allowed):
-    value = options[key]
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or any(
-            v not in allowed for v in value):
-        raise ValueError(
-            f"sensitivity option {key!r} = {value!r} must be a list drawn from: "
-            f"{', '.join(allowed)}")
-    return tuple(value)
-
-
-def validate_options(options) -> dict:
-    """Check the sensitivity options and fill defaults.
-
-    Raises
-    ------
-    ValueError
-        Unknown key or bad value; the message names the option and the allowed values.
-    """
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise ValueError(f"sensitivity options must be a dict, got {type(options).__name__}")
-    unknown = sorted(set(options) - set(OPTION_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown sensitivity option(s) {unknown}; allowed: "
-                         f"{', '.join(OPTION_DEFAULTS)}")
-    full = {**OPTION_DEFAULTS, **options}
-    if not isinstance(full["enabled"], bool):
-        raise ValueError(f"sensitivity option 'enabled' = {full['enabled']!r} must be true or false")
-    return {
-        "enabled": full["enabled"],
-        "placebo_months": _int_list(full, "placebo_months", 1),
-        "washout_months": _int_list(full, "washout_months", 0),
-        "seasonality": _str_list(full, "seasonality", SEASONALITY) or (),
-        "families": _str_list(full, "families", FAMILIES),
-        "errors": _str_list(full, "errors", ERRORS),
-    }
 
 
 def _level_rows(variant, description, spec_dict, series):

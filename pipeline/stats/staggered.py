@@ -82,13 +82,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..analysis_options import STAGGERED_TRENDS as TRENDS
+from ..analysis_options import STAGGERED_WEIGHTS as WEIGHTS  # noqa: F401 (re-export)
+from ..analysis_options import check_staggered_options as check_options  # noqa: F401
 from .its_design import build_design, month_ordinal
 from .its_estimands import quantile
 from .its_fit import fit_model
 from .its_spec import ITSSpec, validate_spec
 
-WEIGHTS = ("equal", "exposure")
-TRENDS = ("unit", "common")
 INTERVALS = ("between", "dersimonian_laird", "within")
 CHANGES = ("level_change", "slope_change")
 EVENT_WINDOW = (-12, 12)  # relative months shown in the event study (0 = the start month)
@@ -142,25 +143,6 @@ class StaggeredResult:
         cols = ["row", "unit", "start", "estimand", "estimate", "ci_low", "ci_high", "p_value",
                 "weight", "method"]
         return pd.concat([units[cols], average[cols], pooled[cols]], ignore_index=True)
-
-
-def check_options(options: dict | None) -> dict:
-    """Validate the ``staggered`` options of params (``weights``, ``trends``); return them
-    with defaults (``weights: equal``, ``trends: unit``; docs/adr/0095)."""
-    options = {} if options is None else options
-    if not isinstance(options, dict):
-        raise ValueError(f"staggered options must be a mapping such as {{weights: equal}}, got {options!r}")
-    unknown = sorted(set(options) - {"weights", "trends"})
-    if unknown:
-        raise ValueError(f"unknown staggered option(s) {unknown}; the options are 'weights' "
-                         "and 'trends'")
-    weights = options.get("weights", "equal")
-    if weights not in WEIGHTS:
-        raise ValueError(f"staggered weights = {weights!r}; choose one of: {', '.join(WEIGHTS)}")
-    trends = options.get("trends", "unit")
-    if trends not in TRENDS:
-        raise ValueError(f"staggered trends = {trends!r}; choose one of: {', '.join(TRENDS)}")
-    return {"weights": weights, "trends": trends}
 
 
 def _starts(spec: ITSSpec) -> dict[str, int]:

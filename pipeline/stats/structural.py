@@ -40,39 +40,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..analysis_options import STRUCTURAL_DEFAULTS  # noqa: F401 (re-export)
+from ..analysis_options import STRUCTURAL_TRENDS as TRENDS  # noqa: F401 (re-export)
+from ..analysis_options import check_structural_options as check_options
 from .its_estimands import COLUMNS
 from .its_spec import ITSSpec, validate_spec
 
-TRENDS = ("local_level", "local_linear_trend")
-STRUCTURAL_DEFAULTS = {"trend": "local_level", "seasonal": None, "harmonics": None}
 MIN_PRE_MONTHS = 12
 DIFF_SCALE = "difference in proportion"
-
-
-def check_options(options: dict | None) -> dict:
-    """Validate the ``structural`` options: ``trend`` (``local_level`` or
-    ``local_linear_trend``), ``seasonal`` (None or a period in months, e.g. 12) and
-    ``harmonics`` (trigonometric pairs, default all: period // 2)."""
-    options = dict(options or {})
-    unknown = set(options) - set(STRUCTURAL_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown structural option(s) {sorted(unknown)}; allowed: "
-                         f"{sorted(STRUCTURAL_DEFAULTS)}")
-    out = {**STRUCTURAL_DEFAULTS, **options}
-    if out["trend"] not in TRENDS:
-        raise ValueError(f"structural trend {out['trend']!r} is not one of {list(TRENDS)}")
-    if out["seasonal"] is not None:
-        if not isinstance(out["seasonal"], int) or isinstance(out["seasonal"], bool) \
-                or out["seasonal"] < 2:
-            raise ValueError("structural seasonal should be a period in months (e.g. 12) or "
-                             f"null, not {out['seasonal']!r}")
-        h = out["harmonics"] if out["harmonics"] is not None else out["seasonal"] // 2
-        if not isinstance(h, int) or not 1 <= h <= out["seasonal"] // 2:
-            raise ValueError(f"structural harmonics should be 1..{out['seasonal'] // 2}")
-        out["harmonics"] = h
-    elif out["harmonics"] is not None:
-        raise ValueError("structural harmonics given without a seasonal period")
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

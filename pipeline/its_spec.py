@@ -1,0 +1,472 @@
+"""Validation of the interrupted-time-series specification dict.
+
+Outside :mod:`pipeline.stats` on purpose: :mod:`pipeline.config` validates params with it and
+must not load scipy or statsmodels (docs/adr/0107); ``pipeline.stats.its_spec`` re-exports it.
+
+The spec is the contract of ``docs/architecture.md``: one dict holding an outcome's model
+choices plus the intervention's design. :func:`validate_spec` turns it into a frozen
+:class:`ITSSpec`, filling defaults and refusing unknown keys or values with a message that
+names the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import pandas as pd
+
+FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasibinomial")
+ERRORS = ("independent", "hac", "ar")  # the error structures a fit can use
+# what ``errors`` may say: one of ERRORS, or "auto" (the recommended robust errors,
+# resolved by validate_spec; see AUTO_ERRORS)
+ERROR_CHOICES = (*ERRORS, "auto")
+AR_SMALL_SAMPLE = ("kr", "none")
+HAC_KERNELS = ("bartlett", "ewc")
+CI_QUANTILES = ("t", "normal")
+NEGBIN_SCALES = ("pearson", "none")
+# families whose dispersion is estimated: t quantiles on the residual df by default
+ESTIMATED_DISPERSION = ("gaussian", "quasipoisson", "quasibinomial", "negbin")
+AR_METHODS = ("reml", "ml")
+SEASONALITY = ("none", "fourier", "month")
+CHANGES = ("level+slope", "level", "slope")
+# controlled ITS: comparator units summed into one series, or kept apart (Stata itsa)
+COMPARATORS = ("pooled", "stacked")
+# the post-period slope counter: 1 in the start month (Lopez Bernal et al. 2017) or 0 (itsa)
+SLOPE_CODINGS = ("lopez_bernal", "itsa")
+PHASE_KEYS = ("name", "start", "change", "ramp_months")
+RESERVED_COLUMNS = ("month", "unit", "numerator", "denominator", "dimension", "stratum", "outcome")
+
+DEFAULTS = {
+    "family": "quasibinomial",
+    "errors": "independent",
+    "hac_lags": None,
+    "hac_small_sample": None,
+    "hac_kernel": "bartlett",
+    "ci_quantile": None,
+    "negbin_scale": "pearson",
+    "ar_order": 1,
+    "ar_method": "reml",
+    "ar_small_sample": None,
+    "seasonality": "none",
+    "harmonics": 2,
+    "phases": None,
+    "unit_starts": None,
+    "comparator_units": None,
+    "comparators": "pooled",
+    "slope_coding": "lopez_bernal",
+    "washout_months": 0,
+    "ramp_months": 0,
+    "exclude_months": None,
+    "covariates": None,
+    "horizons": (3, 6, 12),
+    "alpha": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One interruption: a level and/or slope change starting in month ``start``.
+
+    ``ramp_months`` = k > 1 phases the level change in linearly: 1/k of it in the start month,
+    2/k in the next, ..., all of it from the k-th month on (k = 0 or 1: an immediate step).
+    """
+
+    name: str
+    start: pd.Period
+    change: str = "level+slope"
+    ramp_months: int = 0
+
+    @property
+    def has_level(self) -> bool:
+        return "level" in self.change
+
+    @property
+    def has_slope(self) -> bool:
+        return "slope" in self.change
+
+
+@dataclass(frozen=True)
+class ITSSpec:
+    """Validated ITS specification (see ``docs/architecture.md``)."""
+
+    family: str
+    errors: str
+    hac_lags: int | None
+    hac_small_sample: bool | str
+    ar_order: int
+    ar_method: str
+    seasonality: str
+    harmonics: int
+    phases: tuple[Phase, ...]
+    unit_starts: dict | None
+    comparator_units: tuple[str, ...] | None
+    washout_months: int
+    exclude_months: tuple[tuple[pd.Period, pd.Period], ...]
+    covariates: tuple[str, ...]
+    horizons: tuple[int, ...]
+    alpha: float
+    hac_kernel: str = "bartlett"
+    ci_quantile: str = "normal"
+    negbin_scale: str = "pearson"
+    ar_small_sample: str = "none"
+    errors_requested: str | None = None
+    comparators: str = "pooled"
+    slope_coding: str = "lopez_bernal"
+
+    @property
+    def errors_auto(self) -> bool:
+        """True when ``errors: auto`` chose the errors (reports say so)."""
+        return self.errors_requested == "auto"
+
+    @property
+    def design(self) -> str:
+        """``"single"``, ``"staggered"`` or ``"controlled"``."""
+        return design_of(self.unit_starts, self.comparator_units)
+
+    @property
+    def stacked(self) -> bool:
+        """True for a controlled ITS with every unit its own series (``comparators:
+        stacked``, Stata ``itsa``'s multiple-group model)."""
+        return self.design == "controlled" and self.comparators == "stacked"
+
+    @property
+    def base_family(self) -> str:
+        """Mean model without the ``quasi`` prefix: ``gaussian``, ``poisson`` (log link with
+        offset, also for ``negbin``) or ``binomial``."""
+        if self.family == "negbin":
+            return "poisson"
+        return self.family.removeprefix("quasi")
+
+    @property
+    def quasi(self) -> bool:
+        return self.family.startswith("quasi")
+
+
+def design_of(unit_starts, comparator_units) -> str:
+    """Which ITS design a specification describes: units with their own start dates are a
+    staggered roll-out, comparator units a controlled ITS, otherwise a single series."""
+    if unit_starts:
+        return "staggered"
+    if comparator_units:
+        return "controlled"
+    return "single"
+
+
+def resolve_auto_errors(family: str) -> dict:
+    """What ``errors: auto`` means: AR(1) working correlation by REML with the
+    Kenward-Roger covariance and Satterthwaite df (:mod:`pipeline.stats.its_ar`), for every
+    family and design. Chosen by simulation, not by a pre-test on the residuals: it kept 95%
+    intervals at 93-97% coverage for latent lag-1 correlation 0 to 0.6 at 48 months, where
+    independent errors fell to 77% and Newey-West to 78%
+    (``docs/adr/0045-ar1-working-correlation-default.md``). Testing for autocorrelation first
+    and switching only when it is found would inherit the low power of the test in short
+    series (intervals too narrow whenever the test misses)."""
+    return {"errors": "ar", "ar_order": 1, "ar_method": "reml", "ar_small_sample": "kr"}
+
+
+def default_ar_small_sample(ar_order: int, ar_method: str) -> str:
+    """``ar_small_sample`` when not given: ``"kr"`` (Kenward-Roger covariance, Satterthwaite df
+    per contrast) for AR(1) by REML, else ``"none"`` (plug-in covariance, t on n-p-ar_order)."""
+    return "kr" if (ar_order == 1 and ar_method == "reml") else "none"
+
+
+def default_hac_small_sample(family: str, hac_kernel: str = "bartlett") -> bool | str:
+    """``hac_small_sample`` when it is not given: ``"bm"`` (Bell-McCaffrey-type bias-reduced
+    Newey-West with Satterthwaite df per contrast) for gaussian models with the Bartlett
+    kernel, ``True`` (n/(n-p) and t on n-p df) otherwise."""
+    return "bm" if (family == "gaussian" and hac_kernel == "bartlett") else True
+
+
+def default_ci_quantile(family: str, errors: str, hac_small_sample: bool | str = True,
+                        hac_kernel: str = "bartlett", ar_method: str = "reml") -> str:
+    """The quantile of intervals and p-values when ``ci_quantile`` is not given.
+
+    * ``errors: independent``: ``"t"`` (on the residual df) for the families whose dispersion
+      is estimated (gaussian, quasipoisson, quasibinomial, negbin), as R's ``summary.glm``
+      does for the quasi families; ``"normal"`` for poisson and binomial (dispersion fixed
+      at 1, as ``summary.glm``).
+    * ``errors: hac``: ``"t"`` with a small-sample correction (``True`` or ``"bm"``) or the
+      EWC kernel, else ``"normal"``.
+    * ``errors: ar``: ``"t"`` for REML (with ``ar_small_sample: "kr"`` on each contrast's
+      Satterthwaite df), ``"normal"`` for ML.
+    """
+    if errors == "hac":
+        return "t" if (hac_small_sample is not False or hac_kernel == "ewc") else "normal"
+    if errors == "ar":
+        return "t" if ar_method == "reml" else "normal"
+    return "t" if family in ESTIMATED_DISPERSION else "normal"
+
+
+def to_month(value, key: str) -> pd.Period:
+    """Parse ``"YYYY-MM"``, a date string, a Timestamp or a Period into a monthly Period."""
+    try:
+        if isinstance(value, pd.Period):
+            return value.asfreq("M")
+        return pd.Timestamp(value).to_period("M")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"spec[{key!r}] = {value!r} is not a month; write it as 'YYYY-MM'") from exc
+
+
+def _choice(spec: dict, key: str, allowed: tuple[str, ...]) -> str:
+    value = spec[key]
+    if value not in allowed:
+        raise ValueError(
+            f"spec[{key!r}] = {value!r} is not allowed; choose one of: {', '.join(allowed)}"
+        )
+    return value
+
+
+def _int(spec: dict, key: str, minimum: int, allow_none: bool = False) -> int | None:
+    value = spec[key]
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"spec[{key!r}] = {value!r} must be an integer >= {minimum}{extra}")
+    return int(value)
+
+
+def _phases(raw, default_ramp: int = 0) -> tuple[Phase, ...]:
+    if not isinstance(raw, (list, tuple)) or len(raw) == 0:
+        raise ValueError(
+            "spec['phases'] must be a non-empty list of {'name': ..., 'start': 'YYYY-MM'} dicts"
+        )
+    phases = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or "start" not in item:
+            raise ValueError(f"spec['phases'][{i}] must be a dict with at least a 'start' month")
+        unknown = sorted(set(item) - set(PHASE_KEYS))
+        if unknown:
+            raise ValueError(
+                f"spec['phases'][{i}] has unknown key(s) {unknown}; allowed keys: {', '.join(PHASE_KEYS)}"
+            )
+        change = item.get("change", "level+slope")
+        if change not in CHANGES:
+            raise ValueError(
+                f"spec['phases'][{i}]['change'] = {change!r} is not allowed; choose one of: "
+                f"{', '.join(CHANGES)}"
+            )
+        name = str(item.get("name") or f"phase {i + 1}")
+        ramp = item.get("ramp_months", default_ramp if "level" in change else 0)
+        if isinstance(ramp, bool) or not isinstance(ramp, Integral) or ramp < 0:
+            raise ValueError(
+                f"spec['phases'][{i}]['ramp_months'] = {ramp!r} must be an integer >= 0 (months "
+                "over which the level change phases in linearly; 0 = immediate step)"
+            )
+        if ramp > 1 and "level" not in change:
+            raise ValueError(
+                f"spec['phases'][{i}]['ramp_months'] = {ramp} needs a level change, but "
+                f"'change' is {change!r}"
+            )
+        phases.append(Phase(name, to_month(item["start"], f"phases[{i}].start"), change, int(ramp)))
+    starts = [p.start for p in phases]
+    if any(b <= a for a, b in zip(starts, starts[1:])):
+        raise ValueError(
+            "spec['phases'] must have strictly increasing start months; got "
+            + ", ".join(str(s) for s in starts)
+        )
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"spec['phases'] names must be unique; got {names}")
+    return tuple(phases)
+
+
+def _exclude(raw) -> tuple:
+    if raw is None:
+        return ()
+    msg = ("spec['exclude_months'] must be a list of [first, last] month pairs, e.g. "
+           "[['2020-03', '2021-02']] (both months included, 'YYYY-MM')")
+    if isinstance(raw, str) or not isinstance(raw, (list, tuple)):
+        raise ValueError(f"{msg}; got {raw!r}")
+    ranges = []
+    for i, pair in enumerate(raw):
+        if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"{msg}; item {i} is {pair!r}")
+        first = to_month(pair[0], f"exclude_months[{i}][0]")
+        last = to_month(pair[1], f"exclude_months[{i}][1]")
+        if last < first:
+            raise ValueError(
+                f"spec['exclude_months'][{i}] = {list(pair)!r}: the last month is before the first"
+            )
+        ranges.append((first, last))
+    return tuple(ranges)
+
+
+def _covariates(raw) -> tuple:
+    if raw is None:
+        return ()
+    if isinstance(raw, str) or not isinstance(raw, (list, tuple)) or not all(
+            isinstance(c, str) and c for c in raw):
+        raise ValueError(
+            f"spec['covariates'] = {raw!r} must be a list of column names of the series, e.g. "
+            "['covid_disruption']"
+        )
+    reserved = sorted(set(raw) & set(RESERVED_COLUMNS))
+    if reserved:
+        raise ValueError(
+            f"spec['covariates'] cannot name the series' own column(s) {reserved}"
+        )
+    if len(set(raw)) != len(raw):
+        raise ValueError(f"spec['covariates'] = {list(raw)!r} names a column twice")
+    return tuple(raw)
+
+
+def validate_spec(spec: dict) -> ITSSpec:
+    """Check an ITS spec dict and return it as an :class:`ITSSpec` with defaults filled.
+
+    Parameters
+    ----------
+    spec : dict
+        Keys (all optional except ``phases``): ``family`` (gaussian | poisson | quasipoisson |
+        negbin | binomial | quasibinomial), ``errors`` (independent | hac | ar | auto: the
+        recommended robust errors, at present AR(1) with ``ar_small_sample: "kr"``, see
+        :func:`resolve_auto_errors`), ``hac_lags``
+        (int >= 0 or None for the Newey-West (1994) rule), ``hac_small_sample`` (true: n/(n-p)
+        scaling and t quantiles on n-p df | false | "bm": Bell-McCaffrey-type bias-reduced
+        Newey-West variance and Satterthwaite t df per contrast, gaussian + Bartlett only |
+        None, the default: "bm" for gaussian with the Bartlett kernel, else true; with "bm"
+        ``hac_lags: None`` means round(1.3 sqrt(T))), ``hac_kernel`` (bartlett: Newey-West | ewc:
+        equal-weighted cosine of Lazarus, Lewis, Stock & Watson 2018, t on nu df),
+        ``ci_quantile`` (t | normal | None: by family and errors, see
+        :func:`default_ci_quantile`), ``negbin_scale`` (pearson: the NB covariance times the
+        Pearson X2/(n-p), as R's ``summary.glm`` on a ``negative.binomial(theta)`` glm | none:
+        the ML covariance, as ``MASS::glm.nb`` and statsmodels), ``ar_order`` (int 1..6, for ``errors: ar``),
+        ``ar_method`` (reml | ml), ``ar_small_sample`` (kr: Kenward-Roger covariance and
+        Satterthwaite df per contrast, AR(1) by REML only, any family | none: plug-in GLS
+        covariance and t on n-p-ar_order, gaussian only | None: kr for AR(1) by REML, else
+        none), ``seasonality`` (none | fourier | month), ``harmonics``
+        (int >= 1), ``phases`` (list of ``{"name", "start", "change", "ramp_months"}``, where
+        the optional ``change`` is level+slope | level | slope), ``unit_starts`` (dict unit ->
+        month, staggered roll-out), ``comparator_units`` (list of units, controlled ITS),
+        ``washout_months`` (int >= 0), ``ramp_months`` (int >= 0, default for every phase
+        with a level change), ``exclude_months`` (list of [first, last] months left
+        out of the fit), ``covariates`` (list of series columns), ``horizons`` (list of
+        int >= 1), ``alpha`` (0 < alpha < 1).
+
+    Raises
+    ------
+    ValueError
+        On an unknown key or a bad value; the message names the key and the allowed values.
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"the ITS spec must be a dict, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown ITS spec key(s) {unknown}; allowed keys: {', '.join(DEFAULTS)}"
+        )
+    full = {**DEFAULTS, **spec}
+    if full["phases"] is None:
+        raise ValueError("spec['phases'] is required: a list of {'name': ..., 'start': 'YYYY-MM'}")
+    default_ramp = _int(full, "ramp_months", 0)
+    phases = _phases(full["phases"], default_ramp)
+
+    alpha = full["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ValueError(f"spec['alpha'] = {alpha!r} must be a number strictly between 0 and 1")
+
+    horizons = full["horizons"] if full["horizons"] is not None else ()
+    if not isinstance(horizons, (list, tuple)) or any(
+        isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in horizons
+    ):
+        raise ValueError(f"spec['horizons'] = {horizons!r} must be a list of integers >= 1")
+
+    unit_starts = full["unit_starts"]
+    if unit_starts is not None:
+        if not isinstance(unit_starts, dict) or not unit_starts:
+            raise ValueError("spec['unit_starts'] must be a non-empty dict of unit -> 'YYYY-MM' or None")
+        unit_starts = {str(u): to_month(m, f"unit_starts[{u!r}]") for u, m in unit_starts.items()}
+        if len(phases) != 1:
+            raise ValueError(
+                "spec['unit_starts'] (staggered roll-out) needs exactly one phase in spec['phases'];"
+                f" got {len(phases)}"
+            )
+    comparators = full["comparator_units"]
+    if comparators is not None:
+        if isinstance(comparators, str) or not isinstance(comparators, (list, tuple)) or not comparators:
+            raise ValueError("spec['comparator_units'] must be a non-empty list of unit names or None")
+        comparators = tuple(str(u) for u in comparators)
+    comparators_mode = _choice(full, "comparators", COMPARATORS)
+    if comparators_mode == "stacked" and comparators is None:
+        raise ValueError(
+            "spec['comparators'] = 'stacked' is for a controlled ITS: name the comparator units "
+            "in spec['comparator_units']"
+        )
+    if unit_starts and comparators:
+        raise ValueError(
+            "spec['unit_starts'] and spec['comparator_units'] cannot both be set: choose a "
+            "staggered or a controlled design"
+        )
+
+    harmonics = _int(full, "harmonics", 1)
+    if harmonics > 6:
+        raise ValueError(f"spec['harmonics'] = {harmonics} must be at most 6 (12-month period)")
+
+    family = _choice(full, "family", FAMILIES)
+    requested = _choice(full, "errors", ERROR_CHOICES)
+    if requested == "auto":
+        full = {**full, **resolve_auto_errors(family)}
+    errors = full["errors"]
+    ar_order = _int(full, "ar_order", 1)
+    if ar_order > 6:
+        raise ValueError(f"spec['ar_order'] = {ar_order} must be at most 6")
+    ar_method = _choice(full, "ar_method", AR_METHODS)
+    ar_small = full["ar_small_sample"]
+    if ar_small is None:
+        ar_small = default_ar_small_sample(ar_order, ar_method)
+    ar_small = _choice({"ar_small_sample": ar_small}, "ar_small_sample", AR_SMALL_SAMPLE)
+    if errors == "ar" and ar_small == "kr" and (ar_order != 1 or ar_method != "reml"):
+        raise ValueError(
+            f"spec['ar_small_sample'] = 'kr' (Kenward-Roger) needs ar_order 1 and ar_method "
+            f"'reml', got {ar_order} and {ar_method!r}; use ar_small_sample 'none'"
+        )
+    if errors == "ar" and family != "gaussian" and ar_small != "kr":
+        raise ValueError(
+            f"spec['errors'] = 'ar' for family {family!r} is the AR(1) working correlation by "
+            "REML with the Kenward-Roger covariance (ar_order 1, ar_method 'reml', "
+            f"ar_small_sample 'kr'); got ar_order {ar_order}, ar_method {ar_method!r}, "
+            f"ar_small_sample {ar_small!r}. Higher orders and ML need family 'gaussian'"
+        )
+    hac_kernel = _choice(full, "hac_kernel", HAC_KERNELS)
+    small = full["hac_small_sample"]
+    if small is None:
+        small = default_hac_small_sample(family, hac_kernel)
+    if not (isinstance(small, bool) or small == "bm"):
+        raise ValueError(f"spec['hac_small_sample'] = {small!r} must be true, false or 'bm'")
+    if small == "bm" and errors == "hac" and (family != "gaussian" or hac_kernel != "bartlett"):
+        raise ValueError(
+            f"spec['hac_small_sample'] = 'bm' (bias-reduced Newey-West with Satterthwaite df) "
+            f"needs family 'gaussian' and hac_kernel 'bartlett', got {family!r} and "
+            f"{hac_kernel!r}; use true or false"
+        )
+    if full["ci_quantile"] is None:
+        ci_quantile = default_ci_quantile(family, errors, small, hac_kernel, ar_method)
+    else:
+        ci_quantile = _choice(full, "ci_quantile", CI_QUANTILES)
+
+    return ITSSpec(
+        family=family,
+        errors=errors,
+        hac_lags=_int(full, "hac_lags", 0, allow_none=True),
+        hac_small_sample=small,
+        ar_order=ar_order,
+        ar_method=ar_method,
+        seasonality=_choice(full, "seasonality", SEASONALITY),
+        harmonics=harmonics,
+        phases=phases,
+        unit_starts=unit_starts,
+        comparator_units=comparators,
+        washout_months=_int(full, "washout_months", 0),
+        exclude_months=_exclude(full["exclude_months"]),
+        covariates=_covariates(full["covariates"]),
+        horizons=tuple(int(h) for h in horizons),
+        alpha=float(alpha),
+        hac_kernel=hac_kernel,
+        ci_quantile=ci_quantile,
+        negbin_scale=_choice(full, "negbin_scale", NEGBIN_SCALES),
+        ar_small_sample=ar_small if errors == "ar" else "none",
+        errors_requested=requested,
+        comparators=comparators_mode,
+        slope_coding=_choice(full, "slope_coding", SLOPE_CODINGS),
+    )
