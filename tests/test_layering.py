@@ -142,8 +142,7 @@ def test_config_does_not_reach_the_statistics():
     assert not heavy, f"loading params can import {heavy}"
 
 
-# Private names still imported across modules in files other helpers own this session
-# (pipeline/report/ and pipeline/data/prepare.py): listed so that no new one appears.
+# Private names allowed across modules (none): a helper shared by modules is public.
 KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 
 

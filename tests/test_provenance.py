@@ -77,8 +77,6 @@ CITE = re.compile(r"(?<![\w/.])(docs/[\w./-]*[\w-])")
 # Paths that name a file a command writes, not a doc to read.
 WRITTEN = {"docs/data-dictionary/msk_self_referral.md"}
 ADR = re.compile(r"docs/adr/(\d{4})\b")
-# Cites of a design file outside the repository still in files other helpers own this session
-# (pipeline/report/, pipeline/data/prepare.py): to be pointed at docs/design.md on merge.
 
 
 def _cited_in() -> list[Path]:
