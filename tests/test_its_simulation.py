@@ -110,8 +110,11 @@ def test_ar1_reml_and_gls_match_independent_routes():
     _, _, phi, *_ = fit_ar(X, y, m, np.zeros(len(y)), 1, "reml")
     rho = res.diagnostics["ar_coefs"][0]
     # the batched grid stops at a step of 9.3e-4 in atanh(rho), with no interpolation (so
-    # rho does not move with the objective's rounding noise): rho is within half a step
-    assert rho == pytest.approx(phi[0], abs=4.6e-4 * (1 - phi[0] ** 2) + 1e-9)
+    # rho does not move with the objective's rounding noise): the REML rho is within half a
+    # step, and the fit uses it with its bias removed, rho (1 + 2 / n)
+    n = len(y)
+    assert rho == pytest.approx(phi[0] * (1 + 2 / n),
+                                abs=(1 + 2 / n) * 4.6e-4 * (1 - phi[0] ** 2) + 1e-9)
     ref = sm.GLS(y, X, sigma=rho ** np.abs(np.subtract.outer(m, m))).fit()
     np.testing.assert_allclose(res.params.to_numpy(), ref.params, rtol=1e-7)
     plug = res.fit.contrasts.sigma2 * res.fit.contrasts.F
