@@ -221,8 +221,8 @@ def ac_cells() -> list[tuple[str, str, float, int]]:
     return cells
 
 
-# equity-gap rows: the reports' families (and gaussian for the proportion scale)
-AC_GAP_FAMILIES = ("quasibinomial", "quasipoisson", "gaussian")
+# equity-gap rows: the reports' families
+AC_GAP_FAMILIES = ("quasibinomial", "quasipoisson")
 GAP_BASELINE = {"1": 1.25, "5": 0.75}  # most / least deprived: baseline x this factor
 
 
@@ -272,11 +272,12 @@ def _simulated_null(family: str, rho: float, months: int, n: int, seed0: int,
     return long, spec
 
 
-def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0) -> dict:
+def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0,
+                 errors: str = "auto") -> dict:
     """Coverage and type I error of the change in the equity gap, as the reports compute it.
 
     ``n`` pairs of null series (most and least deprived: baselines 1.25 and 0.75 times the
-    table's, each with its own latent AR(1) noise) are fitted with ``errors: auto`` and
+    table's, each with its own latent AR(1) noise) are fitted with ``errors`` and
     combined by the reports' own code, ``pipeline.stats.equity._gap_change_stratified``
     (difference of the two strata's estimates, SEs read back from their intervals, Wald
     interval with normal quantiles). The true change in the gap is 0 for the level and slope
@@ -286,7 +287,8 @@ def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0) -
 
     from pipeline.stats.equity import _gap_change_stratified
 
-    long, spec = _simulated_null(family, rho, months, n, seed0, strata=("1", "5"))
+    long, spec = _simulated_null(family, rho, months, n, seed0, strata=("1", "5"),
+                                 errors=errors)
     t0 = time.perf_counter()
     batch = fit_its_many(long, spec, by="stratum")
     checked = validate_spec(spec)
@@ -298,7 +300,7 @@ def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0) -
         rows += _gap_change_stratified("o", fits, "1", "5", 0.05)
     import pandas as pd
 
-    out = {"n": n, "spec": {"family": family, "errors": "auto"},
+    out = {"n": n, "spec": {"family": family, "errors": errors},
            **_coverage(pd.DataFrame(rows))}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
@@ -367,12 +369,14 @@ def _save_ac(key: str, res: dict) -> dict:
 
 
 def main_autocorrelation(n: int, only_months=None, n_long: int | None = None,
-                         resume: bool = False, errors=None) -> dict:
+                         resume: bool = False, errors=None, families=None,
+                         rhos=None) -> dict:
     """Run the autocorrelation table (optionally only some series lengths or errors) and save
     it; ``n_long`` series per row at 120 months (default ``n``)."""
     results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
     for (f, e, r, t) in ac_cells():
-        if (only_months and t not in only_months) or (errors and e not in errors):
+        if (only_months and t not in only_months) or (errors and e not in errors) \
+                or (families and f not in families) or (rhos and r not in rhos):
             continue
         size = n_long if (n_long and t == 120) else n
         key = ac_key(f, e, r, t)
@@ -407,9 +411,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--errors", nargs="*",
                         help="autocorrelation: only these errors (auto, 'auto gap', "
                              "independent, hac)")
+    parser.add_argument("--families", nargs="*", help="autocorrelation: only these families")
+    parser.add_argument("--rhos", type=float, nargs="*", help="autocorrelation: only these rho")
     args = parser.parse_args(argv)
     if args.table == "autocorrelation":
-        return main_autocorrelation(args.n, args.only, args.n_long, args.resume, args.errors)
+        return main_autocorrelation(args.n, args.only, args.n_long, args.resume, args.errors,
+                                    args.families, args.rhos)
     results = {}
     if OUT.exists() and set(args.cells) != set(CELLS):
         kept = json.loads(OUT.read_text()).get("cells", {})
