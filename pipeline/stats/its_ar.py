@@ -38,7 +38,7 @@ regression with an AR(1) working correlation between months, for any family:
    ``F = (X' R^-1 X)^-1``, ``M = X' R^-1 R' R^-1 X``, ``N = X' R^-1 R' R^-1 R' R^-1 X`` and
    ``R' = dR/drho`` (the second-derivative term ``R_ij`` is omitted, as in most software
    for linear covariance structures). Derivatives in ``rho`` and the REML information are
-   taken by central differences (step 1e-4 in ``rho``).
+   taken by central differences (step ``STEP`` = 0.01 in ``rho``; see :func:`reml_rho`).
 
 Measured (``benchmarks/its_simulation.py --table autocorrelation``, 2,000 series a row):
 coverage 93-97% and type I error 3-7% at 48 months for latent AR(1) correlation 0 to 0.6 in
