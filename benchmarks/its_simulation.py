@@ -26,11 +26,19 @@ coverage of 0, type I error and median SE / SD of the estimates (SE read off the
 width as width / (2 x 1.96)), with ``errors: auto`` (AR(1)
 working correlation, Kenward-Roger, Satterthwaite df) everywhere, the old default
 ``errors: independent`` at 48 months, and Newey-West (3 lags) for quasi-binomial at 48
-months. Binomial-type data: 1,000 trials a month, 20% baseline; Poisson-type: 5,000
-person-months, rate 0.02. Writes ``benchmarks/out/its_autocorrelation.json`` and ``.md``::
+months; and the change in the Q1 - Q5 equity gap for the reports' families (pairs of series
+combined by ``pipeline.stats.equity``, :func:`run_gap_cell`). Binomial-type data: 1,000
+trials a month, 20% baseline; Poisson-type: 5,000 person-months, rate 0.02. Writes
+``benchmarks/out/its_autocorrelation.json`` and ``.md`` (rows added one at a time under a
+lock, so several processes can fill the table side by side). The committed table was run as
+2,000 series a row for the quasi-binomial and quasi-Poisson rows at 24 and 48 months, 1,000
+for the others and at 120 months, 1,000 pairs (500 at 24 months) for the gap rows (each row
+records its n; about 1.5 h on 2 shared cores)::
 
-    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation   # ~30 min, 1,000 a cell
-    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 2000 --only 48 24
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 1000 --only 120
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48 \\
+        --errors auto "auto gap" --families quasibinomial --rhos 0.6   # a quick look
 
 Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
