@@ -26,11 +26,19 @@ coverage of 0, type I error and median SE / SD of the estimates (SE read off the
 width as width / (2 x 1.96)), with ``errors: auto`` (AR(1)
 working correlation, Kenward-Roger, Satterthwaite df) everywhere, the old default
 ``errors: independent`` at 48 months, and Newey-West (3 lags) for quasi-binomial at 48
-months. Binomial-type data: 1,000 trials a month, 20% baseline; Poisson-type: 5,000
-person-months, rate 0.02. Writes ``benchmarks/out/its_autocorrelation.json`` and ``.md``::
+months; and the change in the Q1 - Q5 equity gap for the reports' families (pairs of series
+combined by ``pipeline.stats.equity``, :func:`run_gap_cell`). Binomial-type data: 1,000
+trials a month, 20% baseline; Poisson-type: 5,000 person-months, rate 0.02. Writes
+``benchmarks/out/its_autocorrelation.json`` and ``.md`` (rows added one at a time under a
+lock, so several processes can fill the table side by side). The committed table was run as
+2,000 series a row for the quasi-binomial and quasi-Poisson rows at 24 and 48 months, 1,000
+for the others and at 120 months, 1,000 pairs (500 at 24 months) for the gap rows (each row
+records its n; about 1.5 h on 2 shared cores)::
 
-    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation   # ~30 min, 1,000 a cell
-    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 2000 --only 48 24
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 1000 --only 120
+    .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48 \\
+        --errors auto "auto gap" --families quasibinomial --rhos 0.6   # a quick look
 
 Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
@@ -209,14 +217,21 @@ AC_ERRORS = {"auto": {"errors": "auto"}, "independent": {"errors": "independent"
 
 
 def ac_cells() -> list[tuple[str, str, float, int]]:
-    """(family, errors, rho, months) of every row of the autocorrelation table."""
+    """(family, errors, rho, months) of every row of the autocorrelation table; errors
+    ``"auto gap"`` is the change in the equity gap (:func:`run_gap_cell`)."""
     cells = []
     for t in (48, 24, 120):  # the target length first
         cells += [(f, "auto", r, t) for f in AC_FAMILIES for r in AC_RHOS]
+        cells += [(f, "auto gap", r, t) for f in AC_GAP_FAMILIES for r in AC_RHOS]
         if t == 48:
             cells += [(f, "independent", r, 48) for f in AC_FAMILIES for r in AC_RHOS]
             cells += [("quasibinomial", "hac", r, 48) for r in AC_RHOS]
     return cells
+
+
+# equity-gap rows: the reports' families
+AC_GAP_FAMILIES = ("quasibinomial", "quasipoisson")
+GAP_BASELINE = {"1": 1.25, "5": 0.75}  # most / least deprived: baseline x this factor
 
 
 # Under AR errors the scale is always estimated, so binomial and Poisson fits equal their
@@ -231,23 +246,80 @@ def ac_key(family, errors, rho, months) -> str:
 def run_ac_cell(family: str, errors: str, rho: float, months: int, n: int,
                 seed0: int = 0) -> dict:
     """Coverage, type I error and SE/SD of the three estimands over ``n`` null series."""
+    t0 = time.perf_counter()
+    long, spec = _simulated_null(family, rho, months, n, seed0, errors=errors)
+    batch = fit_its_many(long, spec, by="stratum")
+    out = {"n": n, "spec": {k: v for k, v in spec.items() if k not in ("phases", "horizons")},
+           **_coverage(batch.effects)}
+    out["ci_df_median"] = float(np.median([d["ci_df"] for d in batch.diagnostics.values()
+                                           if d["ci_df"] is not None] or [np.nan]))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _simulated_null(family: str, rho: float, months: int, n: int, seed0: int,
+                    strata=(None,), errors: str = "auto"):
+    """Long frame of ``n`` null series per stratum label (seeds ``seed0 + i`` for the first
+    label, shifted by 10**6 per further label) and the spec of the table's model."""
     import pandas as pd
 
     sim = AC_DATA[family.removeprefix("quasi") if family != "negbin" else "poisson"]
     start = str(pd.Period(BASE["start"], "M") + months // 2)
     spec = {"family": family, **AC_ERRORS[errors], "phases": [{"name": "launch", "start": start}],
             "horizons": [12]}
-    t0 = time.perf_counter()
-    frames = [simulate_series(n_months=months, start=BASE["start"], ar=rho, seed=seed0 + i,
-                              **sim).assign(stratum=i) for i in range(n)]
+    frames = []
+    for j, label in enumerate(strata):
+        args = dict(sim)
+        if label is not None:
+            args["baseline"] = sim["baseline"] * GAP_BASELINE[label]
+        frames += [simulate_series(n_months=months, start=BASE["start"], ar=rho,
+                                   seed=seed0 + j * 10**6 + i, **args)
+                   .assign(stratum=i if label is None else f"{i}:{label}") for i in range(n)]
     long = pd.concat(frames, ignore_index=True)[["month", "unit", "stratum", "numerator",
                                                   "denominator"]]
+    return long, spec
+
+
+def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0,
+                 errors: str = "auto") -> dict:
+    """Coverage and type I error of the change in the equity gap, as the reports compute it.
+
+    ``n`` pairs of null series (most and least deprived: baselines 1.25 and 0.75 times the
+    table's, each with its own latent AR(1) noise) are fitted with ``errors`` and
+    combined by the reports' own code, ``pipeline.stats.equity._gap_change_stratified``
+    (difference of the two strata's estimates, SEs read back from their intervals, Wald
+    interval with normal quantiles). The true change in the gap is 0 for the level and slope
+    changes (link scale) and the 12-month difference.
+    """
+    from types import SimpleNamespace
+
+    from pipeline.stats.equity import _gap_change_stratified
+
+    long, spec = _simulated_null(family, rho, months, n, seed0, strata=("1", "5"),
+                                 errors=errors)
+    t0 = time.perf_counter()
     batch = fit_its_many(long, spec, by="stratum")
-    eff = batch.effects
-    out = {"n": n, "spec": {k: v for k, v in spec.items() if k not in ("phases", "horizons")}}
+    checked = validate_spec(spec)
+    parts = {k: g.drop(columns="stratum") for k, g in batch.effects.groupby("stratum")}
+    rows = []
+    for i in range(n):
+        fits = {("o", "imd_quintile", q): SimpleNamespace(effects=parts[f"{i}:{q}"],
+                                                          spec=checked) for q in ("1", "5")}
+        rows += _gap_change_stratified("o", fits, "1", "5", 0.05)
+    import pandas as pd
+
+    out = {"n": n, "spec": {"family": family, "errors": errors},
+           **_coverage(pd.DataFrame(rows))}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _coverage(eff) -> dict:
+    """Coverage of 0, type I error and median SE / SD of each estimand, and whether all
+    three are in the target bands."""
+    out = {}
     for est in AC_ESTIMANDS:
-        rows = eff.loc[eff["estimand"] == est, ["estimate", "ci_low", "ci_high", "p_value"]]
-        v = rows.to_numpy()
+        v = eff.loc[eff["estimand"] == est, ["estimate", "ci_low", "ci_high", "p_value"]].to_numpy()
         out[est] = {
             "coverage": float(np.mean((v[:, 1] <= 0) & (0 <= v[:, 2]))),
             "type1": float(np.mean(v[:, 3] < 0.05)),
@@ -255,9 +327,6 @@ def run_ac_cell(family: str, errors: str, rho: float, months: int, n: int,
             "median_se_over_sd": float(np.median((v[:, 2] - v[:, 1]) / (2 * 1.959964))
                                        / v[:, 0].std()),
         }
-    out["ci_df_median"] = float(np.median([d["ci_df"] for d in batch.diagnostics.values()
-                                           if d["ci_df"] is not None] or [np.nan]))
-    out["seconds"] = round(time.perf_counter() - t0, 1)
     out["meets_target"] = bool(all(
         TARGETS["coverage"][0] <= out[e]["coverage"] <= TARGETS["coverage"][1]
         and TARGETS["type1"][0] <= out[e]["type1"] <= TARGETS["type1"][1] for e in AC_ESTIMANDS))
@@ -265,51 +334,75 @@ def run_ac_cell(family: str, errors: str, rho: float, months: int, n: int,
 
 
 def ac_markdown(results: dict) -> str:
-    """The autocorrelation table as markdown (coverage / type I error per estimand)."""
-    head = ("| family | errors | months | lag-1 rho | level change cover / type I | "
-            "slope change cover / type I | 12-month difference cover / type I | target |\n"
-            "|---|---|---|---|---|---|---|---|\n")
+    """The autocorrelation table as markdown (coverage / type I error per estimand, series
+    per row and the Monte Carlo SE of a 95% coverage at that number)."""
+    head = ("| family | errors | months | lag-1 rho | series (MC SE) | level change cover / "
+            "type I | slope change cover / type I | 12-month difference cover / type I | "
+            "target |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for (f, e, r, t) in ac_cells():
         res = results.get(ac_key(f, e, r, t))
         if res is None:
             continue
         cells = " | ".join(f"{res[x]['coverage']:.1%} / {res[x]['type1']:.1%}" for x in AC_ESTIMANDS)
-        lines.append(f"| {f} | {e} | {t} | {r:g} | {cells} | "
-                     f"{'met' if res['meets_target'] else 'missed'} |")
-    n = sorted({res["n"] for res in results.values()})
-    return (f"Null series per row: {', '.join(map(str, n))} (Monte Carlo SE of a 95% coverage "
-            f"about {100 * np.sqrt(0.95 * 0.05 / min(n)):.1f} points at {min(n)}).\n\n"
-            + head + "\n".join(lines) + "\n")
+        mcse = 100 * np.sqrt(0.95 * 0.05 / res["n"])
+        what = "auto, equity gap Q1 - Q5" if e == "auto gap" else e
+        lines.append(f"| {f} | {what} | {t} | {r:g} | {res['n']:,} ({mcse:.1f}) | {cells} | "
+                     f"{'met' if res['meets_target'] else '**missed**'} |")
+    return ("Coverage of a nominal 95% interval and type I error at the 5% level over null "
+            "series (no effect); target 93-97% and 3-7%. Series per row and, in brackets, "
+            "the Monte Carlo SE of a 95% coverage in points. Binomial and Poisson rows under "
+            "`auto` are their quasi twins' (the scale is always estimated). Equity gap rows: "
+            "pairs of series (most and least deprived), combined as the reports do "
+            "(`pipeline.stats.equity`).\n\n" + head + "\n".join(lines) + "\n")
 
 
-def main_autocorrelation(n: int, only_months=None, n_issue: int | None = None,
-                         resume: bool = False) -> dict:
-    """Run the autocorrelation table (optionally only some series lengths) and save it."""
-    results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
-    for (f, e, r, t) in ac_cells():
-        if only_months and t not in only_months:
-            continue
-        size = n_issue if (n_issue and f in ("quasibinomial", "binomial") and t == 48) else n
-        key = ac_key(f, e, r, t)
-        if resume and key in results and results[key]["n"] == size:
-            continue
-        twin = ac_key(AC_TWINS.get(f, f), e, r, t)
-        if e == "auto" and f in AC_TWINS and twin in results:
-            res = {**results[twin], "same_as": twin}
-        else:
-            res = run_ac_cell(f, e, r, t, size, seed0=int(r * 10) * 100_000 + t * 1000)
+def _save_ac(key: str, res: dict) -> dict:
+    """Add one row to the saved table, re-reading it under a lock first, so that several
+    processes (e.g. one per series length) can fill the table side by side."""
+    import fcntl
+    import tempfile
+
+    OUT_AC.parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(tempfile.gettempdir()) / "its_autocorrelation.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
         results[key] = res
-        print(f"{key:48s} " + "  ".join(
-            f"{res[x]['coverage']:6.1%}/{res[x]['type1']:5.1%}" for x in AC_ESTIMANDS)
-            + f"  {res['seconds']:6.1f}s  {'met' if res['meets_target'] else 'MISSED'}",
-            flush=True)
         ordered = {ac_key(*c): results[ac_key(*c)] for c in ac_cells() if ac_key(*c) in results}
-        OUT_AC.parent.mkdir(parents=True, exist_ok=True)
         OUT_AC.write_text(json.dumps({"targets": {"coverage": [0.93, 0.97], "type1": [0.03, 0.07]},
                                       "estimands": list(AC_ESTIMANDS), "cells": ordered},
                                      indent=2) + "\n")
         OUT_AC.with_suffix(".md").write_text(ac_markdown(ordered))
+    return ordered
+
+
+def main_autocorrelation(n: int, only_months=None, n_long: int | None = None,
+                         resume: bool = False, errors=None, families=None,
+                         rhos=None) -> dict:
+    """Run the autocorrelation table (optionally only some series lengths or errors) and save
+    it; ``n_long`` series per row at 120 months (default ``n``)."""
+    results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
+    for (f, e, r, t) in ac_cells():
+        if (only_months and t not in only_months) or (errors and e not in errors) \
+                or (families and f not in families) or (rhos and r not in rhos):
+            continue
+        size = n_long if (n_long and t == 120) else n
+        key = ac_key(f, e, r, t)
+        if resume and key in results and results[key]["n"] == size:
+            continue
+        twin = ac_key(AC_TWINS.get(f, f), e, r, t)
+        seed0 = int(r * 10) * 100_000 + t * 1000
+        if e == "auto" and f in AC_TWINS and twin in results and results[twin]["n"] == size:
+            res = {**results[twin], "same_as": twin}
+        elif e == "auto gap":
+            res = run_gap_cell(f, r, t, size, seed0=seed0 + 50_000)
+        else:
+            res = run_ac_cell(f, e, r, t, size, seed0=seed0)
+        print(f"{key:52s} " + "  ".join(
+            f"{res[x]['coverage']:6.1%}/{res[x]['type1']:5.1%}" for x in AC_ESTIMANDS)
+            + f"  {res['seconds']:6.1f}s  {'met' if res['meets_target'] else 'MISSED'}",
+            flush=True)
+        results = _save_ac(key, res)
     return results
 
 
@@ -321,11 +414,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--only", type=int, nargs="*", help="autocorrelation: series lengths")
     parser.add_argument("--resume", action="store_true",
                         help="autocorrelation: keep rows already saved with the same n")
-    parser.add_argument("--n-issue", type=int, default=2000,
-                        help="autocorrelation: series for the quasi-binomial 48-month rows")
+    parser.add_argument("--n-long", type=int, default=None,
+                        help="autocorrelation: series per 120-month row (default --n)")
+    parser.add_argument("--errors", nargs="*",
+                        help="autocorrelation: only these errors (auto, 'auto gap', "
+                             "independent, hac)")
+    parser.add_argument("--families", nargs="*", help="autocorrelation: only these families")
+    parser.add_argument("--rhos", type=float, nargs="*", help="autocorrelation: only these rho")
     args = parser.parse_args(argv)
     if args.table == "autocorrelation":
-        return main_autocorrelation(args.n, args.only, args.n_issue, args.resume)
+        return main_autocorrelation(args.n, args.only, args.n_long, args.resume, args.errors,
+                                    args.families, args.rhos)
     results = {}
     if OUT.exists() and set(args.cells) != set(CELLS):
         kept = json.loads(OUT.read_text()).get("cells", {})

@@ -89,7 +89,8 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
         parts.append(f"Newey-West SE ({fit.hac_lags} lags{extra})")
     elif spec.errors == "ar" and spec.ar_small_sample == "kr":
         parts.append(f"AR(1) errors{' (errors: auto)' if spec.errors_auto else ''} by GLS on "
-                     f"the working response (REML, rho = {fit.ar_coefs[0]:.2f}), Kenward-Roger SE, "
+                     f"the working response (bias-corrected REML, rho = {fit.ar_coefs[0]:.2f}), "
+                     "Kenward-Roger SE, "
                      + ("Satterthwaite t df per estimand" if fit.df is not None
                         else "normal intervals"))
     elif spec.errors == "ar":
