@@ -100,7 +100,8 @@ def prepared_project(tmp_path_factory) -> Path:
 # Modules whose tests start processes (CLI runs, git, papermill kernels, a browser) or run
 # long simulations: marked here so the tiers are declared in one place.
 SUBPROCESS_MODULES = {"test_browser", "test_data_safety", "test_publish_atomic", "test_render",
-                      "test_scaffold", "test_setup", "test_target_group", "test_validate_cli"}
+                      "test_scaffold", "test_setup", "test_target_group", "test_validate_cli",
+                      "test_engines"}
 # Slow: coverage simulations and whole evaluations (measured with --durations; together they
 # were about 80% of the in-process suite's time).
 SLOW_MODULES = {"test_its_simulation", "test_known_effects", "test_data_property"}
