@@ -120,7 +120,11 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     series : DataFrame
         Monthly series with columns ``month`` (date, Period or "YYYY-MM"), ``unit``,
         ``numerator`` and ``denominator`` (several units allowed; extra columns such as
-        ``outcome`` or ``stratum`` must hold one value only).
+        ``outcome`` or ``stratum`` must hold one value only). With ``spec["period"]`` week,
+        quarter or year the time column is named ``week``, ``quarter`` or ``year`` and holds
+        the first day of each period (a Monday for ISO weeks; integer years allowed), and
+        every count in the spec (horizons, washout, ramp, excluded ranges) is in those periods
+        (``docs/adr/0130-its-period.md``).
     spec : dict
         ITS specification (``docs/architecture.md``), checked by
         :func:`pipeline.stats.its_spec.validate_spec`.
