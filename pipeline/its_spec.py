@@ -358,7 +358,9 @@ def validate_spec(spec: dict) -> ITSSpec:
         ``washout_months`` (int >= 0), ``ramp_months`` (int >= 0, default for every phase
         with a level change), ``exclude_months`` (list of [first, last] months left
         out of the fit), ``covariates`` (list of series columns), ``horizons`` (list of
-        int >= 1), ``alpha`` (0 < alpha < 1).
+        int >= 1), ``alpha`` (0 < alpha < 1), ``period`` (month | week | quarter | year: the
+        series' period; every date in the spec is then the first day of a period and every
+        count, horizons included, is in periods; docs/adr/0130).
 
     Raises
     ------

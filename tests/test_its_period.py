@@ -243,3 +243,13 @@ def test_spc_refuses_dates_that_are_not_period_starts_and_gaps():
         xmr_chart(gap, month="year", period="year")
     with pytest.raises(ValueError, match="period must be one of"):
         xmr_chart(gap, month="year", period="decade")
+
+
+def test_figures_draw_a_quarterly_fit(quarterly):
+    import matplotlib
+    matplotlib.use("Agg")
+    result = fit_its(quarterly, QUARTER_SPEC)
+    fig = result.plot()
+    xs = fig.axes[0].collections[0].get_offsets()[:, 0]
+    assert len(xs) == 32
+    assert result.plot_residuals() is not None

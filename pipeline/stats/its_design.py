@@ -8,6 +8,11 @@ for ``month >= s`` (else 0), i.e. 1 in the first month of the phase, as in the S
 change is the step relative to the pre-trend extrapolated one month beyond the last
 pre-period month and the first post month carries level + one slope unit.
 
+Period (``spec.period``, docs/adr/0130): ``month`` by default; with ``week``, ``quarter`` or
+``year`` "month" above reads as that period: ordinals count ISO weeks, quarters or years
+(:mod:`pipeline.periods`), the series' time column is named after the period, and Fourier
+seasonality runs over 52.18 weeks or 4 quarters a year (none for years).
+
 Designs
 -------
 single
