@@ -136,6 +136,17 @@ def test_quarterly_series_recovers_the_level_and_slope_change(quarterly):
     assert any("horizon 40 quarter(s) is past the data (last quarter 2022Q4)" in w
                for w in result.diagnostics["warnings"])
     assert str(result.series["quarter"].iloc[16])[:10] == "2019-01-01"
+    assert result.horizon_labels == {1: "1 quarter", 4: "4 quarters", 40: "40 quarters"}
+
+
+def test_washout_and_excluded_ranges_count_quarters(quarterly):
+    spec = {**QUARTER_SPEC, "washout_months": 2,
+            "exclude_months": [["2016-01-01", "2016-04-01"]]}
+    s = fit_its(quarterly, spec).series
+    out = s.loc[~s["in_fit"], "quarter"].dt.strftime("%Y-%m").tolist()
+    assert out == ["2016-01", "2016-04", "2019-01", "2019-04"]
+    with pytest.raises(ValueError, match=r"exclude_months\[0\]\[1\].*not the first day of a quarter"):
+        validate_spec({**spec, "exclude_months": [["2016-01-01", "2016-05-01"]]})
 
 
 def test_quarterly_coding_fits_as_fake_months_do_with_slopes_per_quarter(quarterly):
