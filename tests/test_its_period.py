@@ -264,3 +264,14 @@ def test_figures_draw_a_quarterly_fit(quarterly):
     xs = fig.axes[0].collections[0].get_offsets()[:, 0]
     assert len(xs) == 32
     assert result.plot_residuals() is not None
+
+
+def test_many_strata_of_a_quarterly_series_fit_as_one_by_one(quarterly):
+    """The batched equity path (one design reused across strata) honours the period too."""
+    from pipeline.stats import fit_its_many
+    other = quarterly.assign(numerator=(quarterly["numerator"] * 0.9).round())
+    batch = fit_its_many({"a": quarterly, "b": other}, QUARTER_SPEC)
+    one = _eff(fit_its(other, QUARTER_SPEC))
+    got = batch.effects[batch.effects.iloc[:, 0] == "b"].set_index("estimand")
+    for name in ("level_change", "slope_change", "abs_diff_h4"):
+        assert got.loc[name, "estimate"] == pytest.approx(one.loc[name, "estimate"], rel=1e-9)
