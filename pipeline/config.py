@@ -521,11 +521,19 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
         )
     for outcome in cfg.outcomes:
         try:
-            validate_spec(cfg.its_spec(outcome))
+            spec = validate_spec(cfg.its_spec(outcome))
         except ValueError as exc:
             raise ConfigError(
                 f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): {exc}"
             ) from None
+        if spec.period != "month":
+            raise ConfigError(
+                f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): period = "
+                f"{spec.period!r}, but the prepare stage aggregates the extract to months, so "
+                "the reports are monthly (docs/adr/0130-its-period.md). Fix: remove period or "
+                "set it to month; fit weekly, quarterly or yearly series with "
+                "pipeline.stats.fit_its directly"
+            )
 
 
 def _check_other_models(cfg: "Intervention", where: str) -> None:

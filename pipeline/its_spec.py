@@ -16,6 +16,8 @@ from numbers import Integral, Real
 
 import pandas as pd
 
+from pipeline import periods as _periods
+
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasibinomial")
 ERRORS = ("independent", "hac", "ar")  # the error structures a fit can use
 # what ``errors`` may say: one of ERRORS, or "auto" (the recommended robust errors,
@@ -61,7 +63,10 @@ DEFAULTS = {
     "covariates": None,
     "horizons": (3, 6, 12),
     "alpha": 0.05,
+    "period": "month",
 }
+# pandas frequency of a Phase's start for each period (weeks: Monday to Sunday, ISO)
+PERIOD_FREQ = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC", "year": "Y-DEC"}
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class ITSSpec:
     errors_requested: str | None = None
     comparators: str = "pooled"
     slope_coding: str = "lopez_bernal"
+    period: str = "month"
 
     @property
     def errors_auto(self) -> bool:
@@ -208,6 +214,15 @@ def to_month(value, key: str) -> pd.Period:
         raise ValueError(f"spec[{key!r}] = {value!r} is not a month; write it as 'YYYY-MM'") from exc
 
 
+def to_start(value, key: str, period: str = "month") -> pd.Period:
+    """Parse a spec date as a Period of ``period`` (month: :func:`to_month`; week, quarter
+    and year: the period's first day, anything else refused; docs/adr/0130)."""
+    if period == "month":
+        return to_month(value, key)
+    ordinal = _periods.to_period(value, period, key)
+    return pd.Period(_periods.start_dates([ordinal], period)[0], PERIOD_FREQ[period])
+
+
 def _choice(spec: dict, key: str, allowed: tuple[str, ...]) -> str:
     value = spec[key]
     if value not in allowed:
@@ -227,7 +242,7 @@ def _int(spec: dict, key: str, minimum: int, allow_none: bool = False) -> int | 
     return int(value)
 
 
-def _phases(raw, default_ramp: int = 0) -> tuple[Phase, ...]:
+def _phases(raw, default_ramp: int = 0, period: str = "month") -> tuple[Phase, ...]:
     if not isinstance(raw, (list, tuple)) or len(raw) == 0:
         raise ValueError(
             "spec['phases'] must be a non-empty list of {'name': ..., 'start': 'YYYY-MM'} dicts"
@@ -259,7 +274,8 @@ def _phases(raw, default_ramp: int = 0) -> tuple[Phase, ...]:
                 f"spec['phases'][{i}]['ramp_months'] = {ramp} needs a level change, but "
                 f"'change' is {change!r}"
             )
-        phases.append(Phase(name, to_month(item["start"], f"phases[{i}].start"), change, int(ramp)))
+        phases.append(Phase(name, to_start(item["start"], f"phases[{i}].start", period), change,
+                            int(ramp)))
     starts = [p.start for p in phases]
     if any(b <= a for a, b in zip(starts, starts[1:])):
         raise ValueError(
@@ -272,7 +288,7 @@ def _phases(raw, default_ramp: int = 0) -> tuple[Phase, ...]:
     return tuple(phases)
 
 
-def _exclude(raw) -> tuple:
+def _exclude(raw, period: str = "month") -> tuple:
     if raw is None:
         return ()
     msg = ("spec['exclude_months'] must be a list of [first, last] month pairs, e.g. "
@@ -283,8 +299,8 @@ def _exclude(raw) -> tuple:
     for i, pair in enumerate(raw):
         if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f"{msg}; item {i} is {pair!r}")
-        first = to_month(pair[0], f"exclude_months[{i}][0]")
-        last = to_month(pair[1], f"exclude_months[{i}][1]")
+        first = to_start(pair[0], f"exclude_months[{i}][0]", period)
+        last = to_start(pair[1], f"exclude_months[{i}][1]", period)
         if last < first:
             raise ValueError(
                 f"spec['exclude_months'][{i}] = {list(pair)!r}: the last month is before the first"
@@ -342,7 +358,9 @@ def validate_spec(spec: dict) -> ITSSpec:
         ``washout_months`` (int >= 0), ``ramp_months`` (int >= 0, default for every phase
         with a level change), ``exclude_months`` (list of [first, last] months left
         out of the fit), ``covariates`` (list of series columns), ``horizons`` (list of
-        int >= 1), ``alpha`` (0 < alpha < 1).
+        int >= 1), ``alpha`` (0 < alpha < 1), ``period`` (month | week | quarter | year: the
+        series' period; every date in the spec is then the first day of a period and every
+        count, horizons included, is in periods; docs/adr/0130).
 
     Raises
     ------
@@ -359,8 +377,9 @@ def validate_spec(spec: dict) -> ITSSpec:
     full = {**DEFAULTS, **spec}
     if full["phases"] is None:
         raise ValueError("spec['phases'] is required: a list of {'name': ..., 'start': 'YYYY-MM'}")
+    period = _choice(full, "period", _periods.PERIODS)
     default_ramp = _int(full, "ramp_months", 0)
-    phases = _phases(full["phases"], default_ramp)
+    phases = _phases(full["phases"], default_ramp, period)
 
     alpha = full["alpha"]
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
@@ -376,7 +395,8 @@ def validate_spec(spec: dict) -> ITSSpec:
     if unit_starts is not None:
         if not isinstance(unit_starts, dict) or not unit_starts:
             raise ValueError("spec['unit_starts'] must be a non-empty dict of unit -> 'YYYY-MM' or None")
-        unit_starts = {str(u): to_month(m, f"unit_starts[{u!r}]") for u, m in unit_starts.items()}
+        unit_starts = {str(u): to_start(m, f"unit_starts[{u!r}]", period)
+                       for u, m in unit_starts.items()}
         if len(phases) != 1:
             raise ValueError(
                 "spec['unit_starts'] (staggered roll-out) needs exactly one phase in spec['phases'];"
@@ -400,8 +420,8 @@ def validate_spec(spec: dict) -> ITSSpec:
         )
 
     harmonics = _int(full, "harmonics", 1)
-    if harmonics > 6:
-        raise ValueError(f"spec['harmonics'] = {harmonics} must be at most 6 (12-month period)")
+    seasonality = _choice(full, "seasonality", SEASONALITY)
+    _check_seasons(seasonality, harmonics, period)
 
     family = _choice(full, "family", FAMILIES)
     requested = _choice(full, "errors", ERROR_CHOICES)
@@ -452,13 +472,13 @@ def validate_spec(spec: dict) -> ITSSpec:
         hac_small_sample=small,
         ar_order=ar_order,
         ar_method=ar_method,
-        seasonality=_choice(full, "seasonality", SEASONALITY),
+        seasonality=seasonality,
         harmonics=harmonics,
         phases=phases,
         unit_starts=unit_starts,
         comparator_units=comparators,
         washout_months=_int(full, "washout_months", 0),
-        exclude_months=_exclude(full["exclude_months"]),
+        exclude_months=_exclude(full["exclude_months"], period),
         covariates=_covariates(full["covariates"]),
         horizons=tuple(int(h) for h in horizons),
         alpha=float(alpha),
@@ -469,4 +489,24 @@ def validate_spec(spec: dict) -> ITSSpec:
         errors_requested=requested,
         comparators=comparators_mode,
         slope_coding=_choice(full, "slope_coding", SLOPE_CODINGS),
+        period=period,
     )
+
+
+def _check_seasons(seasonality: str, harmonics: int, period: str) -> None:
+    """Seasonality the period supports: Fourier terms up to half the seasons per year, month
+    indicators only for monthly series, none for a yearly one."""
+    if period == "year" and seasonality != "none":
+        raise ValueError(
+            f"spec['seasonality'] = {seasonality!r} needs seasons within a year, but "
+            "spec['period'] is 'year'; use seasonality 'none'")
+    if seasonality == "month" and period != "month":
+        raise ValueError(
+            f"spec['seasonality'] = 'month' (month indicators) needs period 'month', got "
+            f"{period!r}; use seasonality 'fourier' (with period 'quarter' and 2 harmonics it "
+            "equals quarter indicators)")
+    most = _periods.MAX_HARMONICS[period]
+    if seasonality == "fourier" and harmonics > most or period == "month" and harmonics > most:
+        raise ValueError(
+            f"spec['harmonics'] = {harmonics} must be at most {most} "
+            f"({_periods.plural(round(_periods.PER_YEAR[period]), period)} a year)")

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.periods import plural
+
 from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
 from .its_diagnostics import diagnose
@@ -48,7 +50,8 @@ class ITSResult:
         scale`` (see :mod:`pipeline.stats.its_estimands` for the names).
     series : DataFrame
         ``[unit|group,] month, numerator, denominator, observed, fitted, counterfactual,
-        cf_low, cf_high, in_fit`` for every month (``in_fit`` is False in washout months).
+        cf_low, cf_high, in_fit`` for every month (``in_fit`` is False in washout months);
+        the time column is ``week``, ``quarter`` or ``year`` for those periods.
     diagnostics : dict
         See :func:`pipeline.stats.its_diagnostics.diagnose`.
     params, cov : Series, DataFrame
@@ -78,6 +81,12 @@ class ITSResult:
     @property
     def model_results(self):
         return self.fit.results
+
+    @property
+    def horizon_labels(self) -> dict:
+        """Each ``abs_diff_h{h}`` / ``rel_diff_h{h}`` horizon in words, counted in the
+        series' period: ``{12: "12 months"}``, ``{4: "4 quarters"}`` (docs/adr/0130)."""
+        return {h: plural(h, self.spec.period) for h in self.spec.horizons}
 
     def summary(self) -> str:
         """Readable plain-text summary: method, effects, diagnostics and warnings (no dates)."""
@@ -120,7 +129,11 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     series : DataFrame
         Monthly series with columns ``month`` (date, Period or "YYYY-MM"), ``unit``,
         ``numerator`` and ``denominator`` (several units allowed; extra columns such as
-        ``outcome`` or ``stratum`` must hold one value only).
+        ``outcome`` or ``stratum`` must hold one value only). With ``spec["period"]`` week,
+        quarter or year the time column is named ``week``, ``quarter`` or ``year`` and holds
+        the first day of each period (a Monday for ISO weeks; integer years allowed), and
+        every count in the spec (horizons, washout, ramp, excluded ranges) is in those periods
+        (``docs/adr/0130-its-period.md``).
     spec : dict
         ITS specification (``docs/architecture.md``), checked by
         :func:`pipeline.stats.its_spec.validate_spec`.

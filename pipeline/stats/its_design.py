@@ -8,6 +8,11 @@ for ``month >= s`` (else 0), i.e. 1 in the first month of the phase, as in the S
 change is the step relative to the pre-trend extrapolated one month beyond the last
 pre-period month and the first post month carries level + one slope unit.
 
+Period (``spec.period``, docs/adr/0130): ``month`` by default; with ``week``, ``quarter`` or
+``year`` "month" above reads as that period: ordinals count ISO weeks, quarters or years
+(:mod:`pipeline.periods`), the series' time column is named after the period, and Fourier
+seasonality runs over 52.18 weeks or 4 quarters a year (none for years).
+
 Designs
 -------
 single
@@ -55,6 +60,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline import periods
+
 from .estimability import RCOND_MIN, reciprocal_condition
 from .its_spec import ITSSpec
 
@@ -68,9 +75,18 @@ def month_ordinal(period: pd.Period) -> int:
     return period.year * 12 + period.month - 1
 
 
-def month_label(ordinal: int) -> str:
-    """``"YYYY-MM"`` of a month ordinal."""
-    return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
+def month_label(ordinal: int, period: str = "month") -> str:
+    """``"YYYY-MM"`` of a month ordinal (``2020Q1``, ``2020`` or a week's Monday for the
+    other periods, :func:`pipeline.periods.label`)."""
+    return periods.label(ordinal, period)
+
+
+def start_ordinal(start: pd.Period, period: str = "month") -> int:
+    """The ordinal of a validated spec date (a Phase start, a unit start, an excluded range's
+    end) in the series' period."""
+    if period == "month":
+        return month_ordinal(start)
+    return periods.to_period(start, period, "start")
 
 
 @dataclass
@@ -165,11 +181,13 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
     """
     if not isinstance(series, pd.DataFrame):
         raise ValueError(f"series must be a pandas DataFrame, got {type(series).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in series.columns]
+    required = [spec.period, *REQUIRED_COLUMNS[1:]]
+    missing = [c for c in required if c not in series.columns]
     if missing:
-        raise ValueError(
-            f"series is missing column(s) {missing}; it needs {list(REQUIRED_COLUMNS)}"
-        )
+        hint = ("" if spec.period == "month" else
+                f" (spec['period'] is {spec.period!r}: the time column is {spec.period!r}, "
+                f"holding the first day of each {spec.period})")
+        raise ValueError(f"series is missing column(s) {missing}; it needs {required}{hint}")
     if series.empty:
         raise ValueError("series has no rows")
     for col in SINGLE_COLUMNS:
@@ -181,7 +199,8 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
                 " filter it to one outcome and stratum before fitting"
             )
     out = pd.DataFrame({"unit": series["unit"].astype(str).to_numpy(),
-                        "m": _month_ordinals(series["month"])})
+                        "m": _month_ordinals(series["month"]) if spec.period == "month"
+                        else periods.ordinals(series[spec.period], spec.period)})
     for col in ("numerator", "denominator"):
         try:
             values = pd.to_numeric(series[col]).to_numpy(dtype=float)
@@ -221,11 +240,11 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
     if group is not None:
         out = out.drop(columns="_group")
     if dup.any():
-        raise ValueError(f"series has duplicated unit-months in rows {_rows(series, dup)}")
+        raise ValueError(f"series has duplicated unit-{spec.period}s in rows {_rows(series, dup)}")
     return out
 
 
-def _sum_by_key_month(data: pd.DataFrame, covariates=()) -> pd.DataFrame:
+def _sum_by_key_month(data: pd.DataFrame, covariates=(), period: str = "month") -> pd.DataFrame:
     """Sum numerator and denominator by (key, month), sorted (numpy, no pandas groupby).
 
     Covariates take the first unit's value of each cell; units that disagree are an error.
@@ -248,12 +267,12 @@ def _sum_by_key_month(data: pd.DataFrame, covariates=()) -> pd.DataFrame:
             lo, hi = np.minimum.reduceat(v, first), np.maximum.reduceat(v, first)
             differ = lo != hi
             if differ.any():
-                where = ", ".join(f"{k} {month_label(mm)}" for k, mm in
+                where = ", ".join(f"{k} {month_label(mm, period)}" for k, mm in
                                   out.loc[differ, ["key", "m"]].head(5).itertuples(index=False))
                 raise ValueError(
                     f"covariate {col!r} differs between the units summed into one series in "
-                    f"{int(differ.sum())} month(s) ({where}); give every unit the same value per "
-                    "month, or fit the units separately"
+                    f"{int(differ.sum())} {period}(s) ({where}); give every unit the same value per "
+                    f"{period}, or fit the units separately"
                 )
             out[col] = v[first]
     return out
@@ -284,22 +303,25 @@ def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]
         if never:
             notes.append(f"unit(s) {never} have no start in unit_starts and are treated as never exposed")
         data = data.assign(key=data["unit"])
-    agg = _sum_by_key_month(data, spec.covariates)
+    unit = spec.period
+    agg = _sum_by_key_month(data, spec.covariates, unit)
     zero = agg["denominator"].to_numpy() <= 0
     if zero.all():
-        raise ValueError("every month has a zero denominator: there is nothing to model")
+        raise ValueError(f"every {unit} has a zero denominator: there is nothing to model")
     if zero.any():
-        dropped = ", ".join(f"{k} {month_label(m)}" for k, m in agg.loc[zero, ["key", "m"]].itertuples(index=False))
-        notes.append(f"{int(zero.sum())} month(s) with a zero denominator dropped: {dropped}")
+        dropped = ", ".join(f"{k} {month_label(m, unit)}"
+                            for k, m in agg.loc[zero, ["key", "m"]].itertuples(index=False))
+        notes.append(f"{int(zero.sum())} {unit}(s) with a zero denominator dropped: {dropped}")
         agg = agg.loc[~zero].reset_index(drop=True)
     return agg, notes
 
 
 def _starts(agg: pd.DataFrame, spec: ITSSpec) -> np.ndarray:
     """Start ordinal of every phase for every row (rows x phases), or -1 for never-treated."""
-    phase_starts = np.array([month_ordinal(p.start) for p in spec.phases], dtype=np.int64)
+    phase_starts = np.array([start_ordinal(p.start, spec.period) for p in spec.phases],
+                            dtype=np.int64)
     if spec.design == "staggered":
-        own = {u: month_ordinal(s) for u, s in spec.unit_starts.items()}
+        own = {u: start_ordinal(s, spec.period) for u, s in spec.unit_starts.items()}
         col = agg["key"].map(own).fillna(-1).to_numpy(dtype=np.int64)
         return col[:, None]
     return np.tile(phase_starts, (len(agg), 1))
@@ -315,15 +337,17 @@ def is_comparator_key(keys: np.ndarray, spec: ITSSpec) -> np.ndarray:
 
 
 def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: list) -> list:
-    """Count fitted months per segment and series; refuse < 3, warn < 8."""
+    """Count fitted periods per segment and series; refuse < 3, warn < 8."""
     segments = []
+    unit = spec.period
+
     comparator = set(agg["key"][~agg["treated"].to_numpy()])
     names = ["pre-intervention"] + [p.name for p in spec.phases]
     for key, idx in agg.groupby("key", sort=True).indices.items():
         m = agg["m"].to_numpy()[idx]
         fit = agg["in_fit"].to_numpy()[idx]
         st = starts[idx[0]]
-        lo, hi = month_label(m.min()), month_label(m.max())
+        lo, hi = periods.label(m.min(), unit), periods.label(m.max(), unit)
         if st[0] < 0:  # never-treated unit: one segment
             bounds = [(names[0], -np.inf, np.inf)]
         else:
@@ -332,44 +356,57 @@ def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: li
         for k, (name, a, b) in enumerate(bounds):
             if key not in comparator and k > 0 and (a > m.max() or a <= m.min()):
                 raise ValueError(
-                    f"phase {name!r} starts {month_label(int(a))}, outside the data of series "
-                    f"{key!r} ({lo} to {hi}): it needs months before and from its start"
+                    f"phase {name!r} starts {periods.label(int(a), unit)}, outside the data of series "
+                    f"{key!r} ({lo} to {hi}): it needs {unit}s before and from its start"
                 )
         for k, (name, a, b) in enumerate(bounds):
             n = int((fit & (m >= a) & (m < b)).sum())
             seg_months = m[fit & (m >= a) & (m < b)]
-            span = f"{month_label(seg_months.min())} to {month_label(seg_months.max())}" if n else "none"
+            span = f"{periods.label(seg_months.min(), unit)} to {periods.label(seg_months.max(), unit)}" if n else "none"
             if key in comparator and k == 0 and n == 0:
                 raise ValueError(
                     f"the comparator {'unit ' + repr(key) if spec.stacked else 'units'} "
-                    f"{'has' if spec.stacked else 'have'} no months before {month_label(int(st[0]))} "
+                    f"{'has' if spec.stacked else 'have'} no {unit}s before {periods.label(int(st[0]), unit)} "
                     f"(their data run {lo} to {hi}): a controlled ITS needs a comparator pre-period"
                 )
             if n < MIN_POINTS:
                 raise ValueError(
-                    f"segment {name!r} of series {key!r} has {n} fitted month(s) ({span}); "
+                    f"segment {name!r} of series {key!r} has {n} fitted {unit}(s) ({span}); "
                     f"segmented regression needs at least {MIN_POINTS} per segment"
                 )
             if n < WARN_POINTS:
                 warnings.append(
-                    f"segment {name!r} of series {key!r} has only {n} months ({span}); "
+                    f"segment {name!r} of series {key!r} has only {n} {unit}s ({span}); "
                     f"fewer than {WARN_POINTS} points per segment give unstable estimates"
                 )
             segments.append({"series": key, "segment": name, "months": n, "span": span})
     return segments
 
 
+def _season_position(m: np.ndarray, period: str) -> tuple[np.ndarray, float]:
+    """Position of each period within its year and the seasons per year: month 1-12 of 12,
+    quarter 1-4 of 4; weeks count on continuously over 365.25 / 7 = 52.18 weeks a year (an
+    ISO year has 52 or 53 weeks, so the week number would jump at each year's end)."""
+    if period == "week":
+        return m.astype(float), periods.PER_YEAR["week"]
+    seasons = periods.PER_YEAR[period]
+    return m % seasons + 1, seasons
+
+
 def _seasonal(m: np.ndarray, spec: ITSSpec) -> tuple[list, list]:
-    month = m % 12 + 1
+    """Fourier terms (``sin k, cos k`` of 2 pi k position / seasons per year; the last sine
+    dropped when it is identically 0 at the Nyquist harmonic) or month indicators."""
     if spec.seasonality == "fourier":
+        position, seasons = _season_position(m, spec.period)
         cols, names = [], []
         for k in range(1, spec.harmonics + 1):
-            angle = 2 * np.pi * k * month / 12
+            angle = 2 * np.pi * k * position / seasons
             cols += [np.sin(angle), np.cos(angle)]
             names += [f"sin{k}", f"cos{k}"]
-        if spec.harmonics == 6:  # sin(pi * month) is identically 0
+        if spec.period != "week" and 2 * spec.harmonics == seasons:  # sin(pi * position) = 0
             cols.pop(-2), names.pop(-2)
         return cols, names
+    month = m % 12 + 1
     if spec.seasonality == "month":
         present = np.unique(month)[1:]
         return [(month == k).astype(float) for k in present], [f"month[{k}]" for k in present]
@@ -399,7 +436,8 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
     washout = (exposed & (since < spec.washout_months)).any(axis=1)
     excluded = np.zeros(len(m), dtype=bool)
     for first, last in spec.exclude_months:
-        excluded |= (m >= month_ordinal(first)) & (m <= month_ordinal(last))
+        excluded |= ((m >= start_ordinal(first, spec.period))
+                     & (m <= start_ordinal(last, spec.period)))
     agg["in_fit"] = ~(washout | excluded)
     agg["event_time"] = np.where(starts[:, 0] >= 0, since[:, 0] + 1, np.iinfo(np.int64).min)
     agg["treated"] = ~is_comparator_key(agg["key"].to_numpy(), spec)

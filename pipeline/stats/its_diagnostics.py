@@ -321,7 +321,7 @@ def diagnose(design: Design, fit: Fit, spec: ITSSpec) -> dict:
     flagged = np.flatnonzero(cooks > 4.0 / n)
     keys, months = design.keys[rows], design.m[rows]
     multi = spec.design != "single"
-    influential = [(f"{keys[i]} " if multi else "") + month_label(int(months[i])) for i in flagged]
+    influential = [(f"{keys[i]} " if multi else "") + month_label(int(months[i]), spec.period) for i in flagged]
 
     cost = None
     if lb_p < ALPHA_DIAG and ignores_autocorrelation(spec):

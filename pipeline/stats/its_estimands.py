@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from pipeline import periods
+
 from .its_design import Design, month_label
 from .its_fit import FAMILY_LABELS, Fit, inverse_link
 from .its_spec import ITSSpec
@@ -229,8 +231,9 @@ def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, warnings: list) -> lis
     for h in spec.horizons:
         mask = treated & (event == h)
         if not mask.any():
-            last = month_label(int(design.m[treated].max()))
-            warnings.append(f"horizon {h} month(s) is past the data (last month {last}): skipped")
+            last = month_label(int(design.m[treated].max()), spec.period)
+            warnings.append(f"horizon {h} {spec.period}(s) is past the data (last {spec.period} "
+                            f"{last}): skipped")
             continue
         _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
         se, df = _se(gf - gc, fit)
@@ -300,7 +303,7 @@ def series_table(design: Design, fit: Fit, spec: ITSSpec) -> pd.DataFrame:
         columns["group"] = design.keys
     num, den = design.num, design.den
     columns.update({
-        "month": (m - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]"),
+        spec.period: periods.start_dates(m, spec.period),
         "numerator": num,
         "denominator": den,
         "observed": num / den,

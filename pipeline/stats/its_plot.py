@@ -11,6 +11,11 @@ import numpy as np
 from ..palette import SERIES_COLOURS as PALETTE
 
 
+def _by_time(result):
+    """The series table with its time column (``month``, or the period's name) as ``month``."""
+    return result.series.rename(columns={result.spec.period: "month"})
+
+
 def plot_residuals(result, ax=None):
     """Pearson residuals of the fitted months against time, influential months marked.
 
@@ -22,7 +27,8 @@ def plot_residuals(result, ax=None):
         fig, ax = plt.subplots(figsize=(8, 3.5))
     else:
         fig = ax.figure
-    s = result.series[result.series["in_fit"]].reset_index(drop=True)
+    s = _by_time(result)
+    s = s[s["in_fit"]].reset_index(drop=True)
     resid = np.asarray(result.fit.pearson)
     key = next((c for c in ("unit", "group") if c in s.columns), None)
     groups = s.groupby(key, sort=True).indices.items() if key else [(None, np.arange(len(s)))]
@@ -63,7 +69,7 @@ def plot(result, ax=None):
         fig, ax = plt.subplots(figsize=(8, 4.5))
     else:
         fig = ax.figure
-    s = result.series
+    s = _by_time(result)
     key = next((c for c in ("unit", "group") if c in s.columns), None)
     groups = s.groupby(key, sort=True) if key else [(None, s)]
     for i, (name, g) in enumerate(groups):

@@ -59,6 +59,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from pipeline import periods
+
 #: Scaling factor for XmR limits: 3 / d2 with d2 = 1.128 for moving ranges of 2 (MDC uses 2.66).
 XMR_LIMIT = 2.66
 #: 2-sigma zone of an XmR chart, as NHSRplotthedots: 2 x (2.66 / 3).
@@ -152,6 +154,16 @@ class SPCResult:
         return f"Assurance: {self.assurance_label[0].lower()}{self.assurance_label[1:]}."
 
     @property
+    def period(self) -> str:
+        """``month``, ``week``, ``quarter`` or ``year`` (docs/adr/0130)."""
+        return self.settings.get("period", "month")
+
+    @property
+    def time_column(self) -> str:
+        """The data's time column: ``month``, or the period's name."""
+        return self.period
+
+    @property
     def is_proportion(self) -> bool:
         return self.chart in ("p", "pprime")
 
@@ -161,7 +173,7 @@ class SPCResult:
         rows = []
         for ph, g in d.groupby("phase", sort=True):
             rows.append({
-                "phase": ph, "start": g["month"].iloc[0], "n": len(g),
+                "phase": ph, "start": g[self.time_column].iloc[0], "n": len(g),
                 "centre": g["centre"].iloc[0], "lower": g["lower"].iloc[-1],
                 "upper": g["upper"].iloc[-1],
                 "common_cause": int((g["point_type"] == "common_cause").sum()),
@@ -269,7 +281,12 @@ def point_types(direction: pd.Series, improvement: str) -> pd.Series:
 # Input handling
 # --------------------------------------------------------------------------------------------
 
-def _to_month(values) -> pd.Series:
+def _to_month(values, period: str = "month") -> pd.Series:
+    """Period starts (Timestamps) of dates; weeks, quarters and years must be given by their
+    first day (:func:`pipeline.periods.ordinals`), months by any date in them."""
+    if period != "month":
+        ordinals = [periods.to_period(v, period, "rebase_at / baseline_before") for v in values]
+        return pd.Series(periods.start_dates(ordinals, period))
     s = pd.Series(values)
     if isinstance(s.dtype, pd.PeriodDtype):
         s = s.dt.to_timestamp()
@@ -277,11 +294,64 @@ def _to_month(values) -> pd.Series:
         .dt.to_timestamp()
 
 
-def _prepare(data: pd.DataFrame, month: str, columns: list[str]) -> pd.DataFrame:
+def _when(stamp, period: str = "month", long: bool = True) -> str:
+    """A period start in words (``January 2021``, ``2021 Q1``, ``2021``, ``the week of 4
+    January 2021``) or short (``2021-01``, ``2021Q1``, ``2021``, ``2021-01-04``)."""
+    if period == "month":
+        return stamp.strftime("%B %Y" if long else "%Y-%m")
+    if period == "week":
+        return f"the week of {stamp.day} {stamp:%B %Y}" if long else f"{stamp:%Y-%m-%d}"
+    if period == "quarter":
+        return f"{stamp.year} Q{stamp.quarter}" if long else f"{stamp.year}Q{stamp.quarter}"
+    return f"{stamp.year}"
+
+
+def _prepare_periods(data: pd.DataFrame, month: str, columns: list[str],
+                     period: str) -> pd.DataFrame:
+    """:func:`_prepare` for weeks, quarters and years: starts checked, sorted, no repeats or
+    gaps (runs and trends need consecutive periods)."""
+    ordinals = periods.ordinals(data[month].reset_index(drop=True), period, "SPC data")
+    order = np.argsort(ordinals, kind="stable")
+    ordinals = ordinals[order]
+    frame = data[columns].iloc[order].reset_index(drop=True)
+    frame.insert(0, "month", periods.start_dates(ordinals, period))
+    repeated = sorted({periods.label(o, period) for o in ordinals[1:][np.diff(ordinals) == 0]})
+    if repeated:
+        raise ValueError(f"SPC: one row per {period} is needed (aggregate units or strata "
+                         f"first); repeated {period}s: {repeated}")
+    if len(frame) < 2:
+        raise ValueError(f"SPC: at least 2 {period}s are needed")
+    gaps = sorted(set(range(ordinals[0], ordinals[-1] + 1)) - set(ordinals.tolist()))
+    if gaps:
+        raise ValueError(f"SPC: the {period}ly series has gaps (runs and trends need "
+                         f"consecutive {period}s); missing: "
+                         f"{[periods.label(g, period) for g in gaps]}")
+    return frame
+
+
+def _prepare(data: pd.DataFrame, month: str, columns: list[str],
+             period: str = "month") -> pd.DataFrame:
+    """The chart's columns with the time column renamed ``month`` and holding period starts
+    (checked, sorted, consecutive) and finite values."""
+    if period not in periods.PERIODS:
+        raise ValueError(f"SPC: period must be one of {', '.join(periods.PERIODS)}, "
+                         f"not {period!r}")
     missing = [c for c in [month, *columns] if c not in data.columns]
     if missing:
         raise ValueError(f"SPC: column(s) {missing} not in the data (columns: "
                          f"{list(data.columns)})")
+    frame = (_prepare_months(data, month, columns) if period == "month"
+             else _prepare_periods(data, month, columns, period))
+    for c in columns:
+        bad = frame.loc[~np.isfinite(frame[c].astype(float)), "month"]
+        if len(bad):
+            raise ValueError(f"SPC: column {c!r} is missing or not finite in {period}s "
+                             f"{[_when(m, period, False) for m in bad]}")
+    return frame
+
+
+def _prepare_months(data: pd.DataFrame, month: str, columns: list[str]) -> pd.DataFrame:
+    """One row per month, sorted, no repeats or gaps (any date stands for its month)."""
     frame = data[[month, *columns]].copy()
     frame.columns = ["month", *columns]
     frame["month"] = _to_month(frame["month"]).to_numpy()
@@ -298,23 +368,19 @@ def _prepare(data: pd.DataFrame, month: str, columns: list[str]) -> pd.DataFrame
     if gaps:
         raise ValueError(f"SPC: the monthly series has gaps (runs and trends need consecutive "
                          f"months); missing: {gaps}")
-    for c in columns:
-        bad = frame.loc[~np.isfinite(frame[c].astype(float)), "month"]
-        if len(bad):
-            raise ValueError(f"SPC: column {c!r} is missing or not finite in months "
-                             f"{[m.strftime('%Y-%m') for m in bad]}")
     return frame
 
 
-def _phases(months: pd.Series, rebase_at) -> np.ndarray:
+def _phases(months: pd.Series, rebase_at, period: str = "month") -> np.ndarray:
     if rebase_at is None:
         return np.zeros(len(months), dtype=int)
-    starts = sorted(set(_to_month(list(rebase_at))))
+    starts = sorted(set(_to_month(list(rebase_at), period)))
     known = set(months)
-    unknown = [s.strftime("%Y-%m") for s in starts if s not in known]
+    unknown = [_when(s, period, False) for s in starts if s not in known]
     if unknown:
-        raise ValueError(f"SPC: rebase month(s) {unknown} not in the data "
-                         f"({months.iloc[0]:%Y-%m} to {months.iloc[-1]:%Y-%m})")
+        raise ValueError(f"SPC: rebase {period}(s) {unknown} not in the data "
+                         f"({_when(months.iloc[0], period, False)} to "
+                         f"{_when(months.iloc[-1], period, False)})")
     flag = months.isin(starts) & (months != months.iloc[0])
     return np.cumsum(flag.to_numpy()).astype(int)
 
@@ -383,7 +449,7 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
               improvement: str = "increase", rebase_at: Iterable | None = None,
               target: float | None = None, screen_outliers: bool = True,
               fix_after: int | None = None, shift_run: int = 7,
-              trend_run: int = 7, baseline_before=None) -> SPCResult:
+              trend_run: int = 7, baseline_before=None, period: str = "month") -> SPCResult:
     """XmR (individuals) chart with the Making Data Count rules.
 
     Parameters
@@ -415,6 +481,12 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
         special cause. This is NHSRplotthedots' ``fix_after_n_points`` set to the number of
         baseline months (docs/adr/0080). Cannot be combined with ``fix_after``; a
         ``rebase_at`` month must come after it.
+    period : {"month", "week", "quarter", "year"}
+        The series' period (docs/adr/0130): the ``month`` column then holds the first day of
+        each week (a Monday), quarter or year, and so do ``rebase_at`` and
+        ``baseline_before``. Limits and rules do not depend on it (they count points, and a
+        phase of fewer than 13 points is short whatever the period); labels and sentences
+        name the period, and the data's time column is named after it.
 
     Returns
     -------
@@ -429,21 +501,22 @@ def xmr_chart(data: pd.DataFrame, value: str = "value", month: str = "month", *,
     (12.0, 16.655)
     """
     _check_options(improvement, shift_run, trend_run, fix_after, target)
-    frame = _prepare(data, month, [value]).rename(columns={value: "value"})
+    frame = _prepare(data, month, [value], period).rename(columns={value: "value"})
     frame["value"] = frame["value"].astype(float)
 
     def limits(g, k):
         return _xmr_limits(g["value"].to_numpy(), k, screen_outliers)
 
     return _finish(frame, "xmr", limits, improvement, rebase_at, target, shift_run, trend_run,
-                   {"screen_outliers": screen_outliers, "fix_after": fix_after}, baseline_before)
+                   {"screen_outliers": screen_outliers, "fix_after": fix_after, "period": period},
+                   baseline_before)
 
 
 def p_chart(data: pd.DataFrame, numerator: str = "numerator",
             denominator: str = "denominator", month: str = "month", *, laney: bool = False,
             improvement: str = "increase", rebase_at: Iterable | None = None,
             target: float | None = None, fix_after: int | None = None, shift_run: int = 7,
-            trend_run: int = 7, baseline_before=None) -> SPCResult:
+            trend_run: int = 7, baseline_before=None, period: str = "month") -> SPCResult:
     """p-chart (or Laney p'-chart with ``laney=True``) of a monthly proportion.
 
     ``value = numerator / denominator``; the centre line is the pooled proportion
@@ -454,13 +527,13 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
     :func:`xmr_chart`. Every denominator must be positive.
     """
     _check_options(improvement, shift_run, trend_run, fix_after, target)
-    frame = _prepare(data, month, [numerator, denominator]).rename(
+    frame = _prepare(data, month, [numerator, denominator], period).rename(
         columns={numerator: "numerator", denominator: "n"})
     x, n = frame["numerator"].astype(float), frame["n"].astype(float)
     if (n <= 0).any() or (x < 0).any() or (x > n).any():
-        bad = frame.loc[(n <= 0) | (x < 0) | (x > n), "month"].dt.strftime("%Y-%m").tolist()
+        bad = [_when(m, period, False) for m in frame.loc[(n <= 0) | (x < 0) | (x > n), "month"]]
         raise ValueError(f"SPC: p-charts need 0 <= numerator <= denominator and denominator > 0;"
-                         f" bad months: {bad}")
+                         f" bad {period}s: {bad}")
     frame["value"] = x / n
     frame = frame[["month", "value", "numerator", "n"]]
 
@@ -468,7 +541,8 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
         return _p_limits(g["numerator"].to_numpy(float), g["n"].to_numpy(float), k, laney)
 
     return _finish(frame, "pprime" if laney else "p", limits, improvement, rebase_at, target,
-                   shift_run, trend_run, {"fix_after": fix_after}, baseline_before)
+                   shift_run, trend_run, {"fix_after": fix_after, "period": period},
+                   baseline_before)
 
 
 def spc_chart(data: pd.DataFrame, chart: str = "xmr", **kwargs) -> SPCResult:
@@ -482,30 +556,32 @@ def spc_chart(data: pd.DataFrame, chart: str = "xmr", **kwargs) -> SPCResult:
 
 
 def _baseline_points(months: pd.Series, phase: np.ndarray, baseline_before,
-                     fix_after) -> int | None:
+                     fix_after, period: str = "month") -> int | None:
     """Number of months of the first phase before ``baseline_before`` (None without it)."""
     if baseline_before is None:
         return None
     if fix_after is not None:
         raise ValueError("SPC: give either baseline_before (limits from the months before it) "
                          "or fix_after (limits from the first n months), not both")
-    start = _to_month([baseline_before])[0]
+    start = _to_month([baseline_before], period)[0]
     k = int(((months < start) & (phase == 0)).sum())
     if start in set(months) and phase[(months == start).to_numpy()][0] != 0:
-        raise ValueError(f"SPC: baseline_before {start:%Y-%m} must come before the first "
-                         "rebase month")
+        raise ValueError(f"SPC: baseline_before {_when(start, period, False)} must come before "
+                         f"the first rebase {period}")
     if k < 2 or start not in set(months):
-        raise ValueError(f"SPC: baseline_before {start:%Y-%m} must be a month of the data "
-                         f"({months.iloc[0]:%Y-%m} to {months.iloc[-1]:%Y-%m}) with at least 2 "
-                         f"months before it in the first phase; {k} found")
+        raise ValueError(f"SPC: baseline_before {_when(start, period, False)} must be a "
+                         f"{period} of the data ({_when(months.iloc[0], period, False)} to "
+                         f"{_when(months.iloc[-1], period, False)}) with at least 2 "
+                         f"{period}s before it in the first phase; {k} found")
     return k
 
 
 def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, trend_run,
             settings, baseline_before=None) -> SPCResult:
-    frame["phase"] = _phases(frame["month"], rebase_at)
+    period = settings.get("period", "month")
+    frame["phase"] = _phases(frame["month"], rebase_at, period)
     n_base = _baseline_points(frame["month"], frame["phase"].to_numpy(), baseline_before,
-                              settings.get("fix_after"))
+                              settings.get("fix_after"), period)
     parts, phase_rows, warnings = [], [], []
     for ph, g in frame.groupby("phase", sort=True):
         g = g.copy()
@@ -529,11 +605,11 @@ def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, tre
                            "mean_moving_range": lim["mean_moving_range"],
                            "sigma_z": lim["sigma_z"], "short_phase": short})
         if ph == 0 and n_base is not None and n_base < SHORT_PHASE:
-            warnings.append(f"the baseline ({g['month'].iloc[0]:%B %Y} to "
-                            f"{g['month'].iloc[n_base - 1]:%B %Y}) has {n_base} points, fewer "
+            warnings.append(f"the baseline ({_when(g['month'].iloc[0], period)} to "
+                            f"{_when(g['month'].iloc[n_base - 1], period)}) has {n_base} points, fewer "
                             f"than {SHORT_PHASE}: its limits are provisional")
         elif len(g) < SHORT_PHASE:
-            warnings.append(f"phase {ph} (from {g['month'].iloc[0]:%B %Y}) has {len(g)} points, "
+            warnings.append(f"phase {ph} (from {_when(g['month'].iloc[0], period)}) has {len(g)} points, "
                             f"fewer than {SHORT_PHASE}: its limits are provisional")
     out = pd.concat(parts).reset_index(drop=True)
     out["point_type"] = point_types(out["direction"], improvement)
@@ -549,10 +625,12 @@ def _finish(frame, chart, limits, improvement, rebase_at, target, shift_run, tre
     v_code = variation_icon(out, improvement)
     a_code = assurance_icon(out, improvement, target)
     settings = {**settings, "shift_run": shift_run, "trend_run": trend_run,
-                "rebase_at": [m.strftime("%Y-%m") for m in phases["start"].iloc[1:]],
+                "rebase_at": [_when(m, period, False) for m in phases["start"].iloc[1:]],
                 "baseline_before": (None if n_base is None
-                                    else out["month"].iloc[n_base].strftime("%Y-%m")),
+                                    else _when(out["month"].iloc[n_base], period, False)),
                 "baseline_points": n_base}
+    if period != "month":  # the time column is named after the period (docs/adr/0130)
+        out = out.rename(columns={"month": period})
     result = SPCResult(out, phases, chart, improvement, None if target is None else float(target),
                        v_code, VARIATION_LABELS[v_code], a_code,
                        ASSURANCE_LABELS.get(a_code) if a_code else None, "", warnings, settings)
@@ -605,21 +683,22 @@ def _trailing(values: np.ndarray) -> int:
 
 def summary_sentence(result: SPCResult) -> str:
     """Plain-English sentence on the latest point, the rule behind it and the assurance."""
-    d = result.data
+    d = result.data.rename(columns={result.time_column: "month"})
+    period = result.period
     last = d.iloc[-1]
     phase = d[d["phase"] == last["phase"]]
-    when = f"{last['month']:%B %Y}"
+    when = _when(last["month"], period)
     prop = result.is_proportion
-    after = (f" after the rebase in {last['phase_start']:%B %Y}" if last["phase"] > 0 else "")
+    after = (f" after the rebase in {_when(last['phase_start'], period)}" if last["phase"] > 0 else "")
     fmt = lambda v: format_value(v, prop)  # noqa: E731
     if not last["special_cause"]:
         if prop and phase["upper"].nunique() > 1:
-            lims = f"limits at that month {fmt(last['lower'])} to {fmt(last['upper'])}"
+            lims = f"limits at that {period} {fmt(last['lower'])} to {fmt(last['upper'])}"
         else:
             lims = f"process limits {fmt(last['lower'])} to {fmt(last['upper'])}"
-        since = (f" since the rebase in {last['phase_start']:%B %Y}" if last["phase"] > 0
+        since = (f" since the rebase in {_when(last['phase_start'], period)}" if last["phase"] > 0
                  else "")
-        text = (f"Common cause variation{since}: the latest month ({when}, "
+        text = (f"Common cause variation{since}: the latest {period} ({when}, "
                 f"{fmt(last['value'])}) is within the process limits and no special-cause rule "
                 f"is met (mean {fmt(last['centre'])}, {lims}).")
     else:
@@ -628,30 +707,30 @@ def summary_sentence(result: SPCResult) -> str:
         rule = last["rule"]
         if rule == "outside_limits":
             which = "upper" if last["direction"] == "high" else "lower"
-            what = (f"the latest month ({when}, {fmt(last['value'])}) is "
+            what = (f"the latest {period} ({when}, {fmt(last['value'])}) is "
                     f"{'above' if which == 'upper' else 'below'} the {which} process limit "
                     f"({fmt(last[which])})")
         elif rule == "trend":
             steps = np.sign(np.diff(phase["value"].to_numpy()))
             k = _trailing(steps) + 1
-            what = (f"the last {k} months have each been "
-                    f"{'higher' if last['direction'] == 'high' else 'lower'} than the month "
+            what = (f"the last {k} {period}s have each been "
+                    f"{'higher' if last['direction'] == 'high' else 'lower'} than the {period} "
                     f"before, up to {when}")
         elif rule == "two_in_three":
             which = "upper" if last["direction"] == "high" else "lower"
-            what = (f"two of the last three months, up to {when}, are close to the {which} "
+            what = (f"two of the last three {period}s, up to {when}, are close to the {which} "
                     f"process limit (beyond 2 sigma)")
         else:
             k = _trailing(phase["side"].to_numpy())
-            what = (f"the last {k} months, up to {when}, are all "
+            what = (f"the last {k} {period}s, up to {when}, are all "
                     f"{'above' if last['direction'] == 'high' else 'below'} the mean "
                     f"({fmt(last['centre'])})")
         text = f"Special cause variation – {kind}: {what}{after}."
     n_base = result.settings.get("baseline_points")
     if n_base and last["phase"] == 0:
-        text += (f" The mean and limits come from the baseline, {d['month'].iloc[0]:%B %Y} to "
-                 f"{d['month'].iloc[n_base - 1]:%B %Y} ({n_base} months), and are carried "
-                 "forward: the later months are judged against them.")
+        text += (f" The mean and limits come from the baseline, {_when(d['month'].iloc[0], period)} to "
+                 f"{_when(d['month'].iloc[n_base - 1], period)} ({n_base} {period}s), and are carried "
+                 f"forward: the later {period}s are judged against them.")
     if result.assurance_icon:
         text += " " + {
             "pass_consistently": f"The target ({fmt(result.target)}) lies outside the process "

@@ -307,6 +307,10 @@ def unit_effects(series: pd.DataFrame, spec, weights: str = "equal",
     spec = spec if isinstance(spec, ITSSpec) else validate_spec(spec)
     if spec.design != "staggered":
         raise ValueError("per-unit staggered effects need a staggered spec (unit_starts)")
+    if spec.period != "month":
+        raise ValueError(
+            "unit_effects (the heterogeneity-robust staggered estimator) is for monthly series; "
+            f"spec['period'] is {spec.period!r}. Fit the pooled staggered model with fit_its")
     fit, design, joint, contrasts = joint_fit(series, spec, trends)
     units = list(spec.unit_starts)
     w = unit_weights(np.array([_exposure(design, u) for u in units]), weights)
