@@ -20,7 +20,7 @@ from pipeline import config, disclosure
 from pipeline.evaluation import (Evaluation, equity_outcomes, load_series, run, select,
                                  treated_units)
 from pipeline.report import (equity_section, figures, history, index, manifest, publish,
-                             spc_figure, staggered_section, wording)
+                             spc_figure, staff_process, staggered_section, wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
@@ -435,14 +435,16 @@ class Story:
         return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label,
                                            horizon=primary.horizon,
                                            improvement=outcome.improvement, against=against,
-                                           estimand=primary.estimand)
+                                           estimand=primary.estimand,
+                                           smallest_effect=primary.smallest_effect)
 
     def gap_answers(self) -> dict[str, equity_section.GapAnswer]:
         """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
         primary = self.cfg.equity_primary
         answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key, primary.horizon,
                                                     improvement=o.improvement,
-                                                    estimand=primary.estimand)
+                                                    estimand=primary.estimand,
+                                                    smallest_effect=primary.smallest_effect)
                    for o in equity_outcomes(self.cfg)} if self.ev.equity else {}
         return {k: a for k, a in answers.items() if a is not None}
 
@@ -684,6 +686,23 @@ class Story:
                          "no equity breakdown by patient group."))
         for outcome in staff:
             self.show_its(outcome)
+        self.show_staff_process()
+
+    def show_staff_process(self) -> None:
+        """Process measures of the staff file (params' ``staff_process``, e.g. champions in
+        post per service), a descriptive table by phase; no model (docs/adr/0120). Staff counts
+        of a role, not patient counts, so shown unsuppressed (the ADR says why)."""
+        for key, label in self.cfg.staff_process.items():
+            table = staff_process.process_table(self.ev.series, key, self.cfg.phases,
+                                                self.cfg.unit_label)
+            if table.empty:
+                continue
+            display(Markdown(f"### {label}\n\nA process measure, described and not modelled: "
+                             f"the number in post in each {self.cfg.unit_label} in the last "
+                             "month before the first phase and in the last month of each "
+                             "phase, from the staff file. These are counts of staff in a role, "
+                             "not of patients, so they are shown as reported."))
+            display(HTML(html_table(table)))
 
     def show_its(self, outcome: config.Outcome) -> None:
         result = self.ev.its[outcome.key]
