@@ -75,6 +75,22 @@ def on_rate_scale(effects: pd.DataFrame, per: int) -> pd.DataFrame:
     return out
 
 
+RATE_PER = 1000  # a count against a registered population is shown per 1,000 (docs/adr/0079)
+RATE_COLUMNS = ("before", "after", "difference", "difference_low", "difference_high")
+
+
+def per_population(table: pd.DataFrame, per: int) -> pd.DataFrame:
+    """Before/after rows of counts against a population, rates restated per ``per`` (1,000)
+    under columns that say so (``before_per_1000``), so the page never shows a rate per person
+    as a percentage. Hidden (non-numeric) cells are kept as they are."""
+    out = table.copy()
+    for column in RATE_COLUMNS:
+        if column in out.columns:
+            out[column] = [v * per if isinstance(v, (int, float)) and v == v else v
+                           for v in out[column]]
+    return out.rename(columns={c: f"{c}_per_{per}" for c in RATE_COLUMNS})
+
+
 def _percent_scale(scale) -> str | None:
     """The percentage-point name of a proportion scale (None when it is not one); the gap's
     "difference (Q1 - Q5) in difference in proportion" keeps its quintiles."""
@@ -567,18 +583,26 @@ class Story:
                 f"level ({p['n_sims']} simulations of {p['model']}).")
 
     def before_after_table(self) -> str:
+        """The published before/after table: proportions in per cent; a count against a
+        registered population in a second table, per 1,000 population (docs/adr/0079)."""
         table = publish.published_before_after(self.ev, self.rule)
         overall = table[table["dimension"].isin(["all", "imd_quintile"])]
         keep = ["outcome", "dimension", "stratum", "numerator_before", "denominator_before",
                 "before", "numerator_after", "denominator_after", "after", "difference",
                 "difference_low", "difference_high", "p_value", "test"]
-        return html_table(overall[[c for c in keep if c in overall.columns]])
+        overall = overall[[c for c in keep if c in overall.columns]]
+        rates = [o.key for o in self.cfg.outcomes if self.per(o) != 100]
+        rate = overall["outcome"].isin(rates)
+        html = html_table(overall[~rate]) if (~rate).any() else ""
+        if rate.any():
+            html += html_table(per_population(overall[rate], RATE_PER))
+        return html
 
     @staticmethod
     def per(outcome: config.Outcome) -> int:
         """Proportions are shown per 100 (percentages); counts against a registered
         population per 1,000 population (docs/adr/0079)."""
-        return 1000 if outcome.population_table is not None else 100
+        return RATE_PER if outcome.population_table is not None else 100
 
     def effects_table(self, outcome_key: str, results: dict | None = None,
                       per: int = 100) -> str:
@@ -766,8 +790,10 @@ class Story:
         else:
             how = {"baseline_before": starts[0]}
             limits = f"from the baseline before {pd.Timestamp(starts[0]):%B %Y}, carried forward"
+        per = self.per(outcome)
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
-                               improvement=outcome.improvement, target=outcome.target, **how)
+                               improvement=outcome.improvement, target=outcome.target,
+                               per=None if per == 100 else per, **how)
         return result, limits, None
 
     @staticmethod
@@ -804,8 +830,10 @@ class Story:
                 "The ITS figure above shows the months that can be published."))
             return
         counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
-        fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
-                                    counterfactual=counterfactual)
+        per = self.per(outcome)
+        ylabel = ("Per cent of eligible (%)" if per == 100
+                  else f"Rate per {per:,} population")
+        fig = spc_figure.spc_figure(result, title, ylabel, counterfactual=counterfactual)
         figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%"),
                      caption=f"Laney p'-chart: mean (solid) and process limits (dashed) {limits}; "
                              "coloured points are special causes (blue improvement, orange "
