@@ -159,3 +159,20 @@ def test_changing_the_smallest_effect_that_matters_changes_the_sentence():
             "(80% power), more than the 5 points set as the smallest change that matters"
             in sentence)
     assert line.split(": ")[1].startswith("Too uncertain to tell")
+
+
+def test_the_readme_example_of_equity_primary_and_target_is_valid_params():
+    """The README's example (equity_primary with smallest_effect, an outcome's target) parses
+    as params and means what its comments say."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The questions fixed before the data", 1)[1]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    raw = copy.deepcopy(PARAMS["interventions"][KEY])
+    own = example["interventions"][KEY]
+    raw["equity_primary"] = own["equity_primary"]
+    raw["outcomes"]["completed"].update(own["outcomes"]["completed"])
+    cfg = parse_intervention(KEY, raw, ROOT, {"equity_primary": example["equity_primary"]})
+    assert cfg.equity_primary == EquityPrimary("1", "5", "gap", 6, 0.05)
+    assert next(o for o in cfg.outcomes if o.key == "completed").target == 0.60
