@@ -79,3 +79,14 @@ def test_staff_process_needs_a_staff_file_and_a_label():
     bad["staff_process"] = {"champions_in_post": 3}
     with pytest.raises(config.ConfigError, match="staff_process.champions_in_post"):
         config.parse_intervention("thi_month", bad, config.project_root())
+
+
+def test_champions_are_described_not_compared_before_and_after(cfg, simulated):
+    """A process measure has no before/after comparison: 0 champions before stage 1 by
+    construction would be a published exact 0 against a change, and means nothing."""
+    from pipeline.evaluation import before_after_table
+
+    series, _ = simulated
+    series = series.assign(stratum=series["stratum"].astype(str))
+    outcomes = set(before_after_table(cfg, series)["outcome"])
+    assert "champions_in_post" not in outcomes and "mecc_trained" in outcomes
