@@ -60,6 +60,10 @@ def test_champions_are_simulated_read_and_tabled_by_phase(cfg, simulated):
     for unit, n in appointed.items():
         assert by_unit.loc[unit].tolist() == [0, n, n, n]
     assert by_unit.loc["All"].tolist() == [0] + [sum(appointed.values())] * 3
+    from pipeline.report.story import html_table
+
+    html = html_table(table)   # as the report shows it: none is "0", not "0.000"
+    assert "<td>0</td>" in html and "0.000" not in html
     # Every month before the unit's stage 1 has none, every month from it has the appointed.
     rows = series[series["outcome"] == "champions_in_post"]
     before = rows["month"] < cfg.phases[0].start
