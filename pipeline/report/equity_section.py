@@ -95,9 +95,9 @@ def minimum_detectable(low: float, high: float, level: float = 0.95,
     With a normal-theory interval the standard error is ``(high - low) / (2 z)``, ``z`` the
     two-sided ``level`` quantile; a true change of ``(z + z_power) * se`` is detected (its
     interval excludes 0) with probability ``power`` (Bloom 1995, "Minimum detectable effects",
-    Evaluation Review 19:547; the analytic rule that :func:`pipeline.stats.minimum_detectable_effect`
-    refines by simulation for a design before it is run). At 95% and 80% it is 1.43 times the
-    half-width.
+    Evaluation Review 19:547; the analytic rule that
+    :func:`pipeline.stats.minimum_detectable_effect` refines by simulation for a design before
+    it is run). At 95% and 80% it is 1.43 times the half-width.
     """
     z = norm.ppf(0.5 + level / 2)
     return (high - low) / 2 / z * (z + norm.ppf(power))

@@ -317,7 +317,8 @@ def in_text(value: str) -> str:
 
 def number(value) -> str:
     """A number in fixed notation with sensible digits: 2387.25 -> "2,387"; 1.0047 -> "1.00";
-    0.996 -> "1.00"; 0.0123 -> "0.012"; 0 -> "0"; text (such as the suppression mark) is left as it is."""
+    0.996 -> "1.00"; 0.0123 -> "0.012"; 0 -> "0"; text (such as the suppression mark) is left
+    as it is."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         return "" if value is None or value != value else in_text(str(value))
     if value == 0:
