@@ -700,14 +700,14 @@ class Story:
 
     def show_staff(self) -> None:
         """Staff outcomes in their own section: about staff, not patients, so the same models
-        but no equity breakdown by patient group (docs/adr/0076). Nothing when there are none."""
+        but no equity breakdown by patient group (docs/adr/0076); then the staff process
+        measures (docs/adr/0120). Nothing when there are none."""
         staff = self.reported_outcomes("staff")
-        if not staff:
-            return
-        display(Markdown("### Staff outcomes\n\nOutcomes about staff, not patients (staff "
-                         "trained as a share of staff in post, per "
-                         f"{self.cfg.unit_label} and month), with the same models; they have "
-                         "no equity breakdown by patient group."))
+        if staff:
+            display(Markdown("### Staff outcomes\n\nOutcomes about staff, not patients (staff "
+                             "trained as a share of staff in post, per "
+                             f"{self.cfg.unit_label} and month), with the same models; they "
+                             "have no equity breakdown by patient group."))
         for outcome in staff:
             self.show_its(outcome)
         self.show_staff_process()
