@@ -94,3 +94,21 @@ def test_champions_are_described_not_compared_before_and_after(cfg, simulated):
     series = series.assign(stratum=series["stratum"].astype(str))
     outcomes = set(before_after_table(cfg, series)["outcome"])
     assert "champions_in_post" not in outcomes and "mecc_trained" in outcomes
+
+
+def test_the_report_shows_the_champions_table(cfg, simulated, monkeypatch):
+    """Story.show_staff_process puts the table under its params label in the report."""
+    from pipeline.evaluation import Evaluation
+    from pipeline.report import story as story_module
+
+    shown = []
+    monkeypatch.setattr(story_module, "display", shown.append)
+    series, truth = simulated
+    ev = Evaluation(cfg=cfg, series=series, before_after=pd.DataFrame(), its={})
+    story = story_module.Story(cfg=cfg, rule=config.Disclosure(), ev=ev, manifest={},
+                               quality={}, history=[])
+    story.show_staff_process()
+    text = "".join(o.data for o in shown)
+    assert "### THI champions in post" in text and "not modelled" in text
+    total = sum(truth["staff_process"]["champions_in_post"]["appointed_per_unit"].values())
+    assert f"<td>All</td>\n      <td>0</td>\n      <td>{total}</td>" in text
