@@ -55,7 +55,8 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "window": (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}"),
         "options": options_for(cfg),  # the `data:` section: format, columns, quirks
         "keep_units": [*(cfg.unit_starts or {}), *(cfg.comparator_units or ())],
-        "staff": ((cfg.staff_extract, cfg.outcome_columns("staff"))
+        "staff": ((cfg.staff_extract, {**cfg.outcome_columns("staff"),
+                                       **{k: (k, None) for k in cfg.staff_process}})
                   if cfg.staff_extract is not None else None),
         "crossed": list(cfg.crossed),
         "populations": {o.key: o.population_table for o in cfg.outcomes

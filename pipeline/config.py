@@ -105,6 +105,10 @@ class EquityPrimary:
     least: str = "5"
     estimand: str = "gap"
     horizon: int = 12
+    # The smallest change in the gap that matters (a proportion; params give percentage
+    # points): an interval including 0 whose minimum detectable effect exceeds it is "too
+    # uncertain to tell" (docs/adr/0121).
+    smallest_effect: float = 0.10
 
     @property
     def source(self) -> str:
@@ -156,6 +160,9 @@ class Intervention:
     plus_groups: tuple[str, ...] = ()
     multiplicity: str = "holm"
     staff_extract: Path | None = None  # monthly counts of staff outcomes (docs/adr/0076)
+    # Process measures in the staff file, described by phase and never modelled (docs/adr/0120):
+    # outcome key in the staff file -> label, e.g. champions_in_post -> "THI champions in post".
+    staff_process: dict[str, str] = field(default_factory=dict)
     # Who the intervention is for (docs/adr/0078): {column: value}, one dimension, a PLUS flag
     # or two dimensions crossed; and pairs of dimensions to cross in the equity breakdown.
     target_group: dict[str, str] | None = None
@@ -405,6 +412,7 @@ def _equity_primary(defaults: Any, own: Any, where: str,
           comparison: {dimension: imd_quintile, most: "1", least: "5"}
           estimand: gap        # gap | sii
           horizon: 12          # one of its.horizons
+          smallest_effect: 10  # percentage points: the smallest change in the gap that matters
     """
     merged: dict = {}
     for name, part in (("equity_primary", defaults), (f"{where}.equity_primary", own)):
@@ -413,7 +421,7 @@ def _equity_primary(defaults: Any, own: Any, where: str,
         if not isinstance(part, dict):
             raise ConfigError(f"params.yaml: {name} should be a mapping with comparison, "
                               "estimand and horizon.")
-        _check_keys(part, {"comparison", "estimand", "horizon"}, name)
+        _check_keys(part, {"comparison", "estimand", "horizon", "smallest_effect"}, name)
         merged.update(part)
     comparison = merged.get("comparison", {})
     if not isinstance(comparison, dict):
@@ -440,7 +448,14 @@ def _equity_primary(defaults: Any, own: Any, where: str,
             f"params.yaml: {where}.equity_primary.horizon = {horizon} is not one of the "
             f"horizons the models estimate ({where}.its.horizons = {list(horizons)}). Fix: "
             "choose one of them, or add it to its.horizons.")
-    return EquityPrimary(most, least, estimand, horizon)
+    smallest = merged.get("smallest_effect", 10)
+    if isinstance(smallest, bool) or not isinstance(smallest, (int, float)) or not (
+            0 < smallest <= 100):
+        raise ConfigError(
+            f"params.yaml: {where}.equity_primary.smallest_effect = {smallest!r}: it should be "
+            "the smallest change in the gap that matters, in percentage points, above 0 and at "
+            "most 100. Fix: e.g. smallest_effect: 10.")
+    return EquityPrimary(most, least, estimand, horizon, smallest / 100)
 
 
 def _check_measured_from(cfg: "Intervention", where: str) -> None:
@@ -562,11 +577,27 @@ def _check_other_models(cfg: "Intervention", where: str) -> None:
 _INTERVENTION_KEYS = {
     "title", "question", "extract", "unit_label", "window", "phases", "unit_starts",
     "comparator_units", "before_after", "outcomes", "equity", "its", "plus_groups",
-    "multiplicity", "sensitivity", "data", "staff_extract", "target_group", "intersections",
+    "multiplicity", "sensitivity", "data", "staff_extract", "staff_process", "target_group",
+    "intersections",
     "staggered", "equity_primary", "source", "model", "structural", "synthetic_control",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 MODELS = ("segmented", "structural")
+
+
+def _staff_process(raw: dict, where: str) -> dict[str, str]:
+    """``staff_process: {champions_in_post: THI champions in post}``: counts in the staff file
+    reported as a descriptive table by phase (docs/adr/0120); they need a ``staff_extract``."""
+    process = _mapping(raw.get("staff_process", {}), f"{where}.staff_process")
+    if process and raw.get("staff_extract") is None:
+        raise ConfigError(f"params.yaml: {where}.staff_process {sorted(process)} is read from "
+                          f"the staff file but {where} has no staff_extract. Fix: add "
+                          "staff_extract: <path to the monthly staff counts>.")
+    for key, label in process.items():
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"params.yaml: {where}.staff_process.{key} should be a label "
+                              f"(text), not {label!r}.")
+    return {str(k): v for k, v in process.items()}
 
 
 def _source(raw, where: str) -> dict | None:
@@ -694,6 +725,7 @@ def parse_intervention(key: str, raw: dict, root: Path,
         data=_mapping(raw.get("data", {}), f"{where}.data"),
         staff_extract=(root / _require(raw, "staff_extract", where, str)
                        if raw.get("staff_extract") is not None else None),
+        staff_process=_staff_process(raw, where),
         target_group=_target_group(raw.get("target_group"), [*equity, *plus_groups], where),
         intersections=_intersections(raw.get("intersections"), [*equity, *plus_groups], where),
         staggered=_mapping(raw.get("staggered", {}), f"{where}.staggered"),

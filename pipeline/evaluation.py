@@ -143,9 +143,11 @@ def window_masks(cfg: Intervention, frame: pd.DataFrame) -> tuple[np.ndarray, np
 def before_after_table(cfg: Intervention, series: pd.DataFrame) -> pd.DataFrame:
     """Before/after proportions (Wilson) and their difference (Newcombe) per outcome x stratum
     of the treated units, by :func:`pipeline.stats.before_after.compare_windows` (a stratum
-    empty in either window is not compared: no row)."""
+    empty in either window is not compared: no row). Only params' outcomes: a staff process
+    measure in the series (``staff_process``, docs/adr/0120) is described, never compared."""
     units = treated_units(cfg, series["unit"].unique())
-    frame = series[series["unit"].isin(units)].reset_index(drop=True)
+    frame = series[series["unit"].isin(units)
+                   & series["outcome"].isin([o.key for o in cfg.outcomes])].reset_index(drop=True)
     before, after = window_masks(cfg, frame)
     table, _ = compare_windows(frame, before, after, ["outcome", "dimension", "stratum"],
                                cfg.alpha)

@@ -132,6 +132,26 @@ def test_the_question_and_answer_are_on_the_first_screen(browser, report):
     page.close()
 
 
+@pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 800)])
+def test_no_code_toggle_before_the_title_and_key_messages(browser, report, width, height):
+    # On a phone as on a laptop the page opens with the title, then the summary's key
+    # messages; no "Show code" toggle sits above or between them (issue 11).
+    page, errors, _ = open_page(browser, report, width, height)
+    messages = page.locator(
+        "xpath=//h2[contains(., 'Summary for commissioners')]/following::ul[1]").bounding_box()
+    title = page.locator("h1").first.bounding_box()
+    assert messages is not None and title is not None, "no title or key messages"
+    end = messages["y"] + messages["height"]
+    tops = page.evaluate("""() => [...document.querySelectorAll('details.code')]
+        .filter(e => e.getClientRects().length).map(e => e.getBoundingClientRect().top)""")
+    above = [round(t) for t in tops if t < end]
+    assert above == [], (f"{len(above)} code toggle(s) at {above} px, above the end of the key "
+                         f"messages ({end:.0f} px) at {width} px wide")
+    assert errors == []
+    page.close()
+
+
 # printable width of A4 (210 mm) less 10 mm margins each side, at 96 CSS px per inch
 A4_CSS_PX = round((210 - 20) / 25.4 * 96)
 PAGES = REPORTS + [ROOT / "reports" / "index.html"]

@@ -98,3 +98,81 @@ def test_the_summary_sentence_follows_the_pre_specified_comparison(parts):
     other = _story(parts, EquityPrimary("2", "4", "gap", 12)).equity_sentence()
     assert "IMD quintile 2) and least deprived (quintile 4)" in other
     assert other.split(":")[1] != sentence.split(":")[1]
+
+
+# -- "too uncertain to tell": the minimum detectable effect against the smallest change that
+# matters (params' equity_primary.smallest_effect; docs/adr/0121) -------------------------------
+
+def test_minimum_detectable_effect_is_the_textbook_multiple_of_the_half_width():
+    """(z_0.975 + z_0.80) / z_0.975 = (1.959964 + 0.841621) / 1.959964 = 1.42941 (Bloom 1995),
+    computed here from the quantiles written out, not from the code under test."""
+    from pipeline.report.equity_section import minimum_detectable
+
+    assert minimum_detectable(-0.05, 0.07) == pytest.approx(0.06 * 1.42941, abs=1e-5)
+    assert minimum_detectable(-0.05, 0.07, level=0.90) == pytest.approx(
+        0.06 * (1.644854 + 0.841621) / 1.644854, abs=1e-5)
+
+
+def test_smallest_effect_from_params_in_percentage_points():
+    assert _parse().equity_primary.smallest_effect == pytest.approx(0.10)
+    assert _parse({"smallest_effect": 5}).equity_primary.smallest_effect == pytest.approx(0.05)
+    assert _parse(defaults={"smallest_effect": 2.5}).equity_primary.smallest_effect == (
+        pytest.approx(0.025))
+    for bad in (0, -3, 150, "ten", True):
+        with pytest.raises(ConfigError, match=r"equity_primary.smallest_effect = .*Fix: e.g. "
+                                              "smallest_effect: 10"):
+            _parse({"smallest_effect": bad})
+
+
+def _sentence_with(smallest_effect_points: float) -> tuple[str, str]:
+    """The summary's equity sentence and index line of a crafted result (change +1, CI -5 to
+    +7 points: a minimum detectable change of 8.6 points) under params' smallest effect."""
+    import pandas as pd
+
+    from pipeline.stats.equity import EquityResult
+
+    cfg = _parse({"smallest_effect": smallest_effect_points})
+    key = cfg.headline.key
+    gap_change = pd.DataFrame([{"outcome": key, "source": "stratified_its",
+                                "estimand": "abs_diff_h12", "estimate": 0.01,
+                                "ci_low": -0.05, "ci_high": 0.07}])
+    gaps = pd.DataFrame([{"outcome": key, "period": "before", "measure": "absolute_gap",
+                          "estimate": -0.06, "ci_low": -0.07, "ci_high": -0.05}])
+    empty = pd.DataFrame()
+    equity = EquityResult(stratum_effects=empty, before_after=empty, heterogeneity=empty,
+                          gaps=gaps, gap_change=gap_change, gap_series=empty,
+                          multiplicity="holm", alpha=0.05, n_tests=0, adjustment_note="",
+                          most="1", least="5")
+    ev = Evaluation(cfg=cfg, series=empty, before_after=empty, its={}, equity=equity)
+    story = Story(cfg=cfg, rule=config.load_disclosure(ROOT), ev=ev, manifest={}, quality={},
+                  history=[])
+    return story.equity_sentence(), story.equity_line()
+
+
+def test_changing_the_smallest_effect_that_matters_changes_the_sentence():
+    sentence, line = _sentence_with(10)   # detectable 8.6 points <= 10: a real "no change"
+    assert sentence.startswith("No clear change in the gap")
+    assert line.split(": ")[1].startswith("No clear change")
+    sentence, line = _sentence_with(5)    # detectable 8.6 points > 5: could have missed one
+    assert sentence.startswith("Too uncertain to tell whether the gap")
+    assert ("only a change of about 8.6 percentage points or more would have been detected "
+            "(80% power), more than the 5 points set as the smallest change that matters"
+            in sentence)
+    assert line.split(": ")[1].startswith("Too uncertain to tell")
+
+
+def test_the_readme_example_of_equity_primary_and_target_is_valid_params():
+    """The README's example (equity_primary with smallest_effect, an outcome's target) parses
+    as params and means what its comments say."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The questions fixed before the data", 1)[1]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    raw = copy.deepcopy(PARAMS["interventions"][KEY])
+    own = example["interventions"][KEY]
+    raw["equity_primary"] = own["equity_primary"]
+    raw["outcomes"]["completed"].update(own["outcomes"]["completed"])
+    cfg = parse_intervention(KEY, raw, ROOT, {"equity_primary": example["equity_primary"]})
+    assert cfg.equity_primary == EquityPrimary("1", "5", "gap", 6, 0.05)
+    assert next(o for o in cfg.outcomes if o.key == "completed").target == 0.60

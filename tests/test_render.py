@@ -83,3 +83,18 @@ def test_contents_follow_the_summary_so_the_answer_is_on_the_first_screen():
     assert placed.index("Answer") < placed.index("<nav>TOC</nav>") < placed.index('id="D"')
     one = render.place_contents('<h1 id="T">T</h1><h2 id="S">S</h2>', "<nav>TOC</nav>")
     assert one.index("</h1>") < one.index("<nav>")
+
+
+def test_code_toggles_of_the_title_and_summary_come_after_the_key_messages():
+    """No "Show code" between the title and the summary's key messages (issue 11): the
+    toggles of the first cells move down to just before the contents; later ones stay put."""
+    code = '<details class="code"><summary>Show code</summary><pre>{}</pre></details>'
+    page = ('<div class="cell a">' + code.format("header()") + '<h1 id="T">T</h1></div>'
+            '<div class="cell b"><h2 id="S">Summary</h2></div>'
+            '<div class="cell c">' + code.format("summary()") + '<ul><li>Answer</li></ul></div>'
+            '<div class="cell d"><h2 id="D">Data</h2>' + code.format("data()") + '</div>')
+    placed = render.place_contents(page, "<nav>TOC</nav>")
+    first = placed.index("Show code")
+    assert placed.index("</h1>") < placed.index("Answer") < first < placed.index("<nav>TOC")
+    assert placed.count("Show code") == 3 and "header()" in placed and "summary()" in placed
+    assert placed.index('id="D"') < placed.index("data()")

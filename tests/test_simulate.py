@@ -81,8 +81,9 @@ def test_thi_staff_counts_and_unmet_need_from_stage_2(sims):
     never above in post; unmet need is 0 before stage 2, when collection began, and
     `unmet_need_any` is 1 exactly when an area is (docs/adr/0075, 0076)."""
     staff = pd.read_parquet(sims["thi_month"] / "staff.parquet")
-    assert set(staff["outcome"]) == {"mecc_trained", "advocacy_trained", "rsph_l2_trained"}
-    assert len(staff) == 4 * 48 * 3 and (staff["numerator"] <= staff["denominator"]).all()
+    assert set(staff["outcome"]) == {"mecc_trained", "advocacy_trained", "rsph_l2_trained",
+                                     "champions_in_post"}   # champions: docs/adr/0120
+    assert len(staff) == 4 * 48 * 4 and (staff["numerator"] <= staff["denominator"]).all()
     df, _ = load(sims, "thi_month")
     areas = [c for c in df.columns if c.startswith("unmet_") and c != "unmet_need_any"]
     assert len(areas) == 7

@@ -157,6 +157,8 @@ def test_secondary_estimates_that_disagree_are_named():
     (lambda: wording.points(-0.0001), "0.0 percentage points"),
     (lambda: wording.points(0.081), "+8.1 percentage points"),
     (lambda: wording.number(-0.0001), "0.000"),
+    (lambda: wording.number(0), "0"),
+    (lambda: wording.number(0.0), "0"),
     (lambda: wording.number(10910), "10,910"),
     (lambda: wording.number(-12345.6), "-12,346"),
     (lambda: wording.fixed(-0.06, 1), "-0.1"),

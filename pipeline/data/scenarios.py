@@ -120,12 +120,18 @@ class StaffScenario:
     ``logit p`` as for a patient flag, without strata (staff have no patient equity breakdown):
     baseline + unit effect + pre_trend*t + phase terms + unit-month effect. Each training flag
     is one outcome, ``<flag>`` over ``staff_in_post``.
+
+    ``champions``: the range from which each intervention unit's number of champions is drawn;
+    none are in post before the unit's first phase (stage 1 appointed them) and the drawn
+    number from then on; comparator units have none (outcome ``champions_in_post``,
+    docs/adr/0120).
     """
 
     in_post: tuple[int, int]
     flags: tuple[Flag, ...]
     in_post_sd: float = 1.5
     unit_sd: float = 0.25
+    champions: tuple[int, int] | None = None
 
 
 _ETH_EFFECTS = {"White": 0.0, "Mixed": -0.05, "Asian": -0.1, "Black": -0.1, "Other": -0.05,
@@ -184,7 +190,7 @@ THI_MONTH = Scenario(
              slopes=(0.02, 0.0, 0.01), month_sd=0.1),
         Flag("rsph_l2_trained", baseline=-3.5, levels=(0.3, 0.0, 0.9),
              slopes=(0.0, 0.0, 0.03), month_sd=0.1),
-    )),
+    ), champions=(1, 3)),
     imd_probs=(0.36, 0.24, 0.18, 0.13, 0.09),
     ethnicity_probs=(0.85, 0.03, 0.04, 0.03, 0.01, 0.04),
     male_prob=0.68,

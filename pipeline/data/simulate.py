@@ -335,37 +335,49 @@ def _staff_truth(staff, flag: Flag, design, unit_eff, in_post, num, den) -> dict
 
 def _simulate_staff(staff, design: Design, n_months: int, rng, window) -> tuple[pa.Table, dict]:
     """Monthly staff counts per unit in the long monthly layout (docs/data.md): one row per
-    month x unit x training outcome, dimension and stratum ``all``."""
+    month x unit x training outcome, dimension and stratum ``all``; then, if the scenario has
+    champions, ``champions_in_post`` per unit (docs/adr/0120)."""
     n_units = len(design.units)
     unit_eff = rng.normal(0.0, staff.unit_sd, size=n_units)
     establishment = rng.integers(staff.in_post[0], staff.in_post[1] + 1, size=n_units)
     in_post = np.maximum(5, np.rint(establishment[:, None] + rng.normal(
         0.0, staff.in_post_sd, size=(n_units, n_months)))).astype(np.int64)
     t = np.arange(n_months)
-    rows = {"month": [], "unit": [], "dimension": [], "stratum": [], "outcome": [],
-            "numerator": [], "denominator": []}
+    rows = {"month": [], "unit": [], "outcome": [], "numerator": [], "denominator": []}
     w0 = month_index(window[0])
+
+    def add(outcome: str, ui: int, counts) -> None:
+        rows["month"] += [f"{month_label(w0 + i)}-01" for i in range(n_months)]
+        rows["unit"] += [design.units[ui]] * n_months
+        rows["outcome"] += [outcome] * n_months
+        rows["numerator"] += [int(c) for c in counts]
+        rows["denominator"] += [int(d) for d in in_post[ui]]
+
     for flag in staff.flags:
-        for ui, unit in enumerate(design.units):
-            starts = design.starts[ui]
+        for ui in range(n_units):
             eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * t
-                   + phase_effect(flag, starts, t, 0.0) + rng.normal(0.0, flag.month_sd, n_months))
-            trained = rng.binomial(in_post[ui], 1.0 / (1.0 + np.exp(-eta)))
-            for i in range(n_months):
-                rows["month"].append(f"{month_label(w0 + i)}-01")
-                rows["unit"].append(unit)
-                rows["numerator"].append(int(trained[i]))
-                rows["denominator"].append(int(in_post[ui, i]))
-            rows["outcome"] += [flag.name] * n_months
-    rows["dimension"] = ["all"] * len(rows["unit"])
-    rows["stratum"] = ["all"] * len(rows["unit"])
+                   + phase_effect(flag, design.starts[ui], t, 0.0)
+                   + rng.normal(0.0, flag.month_sd, n_months))
+            add(flag.name, ui, rng.binomial(in_post[ui], 1.0 / (1.0 + np.exp(-eta))))
+    appointed = {}
+    if staff.champions is not None:   # drawn last: the training counts above are unchanged
+        draws = rng.integers(staff.champions[0], staff.champions[1] + 1, size=n_units)
+        for ui, unit in enumerate(design.units):
+            # None before the unit's stage 1; comparator units never appoint champions.
+            first = design.starts[ui][0] if design.starts[ui] else n_months
+            appointed[unit] = int(draws[ui]) if design.starts[ui] else 0
+            add("champions_in_post", ui, np.where(t >= first, appointed[unit], 0))
+    n = len(rows["unit"])
     table = pa.table({"month": pa.array(np.array(rows["month"], dtype="datetime64[D]"),
                                         type=pa.date32()),
-                      **{k: pa.array(v, type=pa.string()) for k, v in rows.items()
-                         if k in ("unit", "dimension", "stratum", "outcome")},
+                      "unit": pa.array(rows["unit"], type=pa.string()),
+                      "dimension": pa.array(["all"] * n, type=pa.string()),
+                      "stratum": pa.array(["all"] * n, type=pa.string()),
+                      "outcome": pa.array(rows["outcome"], type=pa.string()),
                       "numerator": pa.array(rows["numerator"], type=pa.int64()),
                       "denominator": pa.array(rows["denominator"], type=pa.int64())})
-    return table, {"unit_eff": unit_eff, "in_post": in_post.mean(axis=1)}
+    return table, {"unit_eff": unit_eff, "in_post": in_post.mean(axis=1),
+                   "champions": appointed}
 
 
 def _truth(sc, design, window, seed, unit_eff, volumes, outcomes, staff_draws=None) -> dict:
@@ -514,6 +526,10 @@ def simulate(key: str, out_dir: Path | str, *, seed: int, window: tuple[str, str
         staff_table, staff_draws = _simulate_staff(sc.staff, design, n_months, rng, window)
     truth = _truth(sc, design, window, int(seed), unit_eff, volumes, outcomes or sc.outcomes,
                    staff_draws)
+    if (staff_draws or {}).get("champions"):
+        truth["staff_process"] = {"champions_in_post": {
+            "from_phase": design.phase_names[0], "before": 0,
+            "appointed_per_unit": staff_draws["champions"]}}
     out = Path(out_dir)
     write_parquet(table, out / "extract.parquet")
     if staff_table is not None:

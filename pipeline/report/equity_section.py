@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
 from pipeline.disclosure import SUPPRESSED, published_counts
@@ -78,25 +79,45 @@ def _lower_first(label: str) -> str:
     return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
 
 
-UNCERTAIN_HALF_WIDTH = 0.10
-"""An interval that includes no change and reaches further than 10 percentage points either
-side of its estimate is "too uncertain to tell", not "no clear change" (docs/adr/0050)."""
+SMALLEST_EFFECT = 0.10
+"""The default smallest change in the gap that matters, 10 percentage points (params'
+``equity_primary.smallest_effect``; docs/adr/0121)."""
+POWER = 0.80
+"""The power at which the minimum detectable effect is read (the usual 80%; docs/adr/0121)."""
 
 VERDICTS = ("narrowed", "widened", "no clear change", "too uncertain to tell")
 
 
+def minimum_detectable(low: float, high: float, level: float = 0.95,
+                       power: float = POWER) -> float:
+    """The minimum detectable effect of an estimate with this confidence interval.
+
+    With a normal-theory interval the standard error is ``(high - low) / (2 z)``, ``z`` the
+    two-sided ``level`` quantile; a true change of ``(z + z_power) * se`` is detected (its
+    interval excludes 0) with probability ``power`` (Bloom 1995, "Minimum detectable effects",
+    Evaluation Review 19:547; the analytic rule that
+    :func:`pipeline.stats.minimum_detectable_effect` refines by simulation for a design before
+    it is run). At 95% and 80% it is 1.43 times the half-width.
+    """
+    z = norm.ppf(0.5 + level / 2)
+    return (high - low) / 2 / z * (z + norm.ppf(power))
+
+
 def gap_verdict(change: float, low: float, high: float, baseline: float | None,
-                threshold: float = UNCERTAIN_HALF_WIDTH) -> str:
+                smallest_effect: float = SMALLEST_EFFECT, level: float = 0.95) -> str:
     """``narrowed``, ``widened``, ``no clear change`` or ``too uncertain to tell``.
 
     The gap is most minus least deprived (proportions). An interval that includes 0 is ``no
-    clear change``, or ``too uncertain to tell`` when its half-width exceeds ``threshold``.
-    Otherwise the gap after (``baseline + change``) is compared with the gap before in size:
-    smaller is ``narrowed``, larger ``widened``; with no clear gap before (``baseline`` None) a
-    clear change opens a gap, so it is ``widened``.
+    clear change``, or ``too uncertain to tell`` when its minimum detectable effect
+    (:func:`minimum_detectable`) exceeds ``smallest_effect``, the smallest change that matters:
+    the data could have missed a change that matters. Otherwise the gap after (``baseline +
+    change``) is compared with the gap before in size: smaller is ``narrowed``, larger
+    ``widened``; with no clear gap before (``baseline`` None) a clear change opens a gap, so it
+    is ``widened``.
     """
     if low <= 0 <= high:
-        return "too uncertain to tell" if (high - low) / 2 > threshold else "no clear change"
+        return ("too uncertain to tell" if minimum_detectable(low, high, level) > smallest_effect
+                else "no clear change")
     before = baseline or 0.0
     return "narrowed" if abs(before + change) < abs(before) else "widened"
 
@@ -127,6 +148,12 @@ class GapAnswer:
     level: float
     clear_gap_before: bool
     estimand: str = "gap"  # gap (stratified ITS) or sii (ITS of the monthly SII)
+    smallest_effect: float = SMALLEST_EFFECT  # the verdict's threshold (docs/adr/0121)
+
+    @property
+    def detectable(self) -> float:
+        """The minimum detectable change of this estimate (:func:`minimum_detectable`)."""
+        return minimum_detectable(self.low, self.high, self.level)
 
     @property
     def against_most_deprived(self) -> bool:
@@ -153,27 +180,31 @@ def _signed_pp(value: float) -> str:
 
 def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
                improvement: str = "increase", level: float | None = None,
-               estimand: str = "gap") -> GapAnswer | None:
+               estimand: str = "gap", smallest_effect: float = SMALLEST_EFFECT
+               ) -> GapAnswer | None:
     """The change in the gap (most minus least deprived quintile, fitted minus counterfactual)
     at ``horizon`` (the params' pre-specified one; the largest estimated when None) from the
     stratified ITS (``estimand`` gap) or the ITS of the monthly SII (sii), judged against the
-    gap observed in the before window; None when it could not be estimated."""
+    gap observed in the before window and the ``smallest_effect`` that matters; None when it
+    could not be estimated."""
     row = gap_change_row(result, outcome, horizon, estimand)
     if row is None:
         return None
     est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
     return answer_from(est, lo, hi, _baseline_gap(result, outcome, estimand),
                        int(row["estimand"].removeprefix("abs_diff_h")), improvement,
-                       level or 1 - result.alpha, estimand)
+                       level or 1 - result.alpha, estimand, smallest_effect)
 
 
 def answer_from(estimate: float, low: float, high: float, baseline: float | None,
-                horizon: int, improvement: str, level: float, estimand: str = "gap") -> GapAnswer:
+                horizon: int, improvement: str, level: float, estimand: str = "gap",
+                smallest_effect: float = SMALLEST_EFFECT) -> GapAnswer:
     """A :class:`GapAnswer` from a change in a gap (most minus least deprived) and its CI."""
-    return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline),
+    return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline, smallest_effect, level),
                      direction=favours(estimate, improvement), estimate=estimate, low=low,
                      high=high, horizon=horizon, level=level,
-                     clear_gap_before=baseline is not None, estimand=estimand)
+                     clear_gap_before=baseline is not None, estimand=estimand,
+                     smallest_effect=smallest_effect)
 
 
 def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.DataFrame,
@@ -184,6 +215,7 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
     (``primary``; default the stratified ITS at the largest horizon), and the before/after
     change in the slope index of inequality (from the published ``equity_gaps`` table)."""
     primary = primary or EquityPrimary(result.most, result.least, "gap", None)
+    smallest = primary.smallest_effect
     first = gap_change_row(result, outcome, primary.horizon, primary.estimand)
     out = {}
     change = result.gap_change
@@ -195,7 +227,7 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
                 continue
             h = int(name.removeprefix("abs_diff_h"))
             out[f"{ESTIMAND_NAMES[estimand]} at {h} months"] = gap_answer(
-                result, outcome, h, improvement, estimand=estimand)
+                result, outcome, h, improvement, estimand=estimand, smallest_effect=smallest)
     sii = published_gaps[(published_gaps["outcome"] == outcome)
                          & (published_gaps["measure"] == "sii")] if len(published_gaps) else []
     if len(sii):
@@ -207,7 +239,7 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
             out["the slope index of inequality, before against after"] = answer_from(
                 float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"]),
                 float(b["estimate"]) if clear else None, 0, improvement, 1 - result.alpha,
-                "sii")
+                "sii", smallest)
     return out
 
 
@@ -231,7 +263,7 @@ def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -
 def gap_sentence(result: EquityResult, outcome: str, label: str,
                  horizon: int | None = None, level: float | None = None,
                  improvement: str = "increase", against: str = "the earlier trends",
-                 estimand: str = "gap") -> str:
+                 estimand: str = "gap", smallest_effect: float = SMALLEST_EFFECT) -> str:
     """The equity answer in words: did the gap between the most and least deprived quintiles
     (params' ``equity_primary``) narrow or widen?
 
@@ -239,7 +271,7 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
     CI and the sign convention (most minus least deprived). ``against`` names what the change
     is measured against: the earlier trends, or the comparator units in a controlled design.
     """
-    answer = gap_answer(result, outcome, horizon, improvement, level, estimand)
+    answer = gap_answer(result, outcome, horizon, improvement, level, estimand, smallest_effect)
     if answer is None:
         when = f" at {horizon} months" if horizon else ""
         return (f"The gap in {label} between the most and least deprived fifths could not be "
@@ -254,8 +286,10 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
     change = f"{measure} changed by {answer.numbers()} against {against}"
     if answer.verdict == "too uncertain to tell":
         return (f"Too uncertain to tell whether the gap in {label} {who} changed: {when}, "
-                f"{change}, an interval reaching more than {100 * UNCERTAIN_HALF_WIDTH:.0f} "
-                "percentage points either side of its estimate (too few patients to tell).")
+                f"{change}, an interval so wide that only a change of about "
+                f"{100 * answer.detectable:.1f} percentage points or more would have been "
+                f"detected ({POWER:.0%} power), more than the {100 * smallest_effect:g} points "
+                "set as the smallest change that matters (too few patients to tell).")
     if answer.verdict == "no clear change":
         return f"No clear change in the gap in {label} {who}: {when}, {change}."
     opened = ("" if answer.clear_gap_before else

@@ -114,14 +114,26 @@ def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     return place_contents(link_first_uses(page), table_of_contents(page))
 
 
+_CODE_TOGGLE = re.compile(r'<details class="code">.*?</details>', re.S)
+
+
 def place_contents(page: str, toc: str) -> str:
     """Put the contents after the first section (the summary), so the question and the answer
-    are on the first screen; before the first section's end when there is only one."""
+    are on the first screen; before the first section's end when there is only one.
+
+    The code toggles of the cells up to there (the title cell and the summary's cells) move
+    down with it, just before the contents: otherwise the title cell's toggle sits between the
+    title and the summary at every width (the stylesheet puts a toggle after its cell's output,
+    and the title is that output), and nothing should come between the title and the key
+    messages (issue 11)."""
     starts = [m.start() for m in re.finditer(r"<h2 id=", page)]
     if len(starts) >= 2:
         cut = page.rfind('<div class="cell ', 0, starts[1])
         if cut > starts[0]:
-            return page[:cut] + toc + "\n" + page[cut:]
+            head = page[:cut]
+            toggles = "\n".join(_CODE_TOGGLE.findall(head))
+            moved = (f'<div class="code-moved">{toggles}</div>\n' if toggles else "")
+            return _CODE_TOGGLE.sub("", head) + moved + toc + "\n" + page[cut:]
     first_h1_end = page.find("</h1>")
     if first_h1_end >= 0:
         cut = first_h1_end + len("</h1>")

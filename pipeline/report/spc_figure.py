@@ -57,7 +57,9 @@ SHORT_ASSURANCE = {"pass_consistently": "passes consistently",
 
 
 def _default_scale(result: SPCResult, scale: float | None) -> float:
-    return (100.0 if result.is_proportion else 1.0) if scale is None else float(scale)
+    if scale is not None:
+        return float(scale)
+    return float(result.settings.get("per") or 100) if result.is_proportion else 1.0
 
 
 def _counterfactual_rows(cf: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +130,8 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
         its intervention-group rows); when ``fitted`` is present only the months where the
         counterfactual departs from the fit are drawn. Drawn dashed with its band.
     scale : float, optional
-        Multiplier for every plotted value; default 100 for p-charts (per cent), else 1.
+        Multiplier for every plotted value; default 100 for p-charts (per cent; the chart's
+        ``per``, e.g. 1,000, for a rate against a population), else 1.
     hidden_months : iterable of months, optional
         Months whose values must not be shown (e.g. disclosure-suppressed counts); limits
         and centre lines are still drawn.
@@ -226,12 +229,13 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
 def alt_text(result: SPCResult, title: str, *, unit: str = "") -> str:
     """One-paragraph alt text: what is charted, centre lines and limits per phase, the
     special-cause points, the icons and the summary sentence. ``unit`` follows each value
-    of an XmR chart (e.g. " per 1,000"); p-chart values are given as percentages."""
+    of an XmR chart (e.g. " per 1,000"); p-chart values are given as percentages, or per
+    the chart's ``per`` for a rate against a population."""
     d = result.data
     prop = result.is_proportion
 
     def fmt(v):
-        return format_value(v, prop) + ("" if prop else unit)
+        return format_value(v, prop, result.settings.get("per")) + ("" if prop else unit)
 
     first, last = d["month"].iloc[0], d["month"].iloc[-1]
     parts = [f"{CHART_NAMES[result.chart][0].upper()}{CHART_NAMES[result.chart][1:]} "

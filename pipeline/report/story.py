@@ -20,7 +20,7 @@ from pipeline import config, disclosure
 from pipeline.evaluation import (Evaluation, equity_outcomes, load_series, run, select,
                                  treated_units)
 from pipeline.report import (equity_section, figures, history, index, manifest, publish,
-                             spc_figure, staggered_section, wording)
+                             spc_figure, staff_process, staggered_section, wording)
 from pipeline.stats import spc
 
 NATURAL = {"quasibinomial": ("_or", "odds ratio"), "binomial": ("_or", "odds ratio"),
@@ -73,6 +73,22 @@ def on_rate_scale(effects: pd.DataFrame, per: int) -> pd.DataFrame:
         out.loc[rows, column] = out.loc[rows, column] * per
     out.loc[rows, "scale"] = f"difference in rate per {per:,}"
     return out
+
+
+RATE_PER = 1000  # a count against a registered population is shown per 1,000 (docs/adr/0079)
+RATE_COLUMNS = ("before", "after", "difference", "difference_low", "difference_high")
+
+
+def per_population(table: pd.DataFrame, per: int) -> pd.DataFrame:
+    """Before/after rows of counts against a population, rates restated per ``per`` (1,000)
+    under columns that say so (``before_per_1000``), so the page never shows a rate per person
+    as a percentage. Hidden (non-numeric) cells are kept as they are."""
+    out = table.copy()
+    for column in RATE_COLUMNS:
+        if column in out.columns:
+            out[column] = [v * per if isinstance(v, (int, float)) and v == v else v
+                           for v in out[column]]
+    return out.rename(columns={c: f"{c}_per_{per}" for c in RATE_COLUMNS})
 
 
 def _percent_scale(scale) -> str | None:
@@ -435,14 +451,16 @@ class Story:
         return equity_section.gap_sentence(self.ev.equity, outcome.key, outcome.label,
                                            horizon=primary.horizon,
                                            improvement=outcome.improvement, against=against,
-                                           estimand=primary.estimand)
+                                           estimand=primary.estimand,
+                                           smallest_effect=primary.smallest_effect)
 
     def gap_answers(self) -> dict[str, equity_section.GapAnswer]:
         """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
         primary = self.cfg.equity_primary
         answers = {o.key: equity_section.gap_answer(self.ev.equity, o.key, primary.horizon,
                                                     improvement=o.improvement,
-                                                    estimand=primary.estimand)
+                                                    estimand=primary.estimand,
+                                                    smallest_effect=primary.smallest_effect)
                    for o in equity_outcomes(self.cfg)} if self.ev.equity else {}
         return {k: a for k, a in answers.items() if a is not None}
 
@@ -565,18 +583,26 @@ class Story:
                 f"level ({p['n_sims']} simulations of {p['model']}).")
 
     def before_after_table(self) -> str:
+        """The published before/after table: proportions in per cent; a count against a
+        registered population in a second table, per 1,000 population (docs/adr/0079)."""
         table = publish.published_before_after(self.ev, self.rule)
         overall = table[table["dimension"].isin(["all", "imd_quintile"])]
         keep = ["outcome", "dimension", "stratum", "numerator_before", "denominator_before",
                 "before", "numerator_after", "denominator_after", "after", "difference",
                 "difference_low", "difference_high", "p_value", "test"]
-        return html_table(overall[[c for c in keep if c in overall.columns]])
+        overall = overall[[c for c in keep if c in overall.columns]]
+        rates = [o.key for o in self.cfg.outcomes if self.per(o) != 100]
+        rate = overall["outcome"].isin(rates)
+        html = html_table(overall[~rate]) if (~rate).any() else ""
+        if rate.any():
+            html += html_table(per_population(overall[rate], RATE_PER))
+        return html
 
     @staticmethod
     def per(outcome: config.Outcome) -> int:
         """Proportions are shown per 100 (percentages); counts against a registered
         population per 1,000 population (docs/adr/0079)."""
-        return 1000 if outcome.population_table is not None else 100
+        return RATE_PER if outcome.population_table is not None else 100
 
     def effects_table(self, outcome_key: str, results: dict | None = None,
                       per: int = 100) -> str:
@@ -674,16 +700,33 @@ class Story:
 
     def show_staff(self) -> None:
         """Staff outcomes in their own section: about staff, not patients, so the same models
-        but no equity breakdown by patient group (docs/adr/0076). Nothing when there are none."""
+        but no equity breakdown by patient group (docs/adr/0076); then the staff process
+        measures (docs/adr/0120). Nothing when there are none."""
         staff = self.reported_outcomes("staff")
-        if not staff:
-            return
-        display(Markdown("### Staff outcomes\n\nOutcomes about staff, not patients (staff "
-                         "trained as a share of staff in post, per "
-                         f"{self.cfg.unit_label} and month), with the same models; they have "
-                         "no equity breakdown by patient group."))
+        if staff:
+            display(Markdown("### Staff outcomes\n\nOutcomes about staff, not patients (staff "
+                             "trained as a share of staff in post, per "
+                             f"{self.cfg.unit_label} and month), with the same models; they "
+                             "have no equity breakdown by patient group."))
         for outcome in staff:
             self.show_its(outcome)
+        self.show_staff_process()
+
+    def show_staff_process(self) -> None:
+        """Process measures of the staff file (params' ``staff_process``, e.g. champions in
+        post per service), a descriptive table by phase; no model (docs/adr/0120). Staff counts
+        of a role, not patient counts, so shown unsuppressed (the ADR says why)."""
+        for key, label in self.cfg.staff_process.items():
+            table = staff_process.process_table(self.ev.series, key, self.cfg.phases,
+                                                self.cfg.unit_label)
+            if table.empty:
+                continue
+            display(Markdown(f"### {label}\n\nA process measure, described and not modelled: "
+                             f"the number in post in each {self.cfg.unit_label} in the last "
+                             "month before the first phase and in the last month of each "
+                             "phase, from the staff file. These are counts of staff in a role, "
+                             "not of patients, so they are shown as reported."))
+            display(HTML(html_table(table)))
 
     def show_its(self, outcome: config.Outcome) -> None:
         result = self.ev.its[outcome.key]
@@ -747,8 +790,10 @@ class Story:
         else:
             how = {"baseline_before": starts[0]}
             limits = f"from the baseline before {pd.Timestamp(starts[0]):%B %Y}, carried forward"
+        per = self.per(outcome)
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
-                               improvement=outcome.improvement, target=outcome.target, **how)
+                               improvement=outcome.improvement, target=outcome.target,
+                               per=None if per == 100 else per, **how)
         return result, limits, None
 
     @staticmethod
@@ -785,8 +830,10 @@ class Story:
                 "The ITS figure above shows the months that can be published."))
             return
         counterfactual = figures.treated_series(self.ev.its[outcome.key], self.cfg)
-        fig = spc_figure.spc_figure(result, title, "Per cent of eligible (%)",
-                                    counterfactual=counterfactual)
+        per = self.per(outcome)
+        ylabel = ("Per cent of eligible (%)" if per == 100
+                  else f"Rate per {per:,} population")
+        fig = spc_figure.spc_figure(result, title, ylabel, counterfactual=counterfactual)
         figures.show(fig, alt=spc_figure.alt_text(result, title, unit="%"),
                      caption=f"Laney p'-chart: mean (solid) and process limits (dashed) {limits}; "
                              "coloured points are special causes (blue improvement, orange "

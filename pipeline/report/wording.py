@@ -272,6 +272,10 @@ COLUMN_LABELS = {
     "Before, CI high (%)", "after": "After (%)", "after_low": "After, CI low (%)",
     "after_high": "After, CI high (%)", "difference": "Difference (points)",
     "difference_low": "Difference, CI low", "difference_high": "Difference, CI high",
+    "before_per_1000": "Before (per 1,000)", "after_per_1000": "After (per 1,000)",
+    "difference_per_1000": "Difference (per 1,000)",
+    "difference_low_per_1000": "Difference per 1,000, CI low",
+    "difference_high_per_1000": "Difference per 1,000, CI high",
     "risk_ratio": "Risk ratio", "risk_ratio_low": "Risk ratio, CI low",
     "risk_ratio_high": "Risk ratio, CI high", "odds_ratio": "Odds ratio",
     "odds_ratio_low": "Odds ratio, CI low", "odds_ratio_high": "Odds ratio, CI high",
@@ -313,9 +317,12 @@ def in_text(value: str) -> str:
 
 def number(value) -> str:
     """A number in fixed notation with sensible digits: 2387.25 -> "2,387"; 1.0047 -> "1.00";
-    0.996 -> "1.00"; 0.0123 -> "0.012"; text (such as the suppression mark) is left as it is."""
+    0.996 -> "1.00"; 0.0123 -> "0.012"; 0 -> "0"; text (such as the suppression mark) is left
+    as it is."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         return "" if value is None or value != value else in_text(str(value))
+    if value == 0:
+        return "0"   # not "0.000": a count of none (e.g. champions before stage 1)
     if (isinstance(value, int) or float(value).is_integer()) and abs(value) >= 1:
         return fixed(value, 0, grouped=True)
     if abs(value) >= 100:

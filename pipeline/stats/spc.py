@@ -516,7 +516,8 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
             denominator: str = "denominator", month: str = "month", *, laney: bool = False,
             improvement: str = "increase", rebase_at: Iterable | None = None,
             target: float | None = None, fix_after: int | None = None, shift_run: int = 7,
-            trend_run: int = 7, baseline_before=None, period: str = "month") -> SPCResult:
+            trend_run: int = 7, baseline_before=None, period: str = "month",
+            per: int | None = None) -> SPCResult:
     """p-chart (or Laney p'-chart with ``laney=True``) of a monthly proportion.
 
     ``value = numerator / denominator``; the centre line is the pooled proportion
@@ -524,7 +525,9 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
     ``p_bar +/- 3 sigma_i`` with ``sigma_i = sqrt(p_bar (1 - p_bar) / n_i)``, times
     ``sigma_z`` for p' (Laney 2002), clipped to [0, 1]; the 2-sigma zone uses 2 instead of 3.
     ``target`` is a proportion (0-1). Other parameters (``baseline_before`` among them) as
-    :func:`xmr_chart`. Every denominator must be positive.
+    :func:`xmr_chart`. Every denominator must be positive. ``per`` (e.g. 1000) states values
+    in words as a rate per ``per`` (a count against a registered population) instead of
+    percentages; it changes only the wording (``settings["per"]``), never the chart.
     """
     _check_options(improvement, shift_run, trend_run, fix_after, target)
     frame = _prepare(data, month, [numerator, denominator], period).rename(
@@ -541,7 +544,7 @@ def p_chart(data: pd.DataFrame, numerator: str = "numerator",
         return _p_limits(g["numerator"].to_numpy(float), g["n"].to_numpy(float), k, laney)
 
     return _finish(frame, "pprime" if laney else "p", limits, improvement, rebase_at, target,
-                   shift_run, trend_run, {"fix_after": fix_after, "period": period},
+                   shift_run, trend_run, {"fix_after": fix_after, "period": period, "per": per},
                    baseline_before)
 
 
@@ -666,8 +669,11 @@ def assurance_icon(data: pd.DataFrame, improvement: str, target: float | None) -
     return "hit_and_miss"
 
 
-def format_value(v: float, proportion: bool) -> str:
-    """3 significant figures; proportions as percentages with one decimal."""
+def format_value(v: float, proportion: bool, per: int | None = None) -> str:
+    """3 significant figures; proportions as percentages with one decimal, or as a rate per
+    ``per`` when given ("1.52 per 1,000")."""
+    if proportion and per:
+        return f"{v * per:,.3g} per {per:,}"
     if proportion:
         return f"{v * 100:.1f}%" if abs(v) >= 0.01 or v == 0 else f"{v * 100:.2g}%"
     return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
@@ -690,7 +696,7 @@ def summary_sentence(result: SPCResult) -> str:
     when = _when(last["month"], period)
     prop = result.is_proportion
     after = (f" after the rebase in {_when(last['phase_start'], period)}" if last["phase"] > 0 else "")
-    fmt = lambda v: format_value(v, prop)  # noqa: E731
+    fmt = lambda v: format_value(v, prop, result.settings.get("per"))  # noqa: E731
     if not last["special_cause"]:
         if prop and phase["upper"].nunique() > 1:
             lims = f"limits at that {period} {fmt(last['lower'])} to {fmt(last['upper'])}"
