@@ -32,8 +32,9 @@ trials a month, 20% baseline; Poisson-type: 5,000 person-months, rate 0.02. Writ
 ``benchmarks/out/its_autocorrelation.json`` and ``.md`` (rows added one at a time under a
 lock, so several processes can fill the table side by side). The committed table was run as
 2,000 series a row for the quasi-binomial and quasi-Poisson rows at 24 and 48 months, 1,000
-for the others and at 120 months, 1,000 pairs (500 at 24 months) for the gap rows (each row
-records its n; about 1.5 h on 2 shared cores)::
+for the others and at 120 months; the gap rows, re-run after docs/adr/0105, 1,000 pairs at 48
+months and 500 at 24 and 120 months (each row records its n; about 1.5 h on 2 shared cores;
+the gap rows alone about 15 min, one process per family)::
 
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 2000 --only 48 24
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 1000 --only 120
@@ -350,7 +351,8 @@ def ac_markdown(results: dict) -> str:
             "the Monte Carlo SE of a 95% coverage in points. Binomial and Poisson rows under "
             "`auto` are their quasi twins' (the scale is always estimated). Equity gap rows: "
             "pairs of series (most and least deprived), combined as the reports do "
-            "(`pipeline.stats.equity`).\n\n" + head + "\n".join(lines) + "\n")
+            "(`pipeline.stats.equity.gap_change_stratified`: per-contrast SEs, Welch-Satterthwaite "
+            "df).\n\n" + head + "\n".join(lines) + "\n")
 
 
 def _save_ac(key: str, res: dict) -> dict:
