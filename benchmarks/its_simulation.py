@@ -27,13 +27,14 @@ width as width / (2 x 1.96)), with ``errors: auto`` (AR(1)
 working correlation, Kenward-Roger, Satterthwaite df) everywhere, the old default
 ``errors: independent`` at 48 months, and Newey-West (3 lags) for quasi-binomial at 48
 months; and the change in the Q1 - Q5 equity gap for the reports' families (pairs of series
-combined by ``pipeline.stats.equity``, :func:`run_gap_cell`). Binomial-type data: 1,000
+combined by ``pipeline.stats.equity.gap_change_stratified``, :func:`run_gap_cell`). Binomial-type data: 1,000
 trials a month, 20% baseline; Poisson-type: 5,000 person-months, rate 0.02. Writes
 ``benchmarks/out/its_autocorrelation.json`` and ``.md`` (rows added one at a time under a
 lock, so several processes can fill the table side by side). The committed table was run as
 2,000 series a row for the quasi-binomial and quasi-Poisson rows at 24 and 48 months, 1,000
-for the others and at 120 months, 1,000 pairs (500 at 24 months) for the gap rows (each row
-records its n; about 1.5 h on 2 shared cores)::
+for the others and at 120 months; the gap rows, re-run after docs/adr/0105, 1,000 pairs at 48
+months and 500 at 24 and 120 months (each row records its n; about 1.5 h on 2 shared cores;
+the gap rows alone about 15 min, one process per family)::
 
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 2000 --only 48 24
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 1000 --only 120
@@ -286,28 +287,24 @@ def run_gap_cell(family: str, rho: float, months: int, n: int, seed0: int = 0,
 
     ``n`` pairs of null series (most and least deprived: baselines 1.25 and 0.75 times the
     table's, each with its own latent AR(1) noise) are fitted with ``errors`` and
-    combined by the reports' own code, ``pipeline.stats.equity._gap_change_stratified``
-    (difference of the two strata's estimates, SEs read back from their intervals, Wald
-    interval with normal quantiles). The true change in the gap is 0 for the level and slope
-    changes (link scale) and the 12-month difference.
+    combined by the reports' own code, :func:`pipeline.stats.equity.gap_change_stratified`
+    (difference of the two strata's estimates; variance the sum of each fit's per-contrast
+    variance, t interval on the Welch-Satterthwaite df of the two contrasts' df, docs/adr/0105).
+    The true change in the gap is 0 for the level and slope changes (link scale) and the
+    12-month difference.
     """
-    from types import SimpleNamespace
+    import pandas as pd
 
-    from pipeline.stats.equity import _gap_change_stratified
+    from pipeline.stats.equity import gap_change_stratified
 
     long, spec = _simulated_null(family, rho, months, n, seed0, strata=("1", "5"),
                                  errors=errors)
     t0 = time.perf_counter()
     batch = fit_its_many(long, spec, by="stratum")
-    checked = validate_spec(spec)
-    parts = {k: g.drop(columns="stratum") for k, g in batch.effects.groupby("stratum")}
     rows = []
     for i in range(n):
-        fits = {("o", "imd_quintile", q): SimpleNamespace(effects=parts[f"{i}:{q}"],
-                                                          spec=checked) for q in ("1", "5")}
-        rows += _gap_change_stratified("o", fits, "1", "5", 0.05)
-    import pandas as pd
-
+        fits = {("o", "imd_quintile", q): batch.fits[f"{i}:{q}"] for q in ("1", "5")}
+        rows += gap_change_stratified("o", fits, "1", "5", 0.05)
     out = {"n": n, "spec": {"family": family, "errors": errors},
            **_coverage(pd.DataFrame(rows))}
     out["seconds"] = round(time.perf_counter() - t0, 1)
@@ -354,7 +351,8 @@ def ac_markdown(results: dict) -> str:
             "the Monte Carlo SE of a 95% coverage in points. Binomial and Poisson rows under "
             "`auto` are their quasi twins' (the scale is always estimated). Equity gap rows: "
             "pairs of series (most and least deprived), combined as the reports do "
-            "(`pipeline.stats.equity`).\n\n" + head + "\n".join(lines) + "\n")
+            "(`pipeline.stats.equity.gap_change_stratified`: per-contrast SEs, Welch-Satterthwaite "
+            "df).\n\n" + head + "\n".join(lines) + "\n")
 
 
 def _save_ac(key: str, res: dict) -> dict:
