@@ -1,4 +1,6 @@
-"""``reports/index.html``: every intervention side by side, with its headline and version.
+"""``reports/index.html``: the landing page. Per intervention: its question and period (from
+params), the one-line answer, the equity answer (its first words say it: narrowed, widened, no
+clear change, too uncertain to tell), the confidence and the version.
 
 The page is written to a hidden temporary sibling and renamed over the old one, and the stage's
 output is ``persist: true`` in dvc.yaml so DVC does not delete it first: a failed or killed
@@ -24,6 +26,7 @@ PAGE = """<!DOCTYPE html>
 <title>Evaluations of interventions to reduce health inequalities</title>
 <style>
 {css}
+.question {{ display: block; margin-top: 0.3em; font-size: 0.9em; color: #425563; }}
 </style>
 </head>
 <body>
@@ -33,7 +36,7 @@ PAGE = """<!DOCTYPE html>
 parameters and data that made the report: the same version means the same report.</p>
 <div class="table-wrap">
 <table class="text">
-<thead><tr><th>Intervention</th><th>Headline finding (95% CI)</th>
+<thead><tr><th>Intervention and question</th><th>Period</th><th>Headline finding (95% CI)</th>
 <th>Did the gap narrow? (most minus least deprived)</th>
 <th>Confidence</th><th>Version</th></tr></thead>
 <tbody>
@@ -47,8 +50,8 @@ parameters and data that made the report: the same version means the same report
 """
 
 ROW = (
-    '<tr><td><a href="{key}/report.html">{title}</a></td>'
-    "<td>{headline}</td><td>{equity}</td><td>{confidence}</td><td><code>{version}</code></td></tr>"
+    '<tr><td><a href="{key}/report.html">{title}</a><br><span class="question">{question}</span></td>'
+    "<td>{period}</td><td>{headline}</td><td>{equity}</td><td>{confidence}</td><td><code>{version}</code></td></tr>"
 )
 
 
@@ -76,6 +79,9 @@ def write_index(root: Path | None = None) -> Path:
         entry = json.loads(entry_path.read_text(encoding="utf-8"))
         cells = {k: html.escape(str(v)) for k, v in entry.items()}
         cells["equity"] = equity_cell(cells.get("equity", ""))
+        cfg = config.load_intervention(key, root)
+        cells["question"] = html.escape(cfg.question)
+        cells["period"] = f"{cfg.window.start:%b %Y} to {cfg.window.end:%b %Y}"
         rows.append(ROW.format(**cells))
     css = STYLESHEET.read_text(encoding="utf-8")
     out = paths.reports / "index.html"
