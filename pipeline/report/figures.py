@@ -100,19 +100,29 @@ def _renamed_ids(svg: bytes) -> bytes:
     return _HASHED_ID.sub(rename, svg)
 
 
-def show(fig: Figure, alt: str, caption: str = "") -> None:
-    """Display ``fig`` as an embedded SVG with alt text (and close it).
+def download_link(path: str) -> str:
+    """A link to a published file of the report folder (``tables/x.csv``), beside the table or
+    figure it holds the numbers of, so a reader can take them away (issue 11)."""
+    return (f'<span class="download">Download the numbers: <a href="{html.escape(path)}" '
+            f'download>{html.escape(path)}</a></span>')
+
+
+def show(fig: Figure, alt: str, caption: str = "", data: str | None = None) -> None:
+    """Display ``fig`` as an embedded SVG with alt text (and close it); ``data`` names the
+    published file (e.g. ``plots/bbv_test.csv``) holding the figure's numbers.
 
     Embedded as a data URI inside ``<img>`` so the HTML report travels as one file, the alt
     text is read by screen readers, and the ids of one figure cannot clash with another's.
     """
     from IPython.display import HTML, display
 
-    data = base64.b64encode(svg_bytes(fig)).decode("ascii")
+    data_uri = base64.b64encode(svg_bytes(fig)).decode("ascii")
     plt.close(fig)
-    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    link = f" {download_link(data)}" if data else ""
+    caption_html = (f"<figcaption>{html.escape(caption)}{link}</figcaption>"
+                    if caption or data else "")
     display(HTML(f'<figure><img alt="{html.escape(alt)}" '
-                 f'src="data:image/svg+xml;base64,{data}">{caption_html}</figure>'))
+                 f'src="data:image/svg+xml;base64,{data_uri}">{caption_html}</figure>'))
 
 
 def legend_outside(ax, **kwargs) -> None:

@@ -30,13 +30,15 @@ SHORT_PHASE_UNKNOWN = 99  # no segment record: no short-phase warning
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
 
 
-def html_table(table: pd.DataFrame) -> str:
+def html_table(table: pd.DataFrame, csv: str | None = None) -> str:
     """A table as HTML for people: column names in words, proportions as percentages, p-values
     and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
-    than overflowing the page. The CSV files under ``tables/`` keep the variable names."""
+    than overflowing the page. The CSV files under ``tables/`` keep the variable names; ``csv``
+    names the one that holds this table's numbers, linked beside it."""
     shown = wording.readable_table(table)
     body = shown.to_html(index=False, border=0, na_rep="")
-    return f'<div class="table-wrap">{body}</div>'
+    link = f"<p>{figures.download_link(csv)}</p>" if csv else ""
+    return f'<div class="table-wrap">{body}</div>{link}'
 
 
 PROPORTION_SCALES = {"difference in proportion": "percentage points",
@@ -244,7 +246,7 @@ class Story:
         keep = ["variant", "description", "estimate", "ci_low", "ci_high", "p_value", "note"]
         display(Markdown(f"Immediate change, {self._natural(self.cfg.headline)[1]} (95% CI); "
                          "the full table with the link scale is `tables/robustness.csv`."))
-        display(HTML(html_table(shown[keep])))
+        display(HTML(html_table(shown[keep], "tables/robustness.csv")))
         agrees, placebo = self.robustness()
         rows = self._link_rows()
         unfitted = table.loc[table["estimate"].isna(), "variant"].unique()
@@ -274,7 +276,8 @@ class Story:
         display(Markdown(f"### Each {unit}'s own effect and their average ({outcome.label})"))
         display(Markdown(staggered_section.average_sentence(result, unit, family)))
         display(Markdown(staggered_section.heterogeneity_sentence(result, unit, self.cfg.alpha)))
-        display(HTML(html_table(staggered_section.effects_table(result, family))))
+        display(HTML(html_table(staggered_section.effects_table(result, family),
+                                "tables/staggered_effects.csv")))
         display(Markdown(f"Method: {result.method}. The full table on the log scale is "
                          "`tables/staggered_effects.csv`."))
         if result.event_study is not None:
@@ -534,7 +537,7 @@ class Story:
         rows = self.ev.series[self.ev.series["dimension"] == "all"]
         table = rows.groupby(["unit", "outcome"], as_index=False)[["numerator", "denominator"]].sum()
         published = disclosure.publish_table(table, self.rule, ["numerator", "denominator"])
-        return html_table(published)
+        return html_table(published, "tables/monthly_series.csv")
 
     def methods(self) -> str:
         result = self.ev.its[self.cfg.headline.key]
@@ -596,6 +599,7 @@ class Story:
         html = html_table(overall[~rate]) if (~rate).any() else ""
         if rate.any():
             html += html_table(per_population(overall[rate], RATE_PER))
+        html += f"<p>{figures.download_link('tables/before_after.csv')}</p>"
         return html
 
     @staticmethod
@@ -612,7 +616,7 @@ class Story:
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
         shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
         return html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
-                                  "p_value", "scale"]])
+                                  "p_value", "scale"]], "tables/its_effects.csv")
 
     def reported_outcomes(self, population: str | None = None) -> list[config.Outcome]:
         """Outcomes with a section of their own (grouped outcomes share one table:
@@ -695,7 +699,7 @@ class Story:
                                  f"{r.outcome}: {r.estimate:.2f} ({r.ci_low:.2f} to "
                                  f"{r.ci_high:.2f})" for r in table.itertuples()) + ".",
                          caption="Immediate change (ratio, 95% CI) by outcome; the dashed line "
-                                 "is no change.")
+                                 "is no change.", data="tables/its_effects.csv")
             display(HTML(html_table(table)))
 
     def show_staff(self) -> None:
@@ -742,7 +746,8 @@ class Story:
                                                  outcome.events),
                      caption="Top: observed, fitted and counterfactual (dashed, with its 95% "
                              "band); dotted lines mark the start(s). Middle: observed minus "
-                             f"counterfactual. Bottom: the running total in {outcome.events}.")
+                             f"counterfactual. Bottom: the running total in {outcome.events}.",
+                     data=f"plots/{outcome.key}.csv")
         if result.spec.design != "single":
             figures.show(figures.its_figure(result, self.cfg, outcome.label, self.rule, per),
                          alt=f"{outcome.label} by series, with fitted lines and "
@@ -839,7 +844,7 @@ class Story:
                              "coloured points are special causes (blue improvement, orange "
                              "concern); the dashed line with a band is the ITS counterfactual"
                              + ("; the dash-dot line is the target." if result.target is not None
-                                else "."))
+                                else "."), data=f"plots/{outcome.key}.csv")
         display(Markdown(self.spc_sentences(result)))
 
     def show_equity(self) -> None:
@@ -861,7 +866,8 @@ class Story:
                          f"(estimate and 95% CI): {shown}.",
                      caption="Immediate change by stratum, with p-values adjusted for multiple "
                              f"comparisons ({res.adjustment_note.rstrip('.')}); the solid line "
-                             "is no change and the dashed line the estimate for all patients.")
+                             "is no change and the dashed line the estimate for all patients.",
+                     data="tables/equity_stratum_effects.csv")
         starts = sorted({p.start for p in self.cfg.phases} | set((self.cfg.unit_starts or {})
                                                                  .values()))
         tables = self.equity_tables
@@ -874,12 +880,13 @@ class Story:
                          f"{self.equity_sentence()}",
                      caption=f"Gap = most deprived (quintile {most}) minus least deprived "
                              f"(quintile {least}), in percentage points; below, the slope index "
-                             "of inequality.")
+                             "of inequality.", data="tables/equity_gap_series.csv")
         gaps = tables["equity_gaps"]
         gaps = gaps[gaps["outcome"] == outcome.key] if not gaps.empty else gaps
         display(Markdown("**Inequality before and after** (absolute and relative gap, slope and "
                          "relative index of inequality; PHE method; from the published counts):"))
-        display(HTML(html_table(on_percent_scale(gaps.drop(columns=["outcome"])))
+        display(HTML(html_table(on_percent_scale(gaps.drop(columns=["outcome"])),
+                                "tables/equity_gaps.csv")
                      if len(gaps) else html_table(gaps)))
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         primary = self.cfg.equity_primary
@@ -890,7 +897,8 @@ class Story:
                          "answer; every other row is secondary."))
         if len(change):
             change = on_percent_scale(without_link_twins(change))
-        display(HTML(html_table(change.drop(columns=["outcome", "method"]))))
+        display(HTML(html_table(change.drop(columns=["outcome", "method"]),
+                                "tables/equity_gap_change.csv")))
         het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
         method = het["method"].iloc[0] if len(het) else ""
         shown, verdict = equity_section.heterogeneity_view(het, res.alpha)
@@ -963,7 +971,7 @@ class Story:
         """Every version of this report, newest first, with what each changed."""
         rows = [{"#": r["number"], "version": r["version"], "what changed": history.describe(r)}
                 for r in reversed(self.history)]
-        return html_table(pd.DataFrame(rows))
+        return html_table(pd.DataFrame(rows), "history.json")
 
     def publish(self, output_dir: str | Path) -> None:
         """Write tables, metrics, plot data, manifest and the index summary."""
