@@ -34,3 +34,16 @@ def test_each_report_links_the_files_beside_its_tables_and_figures(report):
                 "history.json"}
     assert expected <= linked, f"{report.name}: no link beside {sorted(expected - linked)}"
     assert any(p.startswith("plots/") for p in linked), f"{report.name}: no figure links"
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=[p.name for p in REPORTS])
+def test_each_report_names_its_data_source_and_the_month_its_data_run_to(report):
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    extract = params["interventions"][report.name]["extract"]
+    last = pd.read_csv(report / "tables" / "monthly_series.csv")["month"].max()
+    html = (report / "report.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert f"Data source {extract}" in text, report.name
+    assert f"data to {pd.Timestamp(last):%B %Y}" in text, report.name

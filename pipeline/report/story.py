@@ -187,7 +187,21 @@ class Story:
             f"**Report version** `{self.manifest['version']}` · intervention key `{cfg.key}` · "
             f"design: {cfg.design} · window {cfg.window.start:%B %Y} to {cfg.window.end:%B %Y} · "
             f"phases: {phases}.",
+            "",
+            f"**Data source** {self.data_source()} · data to {self.data_to():%B %Y} (the report's "
+            "date: it is rebuilt when the data change and carries no clock time).",
         ])
+
+    def data_source(self) -> str:
+        """Where the records came from, as params name it: the extract file or the database
+        table (never its URL, which holds a password; docs/databases.md)."""
+        if self.cfg.source:
+            return f"table `{self.cfg.source['table']}` in a database"
+        return f"`{self.cfg.raw['extract']}`" + (" (simulated)" if self.simulated else "")
+
+    def data_to(self) -> pd.Timestamp:
+        """The latest month of the data: the report's date (dates come from the data)."""
+        return pd.Timestamp(self.ev.series["month"].max())
 
     def headline_metrics(self) -> dict:
         """The headline outcome's first-phase level change, rounded as published."""
