@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.config import Intervention, Outcome, crossed_name
+from pipeline.intervention import Intervention, Outcome, crossed_name
 from pipeline.stats.before_after import compare_windows, window_offsets
 from pipeline.stats.before_after import window_masks as window_masks_from_offsets
 from pipeline.stats.equity import EquityResult, evaluate_equity

@@ -278,7 +278,8 @@ def test_a_params_source_in_postgres_through_the_cli_and_dvc(postgres, tmp_path,
 
 
 def test_a_url_in_params_is_refused():
-    from pipeline.config import ConfigError, _source
+    from pipeline.config import ConfigError
+    from pipeline.intervention_params import _source
 
     with pytest.raises(ConfigError, match="never|carries its password"):
         _source({"table": "t", "url": "postgresql://u:secret@h/db"}, "interventions.x.source")
@@ -287,7 +288,7 @@ def test_a_url_in_params_is_refused():
 
 
 def test_the_readme_source_section_is_valid_params():
-    from pipeline.config import _source
+    from pipeline.intervention_params import _source
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from pipeline import config
-from pipeline.config import ConfigError, EquityPrimary, parse_intervention
+from pipeline.config import ConfigError, parse_intervention
+from pipeline.intervention import EquityPrimary
 from pipeline.evaluation import Evaluation, before_after_table, load_series, measured
 from pipeline.report.story import Story
 from pipeline.stats.equity import evaluate_equity

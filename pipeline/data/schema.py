@@ -363,7 +363,7 @@ def wide_to_long_sql(outcomes, flags: list[str], dimensions, crossed=()) -> str:
 
     ``crossed`` pairs of dimensions add one grouping set each: dimension ``"a & b"``, stratum
     ``"<a value> & <b value>"`` (intersectional strata; docs/adr/0078)."""
-    from pipeline.config import CROSS_SEP, crossed_name
+    from pipeline.intervention import CROSS_SEP, crossed_name
 
     dims = list(dimensions)
     pairs = [(dims.index(a), dims.index(b), crossed_name((a, b))) for a, b in crossed]

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from pipeline.config import EQUITY_ESTIMANDS, Disclosure, EquityPrimary
+from pipeline.config import Disclosure
 from pipeline.disclosure import SUPPRESSED, published_counts
+from pipeline.intervention import EQUITY_ESTIMANDS, EquityPrimary
 from pipeline.report.figures import LEGEND_POINTS, legend_outside, mark_starts, month_axis
 from pipeline.report.wording import estimand_label, fixed, p_value
 from pipeline.stats.equity import OVERALL, EquityResult, gap_rows, monthly_sii
@@ -538,7 +539,7 @@ def protect_crossed(raw: pd.DataFrame, published: pd.DataFrame, alpha: float) ->
     on the usual margins against the ``all`` row again, until nothing changes; the cells hidden
     here are then suppressed and the estimates restated, as :func:`protect_before_after` does.
     """
-    from pipeline.config import CROSS_SEP
+    from pipeline.intervention import CROSS_SEP
     from pipeline.disclosure import is_suppressed, secondary_mask
     from pipeline.report.publish import BEFORE_AFTER_COUNTS, restate_from_published
 
