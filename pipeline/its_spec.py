@@ -17,6 +17,15 @@ from numbers import Integral, Real
 import pandas as pd
 
 from pipeline import periods as _periods
+from pipeline.its_error_defaults import (
+    default_ar_small_sample,
+    default_ci_quantile,
+    default_hac_small_sample,
+    resolve_auto_errors,
+)
+from pipeline.its_spec_phases import ITSPhase, to_start
+from pipeline.its_spec_phases import parse_excluded as _exclude
+from pipeline.its_spec_phases import parse_phases as _phases
 
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial", "quasibinomial")
 ERRORS = ("independent", "hac", "ar")  # the error structures a fit can use
@@ -27,16 +36,12 @@ AR_SMALL_SAMPLE = ("kr", "none")
 HAC_KERNELS = ("bartlett", "ewc")
 CI_QUANTILES = ("t", "normal")
 NEGBIN_SCALES = ("pearson", "none")
-# families whose dispersion is estimated: t quantiles on the residual df by default
-ESTIMATED_DISPERSION = ("gaussian", "quasipoisson", "quasibinomial", "negbin")
 AR_METHODS = ("reml", "ml")
 SEASONALITY = ("none", "fourier", "month")
-CHANGES = ("level+slope", "level", "slope")
 # controlled ITS: comparator units summed into one series, or kept apart (Stata itsa)
 COMPARATORS = ("pooled", "stacked")
 # the post-period slope counter: 1 in the start month (Lopez Bernal et al. 2017) or 0 (itsa)
 SLOPE_CODINGS = ("lopez_bernal", "itsa")
-PHASE_KEYS = ("name", "start", "change", "ramp_months")
 RESERVED_COLUMNS = ("month", "unit", "numerator", "denominator", "dimension", "stratum", "outcome")
 
 DEFAULTS = {
@@ -65,30 +70,6 @@ DEFAULTS = {
     "alpha": 0.05,
     "period": "month",
 }
-# pandas frequency of a Phase's start for each period (weeks: Monday to Sunday, ISO)
-PERIOD_FREQ = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC", "year": "Y-DEC"}
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One interruption: a level and/or slope change starting in month ``start``.
-
-    ``ramp_months`` = k > 1 phases the level change in linearly: 1/k of it in the start month,
-    2/k in the next, ..., all of it from the k-th month on (k = 0 or 1: an immediate step).
-    """
-
-    name: str
-    start: pd.Period
-    change: str = "level+slope"
-    ramp_months: int = 0
-
-    @property
-    def has_level(self) -> bool:
-        return "level" in self.change
-
-    @property
-    def has_slope(self) -> bool:
-        return "slope" in self.change
 
 
 @dataclass(frozen=True)
@@ -103,7 +84,7 @@ class ITSSpec:
     ar_method: str
     seasonality: str
     harmonics: int
-    phases: tuple[Phase, ...]
+    phases: tuple[ITSPhase, ...]
     unit_starts: dict | None
     comparator_units: tuple[str, ...] | None
     washout_months: int
@@ -159,70 +140,6 @@ def design_of(unit_starts, comparator_units) -> str:
     return "single"
 
 
-def resolve_auto_errors(family: str) -> dict:
-    """What ``errors: auto`` means: AR(1) working correlation by REML with the
-    Kenward-Roger covariance and Satterthwaite df (:mod:`pipeline.stats.its_ar`), for every
-    family and design. Chosen by simulation, not by a pre-test on the residuals: it kept 95%
-    intervals at 93-97% coverage for latent lag-1 correlation 0 to 0.6 at 48 months, where
-    independent errors fell to 77% and Newey-West to 78%
-    (``docs/adr/0045-ar1-working-correlation-default.md``). Testing for autocorrelation first
-    and switching only when it is found would inherit the low power of the test in short
-    series (intervals too narrow whenever the test misses)."""
-    return {"errors": "ar", "ar_order": 1, "ar_method": "reml", "ar_small_sample": "kr"}
-
-
-def default_ar_small_sample(ar_order: int, ar_method: str) -> str:
-    """``ar_small_sample`` when not given: ``"kr"`` (Kenward-Roger covariance, Satterthwaite df
-    per contrast) for AR(1) by REML, else ``"none"`` (plug-in covariance, t on n-p-ar_order)."""
-    return "kr" if (ar_order == 1 and ar_method == "reml") else "none"
-
-
-def default_hac_small_sample(family: str, hac_kernel: str = "bartlett") -> bool | str:
-    """``hac_small_sample`` when it is not given: ``"bm"`` (Bell-McCaffrey-type bias-reduced
-    Newey-West with Satterthwaite df per contrast) for gaussian models with the Bartlett
-    kernel, ``True`` (n/(n-p) and t on n-p df) otherwise."""
-    return "bm" if (family == "gaussian" and hac_kernel == "bartlett") else True
-
-
-def default_ci_quantile(family: str, errors: str, hac_small_sample: bool | str = True,
-                        hac_kernel: str = "bartlett", ar_method: str = "reml") -> str:
-    """The quantile of intervals and p-values when ``ci_quantile`` is not given.
-
-    * ``errors: independent``: ``"t"`` (on the residual df) for the families whose dispersion
-      is estimated (gaussian, quasipoisson, quasibinomial, negbin), as R's ``summary.glm``
-      does for the quasi families; ``"normal"`` for poisson and binomial (dispersion fixed
-      at 1, as ``summary.glm``).
-    * ``errors: hac``: ``"t"`` with a small-sample correction (``True`` or ``"bm"``) or the
-      EWC kernel, else ``"normal"``.
-    * ``errors: ar``: ``"t"`` for REML (with ``ar_small_sample: "kr"`` on each contrast's
-      Satterthwaite df), ``"normal"`` for ML.
-    """
-    if errors == "hac":
-        return "t" if (hac_small_sample is not False or hac_kernel == "ewc") else "normal"
-    if errors == "ar":
-        return "t" if ar_method == "reml" else "normal"
-    return "t" if family in ESTIMATED_DISPERSION else "normal"
-
-
-def to_month(value, key: str) -> pd.Period:
-    """Parse ``"YYYY-MM"``, a date string, a Timestamp or a Period into a monthly Period."""
-    try:
-        if isinstance(value, pd.Period):
-            return value.asfreq("M")
-        return pd.Timestamp(value).to_period("M")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"spec[{key!r}] = {value!r} is not a month; write it as 'YYYY-MM'") from exc
-
-
-def to_start(value, key: str, period: str = "month") -> pd.Period:
-    """Parse a spec date as a Period of ``period`` (month: :func:`to_month`; week, quarter
-    and year: the period's first day, anything else refused; docs/adr/0130)."""
-    if period == "month":
-        return to_month(value, key)
-    ordinal = _periods.to_period(value, period, key)
-    return pd.Period(_periods.start_dates([ordinal], period)[0], PERIOD_FREQ[period])
-
-
 def _choice(spec: dict, key: str, allowed: tuple[str, ...]) -> str:
     value = spec[key]
     if value not in allowed:
@@ -240,73 +157,6 @@ def _int(spec: dict, key: str, minimum: int, allow_none: bool = False) -> int | 
         extra = " or None" if allow_none else ""
         raise ValueError(f"spec[{key!r}] = {value!r} must be an integer >= {minimum}{extra}")
     return int(value)
-
-
-def _phases(raw, default_ramp: int = 0, period: str = "month") -> tuple[Phase, ...]:
-    if not isinstance(raw, (list, tuple)) or len(raw) == 0:
-        raise ValueError(
-            "spec['phases'] must be a non-empty list of {'name': ..., 'start': 'YYYY-MM'} dicts"
-        )
-    phases = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or "start" not in item:
-            raise ValueError(f"spec['phases'][{i}] must be a dict with at least a 'start' month")
-        unknown = sorted(set(item) - set(PHASE_KEYS))
-        if unknown:
-            raise ValueError(
-                f"spec['phases'][{i}] has unknown key(s) {unknown}; allowed keys: {', '.join(PHASE_KEYS)}"
-            )
-        change = item.get("change", "level+slope")
-        if change not in CHANGES:
-            raise ValueError(
-                f"spec['phases'][{i}]['change'] = {change!r} is not allowed; choose one of: "
-                f"{', '.join(CHANGES)}"
-            )
-        name = str(item.get("name") or f"phase {i + 1}")
-        ramp = item.get("ramp_months", default_ramp if "level" in change else 0)
-        if isinstance(ramp, bool) or not isinstance(ramp, Integral) or ramp < 0:
-            raise ValueError(
-                f"spec['phases'][{i}]['ramp_months'] = {ramp!r} must be an integer >= 0 (months "
-                "over which the level change phases in linearly; 0 = immediate step)"
-            )
-        if ramp > 1 and "level" not in change:
-            raise ValueError(
-                f"spec['phases'][{i}]['ramp_months'] = {ramp} needs a level change, but "
-                f"'change' is {change!r}"
-            )
-        phases.append(Phase(name, to_start(item["start"], f"phases[{i}].start", period), change,
-                            int(ramp)))
-    starts = [p.start for p in phases]
-    if any(b <= a for a, b in zip(starts, starts[1:])):
-        raise ValueError(
-            "spec['phases'] must have strictly increasing start months; got "
-            + ", ".join(str(s) for s in starts)
-        )
-    names = [p.name for p in phases]
-    if len(set(names)) != len(names):
-        raise ValueError(f"spec['phases'] names must be unique; got {names}")
-    return tuple(phases)
-
-
-def _exclude(raw, period: str = "month") -> tuple:
-    if raw is None:
-        return ()
-    msg = ("spec['exclude_months'] must be a list of [first, last] month pairs, e.g. "
-           "[['2020-03', '2021-02']] (both months included, 'YYYY-MM')")
-    if isinstance(raw, str) or not isinstance(raw, (list, tuple)):
-        raise ValueError(f"{msg}; got {raw!r}")
-    ranges = []
-    for i, pair in enumerate(raw):
-        if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ValueError(f"{msg}; item {i} is {pair!r}")
-        first = to_start(pair[0], f"exclude_months[{i}][0]", period)
-        last = to_start(pair[1], f"exclude_months[{i}][1]", period)
-        if last < first:
-            raise ValueError(
-                f"spec['exclude_months'][{i}] = {list(pair)!r}: the last month is before the first"
-            )
-        ranges.append((first, last))
-    return tuple(ranges)
 
 
 def _covariates(raw) -> tuple:

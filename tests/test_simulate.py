@@ -12,7 +12,7 @@ import yaml
 
 from pipeline.data import simulate, validate_extract
 from pipeline.data.scenarios import AGE_BANDS, ETHNICITY, SCENARIOS, SEX
-from pipeline.data.simulate import check_window, month_index
+from pipeline.data.simulation_design import check_window, month_index
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from . import codes
 from .errors import Problem
+from .locate import locate
 from .options import MONTHLY_COLUMNS, DataOptions
-from .schema import Check, Scan, classify_values, locate, parser_for, recode, resolve_columns
+from .schema import Check, Scan, classify_values, parser_for, recode, resolve_columns
 from .series import finish, quirk_info
 from .source import Source, lit, q
 

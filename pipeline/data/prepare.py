@@ -22,10 +22,11 @@ from . import engines
 from .duplicates import copies_problem, find_copies, without_copies
 from .errors import ExtractError, Problem
 from .identifiers import find_identifiers
+from .locate import locate, locate_values
 from .monthly import scan_monthly
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
 from .population import apply_population
-from .schema import locate, locate_values, scan_records, wide_to_long_sql
+from .schema import scan_records, wide_to_long_sql
 from .series import SERIES_SCHEMA, finish, quirk_info
 from .simulate import write_json, write_parquet
 from .engines import TableSource

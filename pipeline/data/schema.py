@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 from pipeline.errors import excerpt
 
 from . import codes
-from .errors import MAX_ROWS_SHOWN, Problem
+from .errors import Problem
+from .flag_sql import FLAG_STATES, INTEGER_TYPES, flag_state_sql, flag_value_sql
 from .options import DataOptions
 from .source import Source, lit, q
-
-INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT")
-NUMERIC_TYPES = INTEGER_TYPES + ("FLOAT", "DOUBLE")
 
 COLUMN_HELP = {
     "month": "the month of the event as YYYY-MM or a date",
@@ -37,11 +34,6 @@ COLUMN_HELP = {
     "numerator": "the count of events (whole number)",
     "denominator": "the count eligible (whole number)",
 }
-#: A negative number as text (a regular expression every engine runs; DuckDB's try_cast has no
-#: PostgreSQL equivalent).
-NEGATIVE = r"^-[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$"
-FLAG_STATES = {1: codes.parse_flag(None)[1], 2: codes.parse_flag("-1")[1],
-               3: codes.parse_flag("x")[1]}
 
 
 @dataclass
@@ -152,44 +144,6 @@ def resolve_columns(source: Source, needed: list[str], options: DataOptions, sca
         scan.problems.append(Problem(
             name, theirs, (), 0, f"required column is missing{mapped} (the file has: {shown})",
             hint))
-
-
-# --------------------------------------------------------------------------- flags in SQL
-def _flag_text(col: str, options: DataOptions) -> str:
-    """The flag as trimmed text, after any ``values:`` recoding."""
-    expr = f"CAST({q(col)} AS VARCHAR)"
-    mapping = options.values.get(col)
-    if mapping:
-        cases = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
-        expr = f"(CASE trim({expr}) {cases} ELSE {expr} END)"
-    return expr
-
-
-def flag_value_sql(col: str, t: str, options: DataOptions) -> str:
-    """0/1 of a flag, NULL when it is not a valid flag (cheap path first for typed columns)."""
-    if col not in options.values:
-        if t in NUMERIC_TYPES:
-            return f"(CASE WHEN {q(col)} IN (0, 1) THEN CAST({q(col)} AS INTEGER) END)"
-        if t == "BOOLEAN":
-            return f"CAST({q(col)} AS INTEGER)"
-    v = _flag_text(col, options)
-    slow = (f"(CASE WHEN lower(trim({v})) IN ('1', '1.0', 'true') THEN 1 "
-            f"WHEN lower(trim({v})) IN ('0', '0.0', 'false') THEN 0 END)")
-    return f"(CASE {v} WHEN '1' THEN 1 WHEN '0' THEN 0 ELSE {slow} END)"
-
-
-def flag_state_sql(col: str, t: str, options: DataOptions) -> str:
-    """0 good, 1 blank, 2 negative, 3 not 0/1 (the keys of FLAG_STATES)."""
-    if col not in options.values:
-        if t in NUMERIC_TYPES:
-            return (f"(CASE WHEN {q(col)} IN (0, 1) THEN 0 WHEN {q(col)} IS NULL THEN 1 "
-                    f"WHEN {q(col)} < 0 THEN 2 ELSE 3 END)")
-        if t == "BOOLEAN":
-            return f"(CASE WHEN {q(col)} IS NULL THEN 1 ELSE 0 END)"
-    v = _flag_text(col, options)
-    return (f"(CASE WHEN {v} IN ('0', '1') THEN 0 WHEN {v} IS NULL OR trim({v}) = '' THEN 1 "
-            f"WHEN lower(trim({v})) IN ('1.0', 'true', '0.0', 'false') THEN 0 "
-            f"WHEN regexp_matches(trim({v}), {lit(NEGATIVE)}) THEN 2 ELSE 3 END)")
 
 
 def _blank_sql(col: str, t: str) -> str:
@@ -388,50 +342,3 @@ def wide_to_long_sql(outcomes, flags: list[str], dimensions, crossed=()) -> str:
                      f"CAST(f{flags.index(num)} AS BIGINT) AS numerator, "
                      f"CAST({d} AS BIGINT) AS denominator, CAST(n_rows AS BIGINT) AS size FROM w")
     return f"WITH w AS ({wide}) {' UNION ALL '.join(parts)}"
-
-
-def locate(con, source: Source, mapping: dict[str, str], checks: list[Check]) -> list[Problem]:
-    """One more scan, with row numbers, for the first rows and values of each failed check."""
-    if not checks:
-        return []
-    src = source.select(mapping, numbered=True)
-    exprs = []
-    for c in checks:
-        value = f"CAST({q(_ours(mapping, c.column))} AS VARCHAR)" if c.column and c.show_values else "NULL"
-        exprs += [f"min(__row, {MAX_ROWS_SHOWN}) FILTER (WHERE {c.predicate})",
-                  f"min_by({value}, __row, {MAX_ROWS_SHOWN}) FILTER (WHERE {c.predicate})"]
-    found = con.execute(f"SELECT {', '.join(exprs)} FROM {src}").fetchone()
-    problems = []
-    for i, c in enumerate(checks):
-        rows, values = found[2 * i] or [], found[2 * i + 1] or []
-        shown = list(dict.fromkeys(values))[:3]
-        message = c.message.format(values=codes.values_text(shown or c.values or ["?"]))
-        problems.append(Problem(str(source.path), c.column, tuple(int(r) for r in rows),
-                                max(c.count, len(rows)), message, c.fix))
-    return problems
-
-
-def _ours(mapping: dict[str, str], theirs: str) -> str:
-    for ours, t in mapping.items():
-        if t == theirs:
-            return ours
-    return theirs
-
-
-def locate_values(engine, source: Source, mapping: dict[str, str], checks: list[Check]
-                  ) -> list[Problem]:
-    """:func:`locate` for a table in a database: a table has no row order, so no row numbers;
-    the values shown are the first three distinct bad values in sorted order (one grouped
-    query per check, run in the engine)."""
-    src = source.select(mapping)
-    problems = []
-    for c in checks:
-        shown = []
-        if c.column and c.show_values:
-            value = f"CAST({q(_ours(mapping, c.column))} AS VARCHAR)"
-            shown = [v for (v,) in engine.execute(
-                f"SELECT {value} AS v FROM {src} WHERE {c.predicate} GROUP BY {value} "
-                f"ORDER BY v LIMIT 3").fetchall()]
-        message = c.message.format(values=codes.values_text(shown or c.values or ["?"]))
-        problems.append(Problem(str(source.path), c.column, (), c.count, message, c.fix))
-    return problems

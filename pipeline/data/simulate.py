@@ -12,112 +12,25 @@ import json
 import os
 import tempfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .scenarios import AGE_BANDS, ETHNICITY, IMD, SEX, Flag, Scenario, get_scenario
-
-MIN_MONTHS_BEFORE = 24   # pre-period needed for a stable pre-trend (docs/design.md section 4)
-MIN_MONTHS_AFTER = 18    # months from the (unit's) start to the window end, start included
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(30)
-
-
-# --------------------------------------------------------------------------- months
-def month_index(month: str) -> int:
-    """'YYYY-MM' -> months since year 0 (so differences are month counts)."""
-    year, mon = month[:7].split("-")
-    return int(year) * 12 + int(mon) - 1
-
-
-def month_label(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def check_window(window: tuple[str, str], starts: list[str]) -> None:
-    """Refuse a window with too few months before or after any unit's start.
-
-    Why: a segmented regression needs a long pre-period and enough post months; generating
-    data that cannot support the analysis would only fail later and less clearly.
-    """
-    lo, hi = month_index(window[0]), month_index(window[1])
-    for start in starts:
-        s = month_index(start)
-        before, after = s - lo, hi - s + 1
-        if before < MIN_MONTHS_BEFORE or after < MIN_MONTHS_AFTER:
-            raise ValueError(
-                f"window {window[0]}..{window[1]} gives {before} months before and {after} from "
-                f"the start {start}; the simulator needs at least {MIN_MONTHS_BEFORE} before "
-                f"and {MIN_MONTHS_AFTER} from the start. Fix: widen the window in params.yaml.")
-
-
-# --------------------------------------------------------------------------- design
-@dataclass(frozen=True)
-class Design:
-    """Units, their roles and phase-start month indices (relative to the window start)."""
-
-    units: tuple[str, ...]
-    intervention: tuple[bool, ...]
-    starts: tuple[tuple[int, ...], ...]   # per unit, per phase (empty for comparators)
-    phase_names: tuple[str, ...]
-    kind: str                              # single | staggered | controlled
-
-
-def make_design(sc: Scenario, window, phases, unit_starts, comparator_units) -> Design:
-    w0 = month_index(window[0])
-    phase_idx = [month_index(p["start"]) - w0 for p in phases]
-    if unit_starts:
-        units = list(unit_starts)
-        # Every phase shifts with the unit's own start (params give one phase for roll-outs).
-        offsets = {u: month_index(unit_starts[u]) - w0 - phase_idx[0] for u in units}
-        kind = "staggered"
-    else:
-        units, offsets, kind = list(sc.units), {u: 0 for u in sc.units}, "single"
-    comps = list(comparator_units or [])
-    if comps:
-        kind = "controlled" if kind == "single" else kind + "+controlled"
-    starts = [tuple(s + offsets[u] for s in phase_idx) for u in units] + [()] * len(comps)
-    return Design(tuple(units + comps), tuple([True] * len(units) + [False] * len(comps)),
-                  tuple(starts), tuple(p["name"] for p in phases), kind)
-
-
-def phase_effect(flag: Flag, starts: tuple[int, ...], t, q1, drop: int | None = None, tg=0.0):
-    """Sum of the phase terms of ``flag`` at month index ``t`` (array), per the model;
-    ``tg`` is 1 in the scenario's target group (its extra level change)."""
-    t = np.asarray(t, dtype=float)
-    out = np.zeros(np.broadcast(t, q1, tg).shape)
-    for k, s in enumerate(starts):
-        if k == drop:
-            continue
-        on = t >= s
-        out = out + on * (flag.phase_value(flag.levels, k) + flag.phase_value(flag.slopes, k) * (t - s)
-                          + flag.phase_value(flag.q1_extra_levels, k) * q1
-                          + flag.phase_value(flag.target_extra_levels, k) * tg)
-    return out
-
-
-def in_target(sc: Scenario, imd, eth, male, age, homeless):
-    """1.0 where a person (arrays of codes) is in the scenario's target group, else 0.0."""
-    values = {"imd_quintile": (np.asarray(imd), None), "ethnicity": (np.asarray(eth), ETHNICITY),
-              "sex": (np.asarray(male), SEX), "age_band": (np.asarray(age), AGE_BANDS),
-              "homeless": (np.asarray(homeless), None)}
-    out = np.ones(np.asarray(imd).shape)
-    for dim, wanted in sc.target.items():
-        codes, labels = values[dim]
-        code = labels.index(wanted) if labels else int(wanted)
-        out = out * (codes == code)
-    return out if sc.target else np.zeros(np.asarray(imd).shape)
-
-
-def strata_effect(sc: Scenario, flag: Flag, imd, eth, male, age, homeless):
-    """Stratum part of the linear predictor (arrays of codes -> log-odds)."""
-    eth_eff = np.array([sc.ethnicity_effects.get(e, 0.0) for e in ETHNICITY])
-    age_eff = np.array([sc.age_effects.get(a, 0.0) for a in AGE_BANDS])
-    return (flag.imd_gradient * (np.asarray(imd) - 3) + eth_eff[eth] + sc.male_effect * male
-            + age_eff[age] + sc.homeless_effect * homeless)
+from .scenarios import AGE_BANDS, ETHNICITY, IMD, SEX, Scenario, get_scenario
+from .simulation_design import (
+    SimulationDesign,
+    check_window,
+    in_target,
+    make_design,
+    month_index,
+    month_label,
+    phase_effect,
+    strata_effect,
+)
+from .simulation_truth import rounded as _round
+from .simulation_truth import simulated_truth as _truth
 
 
 # --------------------------------------------------------------------------- records
@@ -153,7 +66,7 @@ def _unit_rows(sc: Scenario, rng, n_months: int, volume: int, ui: int):
     return months, patient, people
 
 
-def _simulate_rows(sc: Scenario, design: Design, n_months: int, rng):
+def _simulate_rows(sc: Scenario, design: SimulationDesign, n_months: int, rng):
     unit_eff = rng.normal(0.0, sc.unit_sd, size=len(design.units))
     volumes = rng.integers(sc.volume[0], sc.volume[1] + 1, size=len(design.units))
     cols: dict[str, list] = {c: [] for c in ("t", "unit", "patient", "imd", "eth", "male", "age",
@@ -194,7 +107,7 @@ def _simulate_rows(sc: Scenario, design: Design, n_months: int, rng):
     return data, unit_eff, volumes
 
 
-def _to_table(sc: Scenario, design: Design, data, window) -> pa.Table:
+def _to_table(sc: Scenario, design: SimulationDesign, data, window) -> pa.Table:
     order = np.lexsort((data["patient"], data["unit"], data["t"]))   # month, unit, patient
     d = {k: v[order] for k, v in data.items()}
     w0 = month_index(window[0])
@@ -219,121 +132,7 @@ def _to_table(sc: Scenario, design: Design, data, window) -> pa.Table:
     return pa.table(columns)
 
 
-# --------------------------------------------------------------------------- truths
-def _cells(sc: Scenario):
-    """Every stratum combination with its probability (the expected composition, exactly)."""
-    grids = np.meshgrid(np.arange(5), np.arange(len(ETHNICITY)), np.arange(2),
-                        np.arange(len(AGE_BANDS)), np.arange(2), indexing="ij")
-    imd_i, eth, male, age, hl = (g.ravel() for g in grids)
-    hp = sc.homeless_prob or 0.0
-    prob = (np.asarray(sc.imd_probs)[imd_i] * np.asarray(sc.ethnicity_probs)[eth]
-            * np.where(male == 1, sc.male_prob, 1 - sc.male_prob)
-            * np.asarray(sc.age_probs)[age] * np.where(hl == 1, hp, 1 - hp))
-    return {"imd": imd_i + 1, "eth": eth, "male": male, "age": age, "homeless": hl, "prob": prob}
-
-
-def _mean_expit(eta, sd: float):
-    """E[expit(eta + e)], e ~ N(0, sd^2), by Gauss-Hermite quadrature (the month effect)."""
-    z = eta[..., None] + np.sqrt(2.0) * sd * _GH_NODES
-    return (1.0 / (1.0 + np.exp(-z))) @ _GH_WEIGHTS / np.sqrt(np.pi)
-
-
-def _flag_probs(sc, design, cells, unit_eff, ui, t, drop):
-    """P(flag = 1) per stratum cell in unit ``ui`` at month ``t``, phase ``drop`` removed."""
-    q1 = (cells["imd"] == 1).astype(float)
-    tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"], cells["homeless"])
-    probs: dict[str, np.ndarray] = {}
-    for flag in sc.flags:
-        eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * t
-               + strata_effect(sc, flag, cells["imd"], cells["eth"], cells["male"], cells["age"],
-                               cells["homeless"])
-               + phase_effect(flag, design.starts[ui], t, q1, drop, tg=tg))
-        p = _mean_expit(eta, flag.month_sd)
-        if flag.parent is not None:
-            pp = probs[flag.parent]
-            p = pp * p + (1 - pp) * flag.rate_if_parent_0
-        probs[flag.name] = p
-    for name, parts in sc.any_of.items():   # independent given the cell and month effects
-        probs[name] = 1 - np.prod([1 - probs[p] for p in parts], axis=0)
-    return probs
-
-
-def _logit(p: float) -> float:
-    return float(np.log(p / (1 - p)))
-
-
-def _marginal(sc, design, cells, unit_eff, volumes, units, outcome, k, imd=None, mask=None):
-    """Population-averaged truth of phase ``k`` for the pooled series of ``units``.
-
-    Each unit is evaluated at its own start of phase ``k`` (the same date unless staggered),
-    weighting strata by the expected composition of the outcome's denominator; "without" removes
-    phase ``k`` from every flag (earlier phases stay).
-    """
-    num_col, den_col = outcome
-    if mask is None:
-        mask = np.ones_like(cells["prob"]) if imd is None else (cells["imd"] == imd).astype(float)
-    res = {}
-    for label, dt in (("t0", 0), ("t1", 1)):
-        acc = {"with": [0.0, 0.0], "without": [0.0, 0.0]}
-        for ui in units:
-            s = design.starts[ui][k] if design.starts[ui] else 0
-            w = cells["prob"] * mask * volumes[ui]
-            for case, drop in (("with", None), ("without", k)):
-                pr = _flag_probs(sc, design, cells, unit_eff, ui, s + dt, drop)
-                den = pr[den_col] if den_col else np.ones_like(w)
-                acc[case][0] += float(w @ pr[num_col])
-                acc[case][1] += float(w @ den)
-        res[label] = {c: a[0] / a[1] for c, a in acc.items()}
-    level = _logit(res["t0"]["with"]) - _logit(res["t0"]["without"])
-    slope = ((_logit(res["t1"]["with"]) - _logit(res["t0"]["with"]))
-             - (_logit(res["t1"]["without"]) - _logit(res["t0"]["without"])))
-    return {"level_change_logit": level, "slope_change_logit": slope,
-            "proportion_with": res["t0"]["with"], "proportion_without": res["t0"]["without"],
-            "risk_difference": res["t0"]["with"] - res["t0"]["without"]}
-
-
-def _collected_from(sc: Scenario, column: str) -> int | None:
-    """The phase at whose start collection of ``column`` began (None: recorded throughout)."""
-    flags = {f.name: f for f in sc.flags}
-    parts = sc.any_of.get(column, (column,))
-    starts = {flags[p].from_phase for p in parts if p in flags}
-    return max((s for s in starts if s is not None), default=None)
-
-
-def _staff_truth(staff, flag: Flag, design, unit_eff, in_post, num, den) -> dict:
-    """Marginal truths of a staff outcome, pooled over the intervention units like the series.
-
-    Each unit contributes its staff in post (the mean over months) times the mean trained
-    share; the month effect is integrated out by quadrature, as for patient flags.
-    """
-    units = [i for i, f in enumerate(design.intervention) if f]
-    phases = []
-    for k, name in enumerate(design.phase_names):
-        res = {}
-        for label, dt in (("t0", 0), ("t1", 1)):
-            acc = {"with": 0.0, "without": 0.0}
-            weight = 0.0
-            for ui in units:
-                s = design.starts[ui][k]
-                for case, drop in (("with", None), ("without", k)):
-                    eta = (flag.baseline + unit_eff[ui] + flag.pre_trend * (s + dt)
-                           + phase_effect(flag, design.starts[ui], s + dt, 0.0, drop))
-                    acc[case] += float(in_post[ui]) * float(_mean_expit(np.asarray(eta),
-                                                                        flag.month_sd))
-                weight += float(in_post[ui])
-            res[label] = {c: a / weight for c, a in acc.items()}
-        phases.append({"phase": name, "index": k, "intervention_units": {"all": {
-            "level_change_logit": _logit(res["t0"]["with"]) - _logit(res["t0"]["without"]),
-            "slope_change_logit": ((_logit(res["t1"]["with"]) - _logit(res["t0"]["with"]))
-                                   - (_logit(res["t1"]["without"])
-                                      - _logit(res["t0"]["without"]))),
-            "proportion_with": res["t0"]["with"], "proportion_without": res["t0"]["without"],
-            "risk_difference": res["t0"]["with"] - res["t0"]["without"]}}})
-    return {"numerator": num, "denominator": den, "population": "staff",
-            "marginal_by_phase": phases}
-
-
-def _simulate_staff(staff, design: Design, n_months: int, rng, window) -> tuple[pa.Table, dict]:
+def _simulate_staff(staff, design: SimulationDesign, n_months: int, rng, window) -> tuple[pa.Table, dict]:
     """Monthly staff counts per unit in the long monthly layout (docs/data.md): one row per
     month x unit x training outcome, dimension and stratum ``all``; then, if the scenario has
     champions, ``champions_in_post`` per unit (docs/adr/0120)."""
@@ -378,90 +177,6 @@ def _simulate_staff(staff, design: Design, n_months: int, rng, window) -> tuple[
                       "denominator": pa.array(rows["denominator"], type=pa.int64())})
     return table, {"unit_eff": unit_eff, "in_post": in_post.mean(axis=1),
                    "champions": appointed}
-
-
-def _truth(sc, design, window, seed, unit_eff, volumes, outcomes, staff_draws=None) -> dict:
-    cells = _cells(sc)
-    w0 = month_index(window[0])
-    unit_eff_staff = (staff_draws or {}).get("unit_eff")
-    staff_in_post = (staff_draws or {}).get("in_post")
-    interv = [i for i, f in enumerate(design.intervention) if f]
-    comps = [i for i, f in enumerate(design.intervention) if not f]
-    flags = {}
-    for f in sc.flags:
-        flags[f.name] = {
-            "baseline_logit": f.baseline, "pre_trend_logit_per_month": f.pre_trend,
-            "imd_gradient_logit_per_quintile": f.imd_gradient, "parent": f.parent,
-            "rate_if_parent_0": f.rate_if_parent_0, "month_effect_sd": f.month_sd,
-            "phases": [{"name": name, "level_change_logit": f.phase_value(f.levels, k),
-                        "slope_change_logit_per_month": f.phase_value(f.slopes, k),
-                        "imd_quintile_1_extra_level_logit": f.phase_value(f.q1_extra_levels, k)}
-                       for k, name in enumerate(design.phase_names)]}
-        if f.from_phase is not None:
-            flags[f.name]["collected_from_phase"] = design.phase_names[f.from_phase]
-    out_truths = {}
-    staff_flags = {f.name: f for f in (sc.staff.flags if sc.staff else ())}
-    for key, (num, den) in outcomes.items():
-        if num in staff_flags:
-            out_truths[key] = _staff_truth(sc.staff, staff_flags[num], design, unit_eff_staff,
-                                           staff_in_post, num, den)
-            continue
-        phases = []
-        first = _collected_from(sc, num)
-        for k, name in enumerate(design.phase_names):
-            if first is not None and k <= first:
-                continue   # no baseline before collection began: nothing to recover
-            entry = {"phase": name, "index": k, "intervention_units": {
-                "all": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k),
-                "imd_quintile_1": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 1),
-                "imd_quintile_5": _marginal(sc, design, cells, unit_eff, volumes, interv, (num, den), k, 5)}}
-            if sc.target:
-                tg = in_target(sc, cells["imd"], cells["eth"], cells["male"], cells["age"],
-                               cells["homeless"])
-                mine = entry["intervention_units"]
-                mine["target_group"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
-                                                 (num, den), k, mask=tg)
-                mine["everyone_else"] = _marginal(sc, design, cells, unit_eff, volumes, interv,
-                                                  (num, den), k, mask=1.0 - tg)
-                entry["target_gap_change"] = {
-                    "level_change_logit": (mine["target_group"]["level_change_logit"]
-                                           - mine["everyone_else"]["level_change_logit"]),
-                    "risk_difference": (mine["target_group"]["risk_difference"]
-                                        - mine["everyone_else"]["risk_difference"])}
-            if len(interv) > 1:
-                entry["per_unit"] = {design.units[u]: _marginal(sc, design, cells, unit_eff, volumes,
-                                                                [u], (num, den), k) for u in interv}
-            if comps:
-                entry["comparator_units"] = {"level_change_logit": 0.0, "slope_change_logit": 0.0,
-                                             "risk_difference": 0.0}
-            phases.append(entry)
-        out_truths[key] = {"numerator": num, "denominator": den, "marginal_by_phase": phases}
-    units = {u: {"role": "intervention" if design.intervention[i] else "comparator",
-                 "unit_effect_logit": float(unit_eff[i]),
-                 ("caseload" if sc.caseload else "mean_rows_per_month"): int(volumes[i]),
-                 "phase_starts": [month_label(w0 + s) for s in design.starts[i]]}
-             for i, u in enumerate(design.units)}
-    return {
-        "key": sc.key, "seed": seed, "design": design.kind, "description": sc.description,
-        "window": {"start": window[0], "end": window[1]}, "sources": list(sc.sources),
-        "model": ("logit p = baseline + unit effect + strata + pre_trend*t + sum_k [t>=start_k]"
-                  "(level_k + slope_k*(t-start_k) + q1_extra_k*[imd=1]) + month effect; "
-                  "t = months since window start"),
-        "strata_effects": {"ethnicity": sc.ethnicity_effects, "male": sc.male_effect,
-                           "age_band": sc.age_effects, "homeless": sc.homeless_effect},
-        "units": units, "flags": flags, "outcomes": out_truths,
-        **({"target_group": dict(sc.target)} if sc.target else {}),
-    }
-
-
-def _round(obj, nd: int = 6):
-    if isinstance(obj, float):
-        return round(obj, nd) + 0.0
-    if isinstance(obj, dict):
-        return {k: _round(v, nd) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_round(v, nd) for v in obj]
-    return obj
 
 
 # --------------------------------------------------------------------------- writing
