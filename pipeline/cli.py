@@ -79,7 +79,7 @@ def _fingerprint(args) -> None:
 
     from pipeline.data.engines import connect, fingerprint, open_table
     from pipeline.data.options import options_for
-    from pipeline.data.prepare import write_outputs
+    from pipeline.atomic import replace_files
 
     cfg = config.load_intervention(args.key)
     if cfg.source is None:
@@ -101,7 +101,7 @@ def _fingerprint(args) -> None:
     finally:
         engine.close()
     out = cfg.extract
-    write_outputs(out.parent, {out.name: lambda p: p.write_text(
+    replace_files(out.parent, {out.name: lambda p: p.write_text(
         json.dumps(found, indent=2, sort_keys=True) + "\n", encoding="utf-8")})
     print(f"fingerprint: wrote {out} ({found['rows']:,} rows, last month {found['last_month']})")
 

@@ -22,6 +22,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
+# The simulated pulmonary-rehab extract that the prepare tests share (file route in
+# test_prepare, database routes in test_engines): its outcomes, dimensions and window.
+EXTRACT_OUTCOMES = {"started": ("started", None), "completed": ("completed", "started")}
+EXTRACT_DIMS = ["imd_quintile", "ethnicity", "sex", "age_band"]
+EXTRACT_WINDOW = ("2021-04", "2024-09")
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory) -> Path:
+    """A simulated pulmonary-rehab extract (with a comparator unit), made once per module;
+    a module may define its own ``extract`` (test_data_quirks does)."""
+    from pipeline.data import simulate
+
+    d = tmp_path_factory.mktemp("raw")
+    simulate("pulmonary_rehab", d, seed=7, window=EXTRACT_WINDOW,
+             phases=[{"name": "Drop-in", "start": "2023-04"}],
+             comparator_units=["comparator_1"])
+    return d / "extract.parquet"
+
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     """Run a command with the test interpreter's environment first on PATH."""

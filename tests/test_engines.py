@@ -16,14 +16,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.data import ExtractError, check_extract, prepare, simulate
+from pipeline.data import ExtractError, check_extract, prepare
 from pipeline.data.engines import (DuckDBEngine, PostgresEngine, SparkEngine, TableSource,
                                    fingerprint, open_table, spark_session)
 from tests.engines_support import PostgresServer, load_postgres, load_spark
 
-OUTCOMES = {"started": ("started", None), "completed": ("completed", "started")}
-DIMS = ["imd_quintile", "ethnicity", "sex", "age_band"]
-WINDOW = ("2021-04", "2024-09")
+from .conftest import EXTRACT_DIMS as DIMS
+from .conftest import EXTRACT_OUTCOMES as OUTCOMES
+from .conftest import EXTRACT_WINDOW as WINDOW
+
 ENGINES = ["postgres", "spark"]
 
 
@@ -60,15 +61,6 @@ def engine(request):
     session = request.getfixturevalue("spark")
     eng = SparkEngine(session)
     return eng, (lambda name, table: load_spark(session, name, table)), "spark:local[2]"
-
-
-@pytest.fixture(scope="module")
-def extract(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("raw")
-    simulate("pulmonary_rehab", d, seed=7, window=WINDOW,
-             phases=[{"name": "Drop-in", "start": "2023-04"}],
-             comparator_units=["comparator_1"])
-    return d / "extract.parquet"
 
 
 def args(**kw):

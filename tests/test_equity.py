@@ -21,6 +21,7 @@ import pytest
 from scipy import stats
 
 from pipeline.config import Disclosure
+from pipeline.palette import OKABE_ITO
 from pipeline.publication_check import scan
 from pipeline.report import equity_section
 from pipeline.stats.equity import cochran_q, evaluate_equity, gap_change_between
@@ -206,7 +207,7 @@ def test_figures_have_labelled_axes_and_okabe_ito_colours(thi):
     assert "percentage points" in gap.axes[0].get_ylabel()
     assert gap.axes[-1].get_xlabel() == "Month"
     colours = {line.get_color() for a in gap.axes for line in a.get_lines()}
-    assert set(equity_section.OKABE_ITO.values()) & colours
+    assert set(OKABE_ITO.values()) & colours
 
 
 def test_published_equity_tables_pass_the_scan(thi, tmp_path):

@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 
 from pipeline import config
-from pipeline.report import atomic_publish, index
+from pipeline import atomic
+from pipeline.report import index
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ def test_each_row_shows_the_question_and_the_period_from_params(tmp_path):
     for key in raw:
         entry = {"key": key, "title": key, "headline": "h", "equity": "Narrowed: ...",
                  "confidence": "high", "version": "v"}
-        atomic_publish.write_text(config.paths(tmp_path).index_entry(key), json.dumps(entry))
+        atomic.write_text(config.paths(tmp_path).index_entry(key), json.dumps(entry))
     page = index.write_index(tmp_path).read_text(encoding="utf-8")
     assert "<th>Period</th>" in page
     for key, section in raw.items():

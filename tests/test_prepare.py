@@ -9,23 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.data import ExtractError, prepare, simulate, validate_extract
+from pipeline.data import ExtractError, prepare, validate_extract
 
-OUTCOMES = {"started": ("started", None), "completed": ("completed", "started")}
-DIMS = ["imd_quintile", "ethnicity", "sex", "age_band"]
-WINDOW = ("2021-04", "2024-09")
+from .conftest import EXTRACT_DIMS as DIMS
+from .conftest import EXTRACT_OUTCOMES as OUTCOMES
+from .conftest import EXTRACT_WINDOW as WINDOW
+
 GOOD_ROW = {"month": "2023-01", "unit": "s1", "patient_id": "p", "imd_quintile": "1",
             "ethnicity": "White", "sex": "Female", "age_band": "65+", "started": "1",
             "completed": "0"}
-
-
-@pytest.fixture(scope="module")
-def extract(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("raw")
-    simulate("pulmonary_rehab", d, seed=7, window=WINDOW,
-             phases=[{"name": "Drop-in", "start": "2023-04"}],
-             comparator_units=["comparator_1"])
-    return d / "extract.parquet"
 
 
 def run_prepare(path, out, **kw):

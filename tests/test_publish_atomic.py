@@ -7,7 +7,7 @@ before its N-th operation. After every kill the published state must be the old 
 new one, byte for byte, with its version history complete; whatever else is left in
 ``reports/`` must be git-ignored; and a rerun must publish the new version. Both swap paths are
 covered: Linux ``renameat2(RENAME_EXCHANGE)`` and the two-rename fallback
-(pipeline/report/atomic_publish.py, docs/adr/0035).
+(pipeline/report/atomic.py, docs/adr/0035).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report import atomic_publish, build, history, index
+from pipeline import atomic
+from pipeline.report import build, history, index
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "rep"
@@ -87,10 +88,10 @@ class _Killer:
     def install(self, mode: str) -> None:
         for name in COUNTED_OS:
             setattr(os, name, self.counted(getattr(os, name)))
-        atomic_publish.exchange = self.counted(atomic_publish.exchange)
+        atomic.exchange = self.counted(atomic.exchange)
         io.open = builtins.open = self.counted_open(io.open)
         if mode == "two_renames":
-            atomic_publish._RENAMEAT2 = None
+            atomic._RENAMEAT2 = None
 
 
 def run_killed(kill_after: int, mode: str, action) -> bool:
@@ -194,14 +195,14 @@ def test_folder_swap_is_old_or_new_after_a_kill_at_every_operation(tmp_path, mod
     def action(root):
         if not (root / "work" / KEY).exists():
             stage(root)
-        atomic_publish.replace_folder(root / "work" / KEY, root / "reports" / KEY)
+        atomic.replace_folder(root / "work" / KEY, root / "reports" / KEY)
 
     def check_after_kill(root):
         target = root / "reports" / KEY
         if mode == "exchange":  # one atomic step: right even before any recovery
             assert digest_tree(target) in (old, new)
         assert_leftovers_ignored(root / "reports", {KEY})
-        atomic_publish.recover_folder(target)
+        atomic.recover_folder(target)
         state = digest_tree(target)
         assert state in (old, new), f"mixed folder: {state}"
         seen.add("old" if state == old else "new")
@@ -299,8 +300,8 @@ def test_a_published_report_without_its_history_is_refused(tmp_path):
 def test_history_read_finishes_an_interrupted_two_rename_swap(tmp_path):
     """Killed between `<key>` -> `.<key>.old` and the staged rename: the old version returns."""
     target = tmp_path / "reports" / KEY
-    write_version(atomic_publish.old_path(target), "v1", [], table="old")
-    write_version(atomic_publish.staging_path(target), "v2", [], table="new")
+    write_version(atomic.old_path(target), "v1", [], table="old")
+    write_version(atomic.staging_path(target), "v2", [], table="new")
     assert [r["version"] for r in history.load(target / "history.json")] == ["v1"]
     assert sorted(p.name for p in target.parent.iterdir()) == [KEY]
 
@@ -313,7 +314,7 @@ def index_project(root: Path, headline: str) -> None:
     for key in build.config.intervention_keys(root):
         entry = {"key": key, "title": key, "headline": headline, "equity": "yes",
                  "confidence": "high", "version": "v"}
-        atomic_publish.write_text(build.config.paths(root).index_entry(key), json.dumps(entry))
+        atomic.write_text(build.config.paths(root).index_entry(key), json.dumps(entry))
 
 
 def test_index_is_old_or_new_after_a_kill_at_every_operation(tmp_path):

@@ -442,7 +442,7 @@ def test_a_sustained_shift_after_the_start_is_special_cause(improvement, icon, k
     word = "improvement" if improvement == "increase" else "concern"
     assert r.summary_sentence.startswith(f"Special cause variation – {word}")
     # the figure shows the icon: H on blue for improvement, H on orange for concern
-    from pipeline.report.figures import OKABE_ITO
+    from pipeline.palette import OKABE_ITO
     fig = spc_figure(r, "Shift", "%")
     letters = {t.get_text(): t.get_bbox_patch().get_facecolor()
                for t in fig.axes[0].texts if t.get_bbox_patch() is not None}

@@ -25,6 +25,7 @@ import statsmodels.api as sm
 import yaml
 from scipy import stats
 
+from pipeline.analysis_options import check_staggered_options
 from pipeline.config import ConfigError, parse_intervention
 from pipeline.stats import staggered
 from pipeline.stats.equity import cochran_q
@@ -282,7 +283,7 @@ def test_params_staggered_weights_are_validated():
     raw["staggered"] = {"trends": "parallel"}
     with pytest.raises(ConfigError, match=r"smoking_advice\.staggered.*unit, common"):
         parse_intervention("smoking_advice", raw, ROOT)
-    assert staggered.check_options(None) == {"weights": "equal", "trends": "unit"}
+    assert check_staggered_options(None) == {"weights": "equal", "trends": "unit"}
     other = copy.deepcopy(PARAMS["interventions"]["thi_month"])
     other["staggered"] = {"weights": "equal"}
     with pytest.raises(ConfigError, match="no unit_starts"):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.analysis_options import check_structural_options
 from pipeline.stats import structural
 
 REF = Path(__file__).parent / "references" / "uk_drivers_ksi.csv"
@@ -126,7 +127,7 @@ def test_comparators_are_regressors():
 ])
 def test_bad_options_name_the_key(options, words):
     with pytest.raises(ValueError, match=words):
-        structural.check_options(options)
+        check_structural_options(options)
 
 
 def test_too_few_pre_months_and_staggered_are_refused():

@@ -25,6 +25,7 @@ import subprocess
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, ClassVar
 
 from .errors import ExtractError, Problem
 from .source import Source, q
@@ -69,12 +70,19 @@ class _Rows:
 
 @dataclass
 class Engine:
-    """One connection to where the data live. ``dialect`` is SQLGlot's name for its SQL;
-    ``fetched`` lists the number of rows each query brought back."""
+    """One connection to where the data live: ``connection`` is the DB-API connection or the
+    Spark session; ``dialect`` (per class) is SQLGlot's name for its SQL; ``name`` says which
+    engine in messages (the class's ``default_name`` unless given); ``fetched`` lists the
+    number of rows each query brought back."""
 
-    dialect: str
-    name: str
+    connection: Any
+    name: str = ""
     fetched: list[int] = field(default_factory=list)
+    dialect: ClassVar[str] = "duckdb"
+    default_name: ClassVar[str] = "duckdb"
+
+    def __post_init__(self):
+        self.name = self.name or self.default_name
 
     def transpile(self, sql: str) -> str:
         if self.dialect == "duckdb":
@@ -104,87 +112,81 @@ class Engine:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        """Close the connection (a DB-API connection; Spark overrides this)."""
+        self.connection.close()
 
 
 class DuckDBEngine(Engine):
     """A DuckDB database file (or an existing connection, for tests and benchmarks)."""
 
-    def __init__(self, con, name="duckdb"):
-        super().__init__("duckdb", name)
-        self.con = con
-
     def columns(self, table):
         try:
-            got = self.con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+            got = self.connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except Exception:  # noqa: BLE001 - no such table: reported by the caller
             return {}
         return {r[0]: str(r[1]) for r in got}
 
     def _query(self, sql):
-        return self.con.execute(sql).fetchall()
+        return self.connection.execute(sql).fetchall()
 
     def _create(self, name, select):
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
-
-    def close(self):
-        self.con.close()
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
 
 
 class PostgresEngine(Engine):
-    def __init__(self, conn, name="postgresql"):
-        super().__init__("postgres", name)
-        self.conn = conn
+    """A PostgreSQL server through a psycopg connection."""
+
+    dialect = "postgres"
+    default_name = "postgresql"
 
     def columns(self, table):
         parts = [p.strip('"') for p in table.split(".")]
         where = "table_name = %s" + (" AND table_schema = %s" if len(parts) > 1 else "")
-        with self.conn.cursor() as cur:
+        with self.connection.cursor() as cur:
             cur.execute(f"SELECT column_name, data_type FROM information_schema.columns "
                         f"WHERE {where} ORDER BY ordinal_position", parts[::-1])
             return {n: duck_type(t) for n, t in cur.fetchall()}
 
     def _query(self, sql):
-        with self.conn.cursor() as cur:
+        with self.connection.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
 
     def _create(self, name, select):
-        with self.conn.cursor() as cur:
+        with self.connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {name}")
             cur.execute(f"CREATE TEMP TABLE {name} AS {select}")
 
-    def close(self):
-        self.conn.close()
 
-
+@dataclass
 class SparkEngine(Engine):
-    """A Spark session: local mode, a cluster, or Databricks through Spark Connect."""
+    """A Spark session: local mode, a cluster, or Databricks through Spark Connect. Each
+    temporary table is a cached DataFrame, kept in ``_cached`` until it is replaced or the
+    engine is closed (the session itself is the caller's)."""
 
-    def __init__(self, spark, name="spark"):
-        super().__init__("spark", name)
-        self.spark = spark
-        self._cached = {}
+    dialect = "spark"
+    default_name = "spark"
+    _cached: dict = field(default_factory=dict, repr=False)
 
     def columns(self, table):
         try:
-            return {n: duck_type(t) for n, t in self.spark.table(table).dtypes}
+            return {n: duck_type(t) for n, t in self.connection.table(table).dtypes}
         except Exception:  # noqa: BLE001 - AnalysisException: no such table
             return {}
 
     def _query(self, sql):
-        return [tuple(r) for r in self.spark.sql(sql).collect()]
+        return [tuple(r) for r in self.connection.sql(sql).collect()]
 
     def _create(self, name, select):
         old = self._cached.pop(name, None)
         if old is not None:
             old.unpersist()
-        frame = self.spark.sql(select).cache()   # a temporary table: computed once, kept
+        frame = self.connection.sql(select).cache()   # a temporary table: computed once, kept
         frame.createOrReplaceTempView(name)
         self._cached[name] = frame
 
     def register_parquet(self, view: str, path) -> str:
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(view)
+        self.connection.read.parquet(str(path)).createOrReplaceTempView(view)
         return view
 
     def close(self):

@@ -3,20 +3,21 @@
 Why DuckDB SQL: 10 million rows must validate and aggregate in seconds, within 1 GB, and the same
 SQL ports to Spark later (docs/design.md section 7; docs/adr/0020). Why a complete grid: every month x
 unit x stratum x outcome is present (zeros where nothing happened) so a missing month can never
-be filled silently downstream (docs/architecture.md). Why temporary files and ``os.replace``: a
-failed or killed run never leaves half an output, and ``data/raw`` (the input's folder) is never
-written (docs/data.md section 3).
+be filled silently downstream (docs/architecture.md). Why temporary files and ``os.replace``
+(:mod:`pipeline.atomic`): a failed or killed run never leaves half an output, and ``data/raw``
+(the input's folder) is never written (docs/data.md section 3).
 """
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from pipeline import atomic
 
 from . import engines
 from .duplicates import copies_problem, find_copies, without_copies
@@ -328,7 +329,7 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
                                    crossed=crossed, populations=populations, engine=engine)
     if check_series is not None:
         check_series(table, quality)
-    write_outputs(out, {"series.parquet": lambda p: write_parquet(table, p),
+    atomic.replace_files(out, {"series.parquet": lambda p: write_parquet(table, p),
                         "quality.json": lambda p: write_json(quality, p)})
     return quality
 
@@ -352,24 +353,3 @@ def check_output_folder(extract: Path, out: Path) -> list[Problem]:
                         f"move it to data/raw/{out.name}/ (git-ignored, never written by the "
                         "pipeline) and point extract: in params.yaml at it")]
     return []
-
-
-def write_outputs(out: Path, writers: dict) -> None:
-    """Write every output into a temporary folder beside ``out``, then rename each into place.
-
-    The temporary folder (``.<out>.tmp-*``) is a sibling, not inside ``out``, so a run killed
-    while writing leaves no stray file among the outputs (DVC tracks ``out`` as a folder); the
-    next run removes such leftovers. Renames are atomic, so each output is either the previous
-    or the new file, never a half-written one.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        for name, write in writers.items():
-            write(tmp / name)
-        for name in writers:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

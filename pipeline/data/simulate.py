@@ -9,14 +9,14 @@ with sorted keys and rounded floats.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipeline import atomic
 
 from .scenarios import AGE_BANDS, ETHNICITY, IMD, SEX, Scenario, get_scenario
 from .simulation_design import (
@@ -180,29 +180,17 @@ def _simulate_staff(staff, design: SimulationDesign, n_months: int, rng, window)
 
 
 # --------------------------------------------------------------------------- writing
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place, so no half file is ever left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Deterministic Parquet: fixed compression, no pandas metadata, one row group."""
+    """Deterministic Parquet: fixed compression, no pandas metadata, one row group; written
+    whole or not at all (:func:`pipeline.atomic.write_file`)."""
     table = table.replace_schema_metadata(None)
-    atomic_write_bytes(path, lambda p: pq.write_table(
+    atomic.write_file(path, lambda p: pq.write_table(
         table, p, compression="zstd", compression_level=3, row_group_size=max(len(table), 1)))
 
 
 def write_json(obj, path: Path) -> None:
-    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    atomic_write_bytes(path, lambda p: p.write_text(text, encoding="utf-8"))
+    """Sorted, indented UTF-8 JSON, written whole or not at all."""
+    atomic.write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def simulate(key: str, out_dir: Path | str, *, seed: int, window: tuple[str, str],

@@ -3,7 +3,7 @@
 The notebook runs with the project root as working directory and writes its tables, metrics,
 manifest and extended version history into a staging folder; this module then adds
 ``report.ipynb`` and ``report.html``, scans the result, and swaps the complete folder in for
-``reports/<key>`` in one step (pipeline.report.atomic_publish, docs/adr/0035), so neither a
+``reports/<key>`` in one step (pipeline.atomic, docs/adr/0035), so neither a
 failure nor a kill at any point leaves half a report or loses its history (docs/design.md section
 6). It also writes the index entry the ``index`` stage reads.
 """
@@ -14,9 +14,9 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline import config
+from pipeline import atomic, config
 from pipeline.errors import PipelineError
-from pipeline.report import atomic_publish, render
+from pipeline.report import render
 
 
 class DisclosureViolation(PipelineError):
@@ -52,7 +52,7 @@ def build_report(key: str, root: Path | None = None) -> Path:
     root = root or config.project_root()
     cfg = config.load_intervention(key, root)
     paths = config.paths(root)
-    atomic_publish.recover_folder(paths.report(key))  # the notebook reads the history there
+    atomic.recover_folder(paths.report(key))  # the notebook reads the history there
     staged = paths.staging(key)
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
@@ -78,7 +78,7 @@ def publish_staged(key: str, staged: Path, title: str, root: Path) -> Path:
     paths = config.paths(root)
     entry = index_entry(key, staged, title)
     target = paths.report(key)
-    atomic_publish.replace_folder(staged, target)
-    atomic_publish.write_text(paths.index_entry(key),
+    atomic.replace_folder(staged, target)
+    atomic.write_text(paths.index_entry(key),
                               json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return target

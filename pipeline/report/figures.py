@@ -1,10 +1,10 @@
 """Figures of a report, drawn from result objects and already disclosure-controlled.
 
-Colours come from the Okabe-Ito palette (safe for the common colour-vision deficiencies); axes
-are labelled with units. Observed points are computed from the published (rounded) counts and
-are not drawn where a count is hidden, exactly as in the figure's data file under ``plots/``
-(docs/adr/0022). Every figure is shown through :func:`show`, which embeds it as a PNG with alt
-text and a caption.
+Colours come from :mod:`pipeline.palette` (Okabe-Ito, safe for the common colour-vision
+deficiencies); axes are labelled with units. Observed points are computed from the published
+(rounded) counts and are not drawn where a count is hidden, exactly as in the figure's data
+file under ``plots/`` (docs/adr/0022). Every figure is shown through :func:`show`, which
+embeds it as a PNG with alt text and a caption.
 
 Figures are embedded as SVG, sharp on high-density screens and in print. Their bytes depend
 only on the picture: ids come from a fixed ``svg.hashsalt``, the date and creator are not
@@ -27,11 +27,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.config import Disclosure, Intervention
+from pipeline.palette import OKABE_ITO
 from pipeline.report.publish import with_published_observed
 from pipeline.stats.its import ITSResult
 
-OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00",
-             "purple": "#CC79A7", "sky": "#56B4E9", "grey": "#7F7F7F", "black": "#000000"}
 GROUP_COLOURS = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"],
                  OKABE_ITO["purple"], OKABE_ITO["red"]]
 

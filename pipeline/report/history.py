@@ -7,9 +7,9 @@ hashes, the code hash, and the headline metrics. A forced rerun with nothing cha
 file as it was.
 
 The next version's history is written into the staged report folder, built from the previous
-one read here; the folder is then swapped in whole (pipeline.report.atomic_publish), so a kill
-at any point leaves either the old history or the old one plus the new entry. ``load`` first
-recovers the report folder from an interrupted swap, and refuses to start the numbering again
+one read here; the folder is then swapped in whole (pipeline.atomic), so a kill at any point
+leaves either the old history or the old one plus the new entry. ``load`` first recovers the
+report folder from an interrupted swap, and refuses to start the numbering again
 when a published report has lost its history.
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline import atomic
 from pipeline.errors import PipelineError
-from pipeline.report import atomic_publish
 
 
 class HistoryLost(PipelineError):
@@ -71,7 +71,7 @@ def load(path: Path) -> list[dict]:
     history means the record was lost (by a copy, or a publish from before docs/adr/0035), and
     starting again at number 1 would hide that.
     """
-    atomic_publish.recover_folder(path.parent)
+    atomic.recover_folder(path.parent)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     if (path.parent / "manifest.json").exists():

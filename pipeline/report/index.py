@@ -13,8 +13,7 @@ import html
 import json
 from pathlib import Path
 
-from pipeline import config
-from pipeline.report import atomic_publish
+from pipeline import atomic, config
 
 STYLESHEET = Path(__file__).parent / "templates" / "report" / "report.css"
 
@@ -69,7 +68,7 @@ def write_index(root: Path | None = None) -> Path:
     paths = config.paths(root)
     rows = []
     for key in config.intervention_keys(root):
-        atomic_publish.recover_folder(paths.report(key))  # the page links into each folder
+        atomic.recover_folder(paths.report(key))  # the page links into each folder
         entry_path = paths.index_entry(key)
         if not entry_path.exists():
             raise config.ConfigError(
@@ -85,5 +84,5 @@ def write_index(root: Path | None = None) -> Path:
         rows.append(ROW.format(**cells))
     css = STYLESHEET.read_text(encoding="utf-8")
     out = paths.reports / "index.html"
-    atomic_publish.write_text(out, PAGE.format(css=css, rows="\n".join(rows)))
+    atomic.write_text(out, PAGE.format(css=css, rows="\n".join(rows)))
     return out

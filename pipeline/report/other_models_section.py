@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.config import Disclosure
-from pipeline.report.figures import OKABE_ITO
+from pipeline.palette import OKABE_ITO
 from pipeline.report.publish import with_published_observed, write_csv
 
 WORDS = {

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from pipeline.report.figures import OKABE_ITO
+from pipeline.palette import OKABE_ITO
 from pipeline.stats.spc import CHART_NAMES, SPCResult, format_value
 
 LINE_GREY = "#7F7F7F"

@@ -14,16 +14,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from pipeline.report.figures import OKABE_ITO, legend_outside
+from pipeline.palette import OKABE_ITO
+from pipeline.report.figures import legend_outside
+from pipeline.stats.its_estimands import SCALES
 from pipeline.stats.staggered import StaggeredResult
 
-RATIO = {"binomial": "odds ratio", "poisson": "rate ratio"}
 CHANGE_WORDS = {"level_change": "immediate change", "slope_change": "change in trend per month"}
 
 
 def ratio_name(base_family: str) -> str | None:
-    """``"odds ratio"``, ``"rate ratio"`` or None (gaussian: the link scale is absolute)."""
-    return RATIO.get(base_family)
+    """``"odds ratio"``, ``"rate ratio"`` or None (gaussian: the link scale is absolute), from
+    the one family-to-scale map, :data:`pipeline.stats.its_estimands.SCALES`."""
+    return SCALES[base_family][2]
 
 
 def _natural(table: pd.DataFrame, base_family: str) -> pd.DataFrame:

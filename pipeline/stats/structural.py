@@ -40,8 +40,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..analysis_options import STRUCTURAL_DEFAULTS  # noqa: F401 (re-export)
-from ..analysis_options import STRUCTURAL_TRENDS as TRENDS  # noqa: F401 (re-export)
 from ..analysis_options import check_structural_options as check_options
 from .its_estimands import COLUMNS
 from .its_spec import ITSSpec, validate_spec

@@ -1,4 +1,17 @@
-"""Swap a whole report folder, or one file, into place so a kill at any point leaves old or new.
+"""Write files and swap folders so that a failure or a kill at any point leaves old or new.
+
+The project's one atomic writer, used by the data stages (:mod:`pipeline.data.simulate`,
+:mod:`pipeline.data.prepare`) and the report (:mod:`pipeline.report.build`, ``history``,
+``index``); docs/adr/0035, docs/adr/0145.
+
+* :func:`write_file` / :func:`write_text` -- one file: written to a hidden ``.<name>.tmp``
+  sibling, then one ``os.replace``. If the writer raises, the sibling is deleted and the file
+  is as it was (bad input changes nothing already written); a kill leaves at most the sibling,
+  which the next write deletes.
+* :func:`replace_files` -- several files of one output folder: all written into a hidden
+  temporary folder beside it, then each renamed in; nothing is renamed unless every writer
+  succeeded.
+* :func:`replace_folder` / :func:`recover_folder` -- a whole folder (a report).
 
 A report folder ``reports/<key>`` stays a real directory (it is committed and read on the
 forge). The new version is staged complete beside it as ``reports/.<key>.staging`` and swapped
@@ -22,7 +35,9 @@ import ctypes
 import errno
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -122,14 +137,47 @@ def temporary_path(path: Path) -> Path:
 
 
 def recover_file(path: Path) -> None:
-    """Delete the temporary copy an interrupted :func:`write_text` left; ``path`` is intact."""
+    """Delete the temporary copy an interrupted :func:`write_file` left; ``path`` is intact."""
     _remove(temporary_path(path))
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: a temporary sibling, then one ``os.replace``."""
+def write_file(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a temporary sibling, then one
+    ``os.replace`` puts it in place. If ``write`` raises, the temporary file is deleted and
+    ``path`` is as it was; a kill leaves at most the sibling, which the next write removes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     recover_file(path)
     tmp = temporary_path(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """:func:`write_file` of UTF-8 text."""
+    write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def replace_files(out: Path, writers: dict[str, Callable[[Path], object]]) -> None:
+    """Write every file of ``writers`` (name -> ``write(path)``) into a temporary folder beside
+    ``out``, then rename each into ``out``: nothing is renamed unless every writer succeeded.
+
+    The temporary folder (``.<out>.tmp-*``) is a sibling, not inside ``out``, so a run killed
+    while writing leaves no stray file among the outputs (DVC tracks ``out`` as a folder); the
+    next run removes such leftovers. Renames are atomic, so each output is either the previous
+    or the new file, never a half-written one.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        for name, write in writers.items():
+            write(tmp / name)
+        for name in writers:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
