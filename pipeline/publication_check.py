@@ -232,13 +232,18 @@ class _Scanner:
         elif isinstance(value, str):
             self.text(path, where, value)
 
-    def json(self, path: Path) -> None:
+    def load_json(self, path: Path):
+        """The file's JSON, or None (recorded as a violation) when it is not valid JSON."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             self.add(path, "file", "unreadable", path.name, f"not valid JSON: {exc}")
-            return
-        self.json_value(path, "$", data)
+            return None
+
+    def json(self, path: Path) -> None:
+        data = self.load_json(path)
+        if data is not None:
+            self.json_value(path, "$", data)
 
     def html(self, path: Path, where: str, text: str) -> None:
         parser = _Tables()
@@ -254,11 +259,7 @@ class _Scanner:
         self.text(path, where, " ".join(parser.text))
 
     def ipynb(self, path: Path) -> None:
-        try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            self.add(path, "file", "unreadable", path.name, f"not valid JSON: {exc}")
-            return
+        nb = self.load_json(path) or {}
         for c, cell in enumerate(nb.get("cells", []), start=1):
             source = "".join(cell.get("source", []))
             if cell.get("cell_type") == "markdown":
