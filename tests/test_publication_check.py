@@ -106,3 +106,9 @@ def test_digits_inside_a_hash_are_not_an_nhs_number(tmp_path):
         '{"code": {"sha256": "ab5044567043cd"}, "note": "NHS number 504 456 7043"}')
     found = [v for v in scan(tmp_path) if v.kind == "nhs_number"]
     assert len(found) == 1 and "504 456 7043" in str(found[0])
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "report.ipynb"])
+def test_unreadable_json_is_a_violation_not_a_crash(tmp_path, name):
+    write(tmp_path, name, '{"numerator": 3,')
+    assert kinds(tmp_path) == ["unreadable"]
