@@ -131,12 +131,6 @@ class Evaluation:
             rows = rows[rows["phase"] == phase]
         return rows.iloc[0]
 
-    def headline_level(self) -> pd.Series:
-        """The headline outcome's immediate change at the first phase, on its natural scale."""
-        outcome = self.cfg.headline
-        return self.effect(outcome.key, f"level_change{RATIO_SUFFIX[outcome.family]}",
-                           self.cfg.phases[0].name)
-
     def decision(self, topic: str) -> Decision | None:
         """The decision on ``topic`` (None when none was recorded)."""
         return next((d for d in self.decisions if d.topic == topic), None)

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from pipeline import disclosure
+from pipeline.evaluation.judgements import RATE_PER
 from pipeline.report import figures, history, wording
 
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
@@ -113,8 +114,6 @@ def before_after_table(story) -> str:
     rate = overall["outcome"].isin(rates)
     html = html_table(overall[~rate]) if (~rate).any() else ""
     if rate.any():
-        from pipeline.evaluation.judgements import RATE_PER
-
         html += html_table(per_population(overall[rate], RATE_PER))
     html += f"<p>{figures.download_link('tables/before_after.csv')}</p>"
     return html
