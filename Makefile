@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup repro test test-fast validate bench lock clean-venv
+.PHONY: setup repro test test-fast validate bench lock clean-venv lab
 
 setup: $(STAMP)
 
@@ -42,6 +42,19 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The evaluation notebook in JupyterLab, on the project's own kernel (the venv's ipykernel, the
+# one papermill runs), for one intervention: `make lab INTERVENTION=smoking_advice`. The key
+# reaches the notebook through PIPELINE_INTERVENTION, which its parameters cell reads (papermill
+# overrides that cell when DVC runs it). The key is checked against params.yaml first.
+INTERVENTION ?= thi_month
+lab: $(STAMP)
+	@$(BIN)/python -c "import sys; from pipeline import config; \
+	  keys = config.load_params().get('interventions', {}); sys.argv[1] in keys or sys.exit( \
+	  'make lab: no intervention ' + repr(sys.argv[1]) + ' in params.yaml; one of: ' \
+	  + ', '.join(keys))" "$(INTERVENTION)"
+	test -f data/processed/$(INTERVENTION)/series.parquet || $(BIN)/dvc repro prepare@$(INTERVENTION)
+	PIPELINE_INTERVENTION=$(INTERVENTION) $(BIN)/jupyter lab $(LAB_ARGS) notebooks/evaluate.ipynb
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -17,7 +17,7 @@ What it does, in a throwaway copy so the working tree is never touched:
    ``dvc repro --single-item <stage> --force``, timing each. Each evaluate stage is then split by
    measuring, in fresh processes in the copy:
      - kernel start: papermill running a trivial one-cell notebook with the python3 kernel;
-     - statistics: ``Story.load(key)`` in-process (data load, every model fit, manifest);
+     - statistics: ``evaluation.load_inputs`` + ``run`` + ``Story.of`` in-process (data load, every model fit, manifest);
      - rendering: ``render.to_html`` of the executed ``reports/<key>/report.ipynb``;
      - rest: the stage's wall time minus those three, broken down (approximately: each part
        is measured on its own, so under a varying load the remainder can go negative) into
@@ -108,7 +108,12 @@ if mode == "kernel":
 elif mode == "story":
     t = tick(); import pipeline.report.story as story_module; out["import_s"] = tick() - t
     check_local(story_module)
-    t = tick(); story = story_module.Story.load(arg); out["story_load_s"] = tick() - t
+    from pipeline import evaluation
+    t = tick()
+    inputs = evaluation.load_inputs(arg)
+    story = story_module.Story.of(evaluation.run(inputs.cfg, inputs.series, inputs.quality,
+                                                 inputs.rule), inputs)
+    out["story_load_s"] = tick() - t
     # Every ITS result the evaluation keeps (primary, equity strata, sensitivity...), found by
     # walking its fields, so the count follows the Evaluation object as it grows.
     def collect(value, depth=0, seen=None):
@@ -215,7 +220,7 @@ elif mode == "notebook":
             first = next((line for line in source.splitlines()
                           if line.strip() and not line.startswith(("#", "from ", "import "))),
                          source.splitlines()[0] if source else "")
-            cells.append({"code": first[:60], "loads_story": "Story.load" in source,
+            cells.append({"code": first[:60], "loads_story": "evaluation.run(" in source,
                           "duration_s": cell.metadata.get("papermill", {}).get("duration")})
     out["cells"] = cells
 
@@ -523,7 +528,7 @@ def print_report(r: dict) -> None:
     rest_labels = {"dvc_per_stage_s": "DVC's own per-stage cost",
                    "cli_imports_s": "CLI imports + params, pre-kernel",
                    "kernel_imports_s": "kernel imports (report.story)",
-                   "other_notebook_cells_s": "notebook cells but Story.load's",
+                   "other_notebook_cells_s": "notebook cells but evaluation.run's",
                    "unaccounted_s": "unaccounted (papermill, writing)"}
     for stage, seconds in r["stage_s"].items():
         print(f"{stage:40} {seconds:7.2f} {seconds / total:7.1%}")
@@ -531,7 +536,7 @@ def print_report(r: dict) -> None:
         if key and key in r["evaluate"]:
             e = r["evaluate"][key]
             for label, field in (("kernel start (trivial notebook)", "kernel_start_s"),
-                                 ("statistics (Story.load)", "statistics_s"),
+                                 ("statistics (evaluation.run)", "statistics_s"),
                                  ("rendering (render.to_html)", "rendering_s"),
                                  ("rest", "rest_s")):
                 print(f"  {label:38} {e[field]:7.2f} {e[field] / e['wall_s']:7.1%}  of evaluate")
@@ -598,7 +603,7 @@ def print_report(r: dict) -> None:
           "one-stage git+DVC project (DVC's floor)")
     for key, e in r["evaluate"].items():
         if e.get("run_warm_s"):
-            print(f"  {key}: {e['n_fits']} fits; Story.load {e['statistics_s']:.2f} s first call; "
+            print(f"  {key}: {e['n_fits']} fits; load + run {e['statistics_s']:.2f} s first call; "
                   f"evaluation.run warm {e['run_warm_s']:.2f} s "
                   f"({1000 * e['run_warm_s'] / e['n_fits']:.0f} ms a fit, before/after, "
                   "estimands and diagnostics included)")

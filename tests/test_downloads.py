@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.report.story import html_table
+from pipeline.report.tables import html_table
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = sorted(p.parent for p in (ROOT / "reports").glob("*/report.html"))

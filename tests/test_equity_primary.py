@@ -17,6 +17,7 @@ from pipeline.intervention import EquityPrimary
 from pipeline.evaluation import Evaluation, before_after_table, load_series, measured
 from pipeline.report.story import Story
 from pipeline.stats.equity import evaluate_equity
+from pipeline.report import summary_text
 
 from .conftest import ROOT
 
@@ -81,7 +82,7 @@ def _story(parts, primary: EquityPrimary) -> Story:
 
 def test_the_summary_sentence_follows_the_pre_specified_comparison(parts):
     default = _story(parts, EquityPrimary("1", "5", "gap", 12))
-    sentence = default.equity_sentence()
+    sentence = summary_text.equity_sentence(default)
     assert "12 months after the intervention began" in sentence
     assert "IMD quintile 1) and least deprived (quintile 5)" in sentence
     row = default.ev.equity.gap_change
@@ -89,14 +90,14 @@ def test_the_summary_sentence_follows_the_pre_specified_comparison(parts):
               & (row["estimand"] == "abs_diff_h12")].iloc[0]
     assert f"{100 * row['estimate']:+.1f} percentage points" in sentence
 
-    at_3 = _story(parts, EquityPrimary("1", "5", "gap", 3)).equity_sentence()
+    at_3 = summary_text.equity_sentence(_story(parts, EquityPrimary("1", "5", "gap", 3)))
     assert "3 months after the intervention began" in at_3 and at_3 != sentence
 
     sii = _story(parts, EquityPrimary("1", "5", "sii", 12))
-    assert "the slope index of inequality (most minus least deprived end" in sii.equity_sentence()
-    assert "slope index of inequality = most minus least" in sii.equity_line()
+    assert "the slope index of inequality (most minus least deprived end" in summary_text.equity_sentence(sii)
+    assert "slope index of inequality = most minus least" in summary_text.equity_line(sii)
 
-    other = _story(parts, EquityPrimary("2", "4", "gap", 12)).equity_sentence()
+    other = summary_text.equity_sentence(_story(parts, EquityPrimary("2", "4", "gap", 12)))
     assert "IMD quintile 2) and least deprived (quintile 4)" in other
     assert other.split(":")[1] != sentence.split(":")[1]
 
@@ -147,7 +148,7 @@ def _sentence_with(smallest_effect_points: float) -> tuple[str, str]:
     ev = Evaluation(cfg=cfg, series=empty, before_after=empty, its={}, equity=equity)
     story = Story(cfg=cfg, rule=config.load_disclosure(ROOT), ev=ev, manifest={}, quality={},
                   history=[])
-    return story.equity_sentence(), story.equity_line()
+    return summary_text.equity_sentence(story), summary_text.equity_line(story)
 
 
 def test_changing_the_smallest_effect_that_matters_changes_the_sentence():

@@ -19,6 +19,7 @@ from pipeline.data import check_extract
 from pipeline.data.errors import ExtractError
 from pipeline.evaluation import select
 from pipeline.stats.its import fit_its
+from pipeline.report import methods_text
 
 MONTHS = pd.date_range("2021-01-01", periods=36, freq="MS")
 START = 24   # index of the first month of the self-referral route (2023-01)
@@ -147,6 +148,6 @@ def test_report_states_the_rate_per_1000_from_published_counts(files):
     for rows in (overall.iloc[START - 12:START], overall.iloc[START:START + 12]):
         x, n = (5 * round(rows[c].sum() / 5) for c in ("numerator", "denominator"))
         expected.append(f"{1000 * x / n:.2f}")
-    text = story.rate_note(cfg.outcomes[0])
+    text = methods_text.rate_note(story, cfg.outcomes[0])
     assert f"{expected[0]} before the start, {expected[1]} after" in text
     assert "log(population) as the offset" in text

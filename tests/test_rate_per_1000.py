@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 from pipeline import config
 from pipeline.evaluation import Evaluation, before_after_table, fit_outcome
 from pipeline.report import figures, spc_figure
+from pipeline.evaluation import control_chart
 from pipeline.report.story import Story
+from pipeline.report import tables
 
 from .test_population_rate import files, prepared  # noqa: F401  (fixture and helper)
 
@@ -41,7 +43,7 @@ def test_rate_outcome_is_drawn_and_tabled_per_1000(files):  # noqa: F811
     assert low < fitted < high and high > 1                    # per 1,000, not a proportion
     plt.close(fig)
 
-    html = story.effects_table(outcome.key, per=story.per(outcome))
+    html = tables.effects_table(story, outcome.key, per=story.per(outcome))
     assert "difference in rate per 1,000" in html and "per unit of denominator" not in html
     diff = result.effects.set_index("estimand").loc["abs_diff_h12"]
     assert f"<td>{diff['estimate'] * 1000:.2f}</td>" in html
@@ -63,7 +65,7 @@ def test_rate_outcome_before_after_table_is_per_1000(files):  # noqa: F811
     from pipeline.report.wording import number
 
     story, outcome = _story(files)
-    html = story.before_after_table()
+    html = tables.before_after_table(story)
     assert "Before (per 1,000)" in html and "Difference (per 1,000)" in html
     assert "Before (%)" not in html                      # not a rate per person as a percentage
     row = publish.published_before_after(story.ev, story.rule)
@@ -76,8 +78,9 @@ def test_rate_outcome_before_after_table_is_per_1000(files):  # noqa: F811
 def test_rate_outcome_spc_chart_is_per_1000(files):  # noqa: F811
     # The fixture's monthly counts are small: a rule that hides none lets the chart be drawn.
     story, outcome = _story(files, config.Disclosure(suppress_at_or_below=0, round_to=1))
-    result, _, hidden = story.spc_view(outcome)
-    assert hidden is None and result.settings["per"] == 1000
+    chart = control_chart(story.cfg, story.ev.series, outcome, story.rule)
+    result = chart.result
+    assert chart.hidden is None and result.settings["per"] == 1000
     assert "per 1,000" in result.summary_sentence and "%" not in result.summary_sentence
     fig = spc_figure.spc_figure(result, "t", "Rate per 1,000 population")
     centre = result.data["centre"].iloc[0] * 1000

@@ -12,9 +12,9 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from pipeline import config
+from pipeline import config, evaluation
 from pipeline.evaluation import Evaluation, before_after_table, fit_outcome, load_series
-from pipeline.report import publish, wording
+from pipeline.report import methods_text, publish, summary_text, tables, wording
 from pipeline.report.story import Story
 from pipeline.stats.equity import EquityResult
 from pipeline.stats.multiplicity import describe
@@ -54,7 +54,7 @@ def project(prepared_project):
      "Newey-West"),
 ])
 def test_methods_names_the_errors_the_model_used(project, its, says, never):
-    text = _story(project, "thi_month", **its).methods()
+    text = methods_text.methods(_story(project, "thi_month", **its))
     assert says in text
     assert never not in text.split("- Model:")[1].split("\n- Before/after")[0].split(
         "Segmented regression after")[1]
@@ -63,7 +63,7 @@ def test_methods_names_the_errors_the_model_used(project, its, says, never):
 def test_methods_states_the_t_df_of_the_fit(project):
     story = _story(project, "thi_month", errors="independent")
     df = story.ev.its[story.cfg.headline.key].fit.df
-    assert f"t distribution on {df:.0f} degrees of freedom" in story.methods()
+    assert f"t distribution on {df:.0f} degrees of freedom" in methods_text.methods(story)
 
 
 @pytest.mark.parametrize("multiplicity, says", [
@@ -72,40 +72,40 @@ def test_methods_states_the_t_df_of_the_fit(project):
     ("fdr_bh", "the Benjamini-Hochberg method over 282 tests"),
 ])
 def test_methods_states_the_adjustment_the_equity_section_applied(project, multiplicity, says):
-    text = _story(project, "thi_month", multiplicity=multiplicity).methods()
+    text = methods_text.methods(_story(project, "thi_month", multiplicity=multiplicity))
     assert says in text
     assert "No adjustment for multiple comparisons in this version" not in text
 
 
 def test_methods_follows_the_confidence_level(project):
-    assert "Confidence level 90%" in _story(project, "thi_month", alpha=0.10).methods()
+    assert "Confidence level 90%" in methods_text.methods(_story(project, "thi_month", alpha=0.10))
 
 
 def test_headline_leads_with_published_percentages_points_and_counts(project):
     story = _story(project, "thi_month")
-    sentences = story.headline_sentences()
+    sentences = summary_text.headline_sentences(story)
     table = publish.published_before_after(story.ev, story.rule)
     row = table[(table["outcome"] == "bbv_test") & (table["dimension"] == "all")].iloc[0]
     assert sentences[0] == wording.before_after_sentence(
         "BBV test uptake (share of active caseload tested)", row["before"], row["after"], 12, 12)
     assert f"{row['before'] * 100:.1f}%" in sentences[0]
     assert "12 months after the start" in sentences[1] and "percentage points" in sentences[1]
-    excess = story._effect("bbv_test", "cumulative_excess")
+    excess = story.effect("bbv_test", "cumulative_excess")
     assert f"there were about {wording.about(excess['estimate'])} more BBV tests than the " \
            "earlier trend predicts (95% CI" in sentences[2]
     assert "odds ratio" in sentences[3] and "odds ratio" not in " ".join(sentences[:3])
     # the first phase of thi_month lasts 4 months: the headline says so
     assert "lasted only 4 months" in sentences[4]
-    line = story.summary_line()
+    line = summary_text.summary_line(story)
     assert line.index(f"{row['before'] * 100:.1f}% before") < line.index("odds ratio")
 
 
 def test_controlled_design_compares_with_the_comparators(project):
     story = _story(project, "pulmonary_rehab")
-    text = " ".join(story.headline_sentences())
+    text = " ".join(summary_text.headline_sentences(story))
     assert "the comparator services" in text
     assert "earlier trend" not in text
-    assert "against the comparator services" in story.summary_line()
+    assert "against the comparator services" in summary_text.summary_line(story)
 
 
 def test_controlled_gap_change_is_against_the_comparators():
@@ -131,17 +131,17 @@ def _crafted_gap(change, low, high):
 
 def test_staggered_design_names_a_range_of_starts(project):
     story = _story(project, "smoking_advice")
-    ratio = story.headline_sentences()[3]
+    ratio = summary_text.headline_sentences(story)[3]
     assert "Each ward's own start" in ratio and "(March 2022 to October 2022)" in ratio
     assert "the start of the first phase" not in ratio
 
 
 def test_limitations_name_this_runs_short_segments(project):
-    text = _story(project, "thi_month").limitations()
+    text = methods_text.limitations(_story(project, "thi_month"))
     assert f"shorter than {wording.SHORT_SEGMENT_MONTHS} months" in text
     assert "“Champions appointed” (4 months)" in text
-    assert "no segment in this report is that short" in _story(project,
-                                                               "pulmonary_rehab").limitations()
+    assert "no segment in this report is that short" in methods_text.limitations(
+        _story(project, "pulmonary_rehab"))
 
 
 def test_errors_sentence_never_claims_a_correction_not_made():
@@ -178,11 +178,13 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
     from pipeline.report import equity_section, index
 
     monkeypatch.setenv("PIPELINE_ROOT", str(project))
-    story = Story.load("smoking_advice")
-    assert story.simulated and wording.SIMULATED_BANNER in story.header()
-    referred = story.gap_answers()["referred"]
+    inputs = evaluation.load_inputs("smoking_advice")
+    story = Story.of(evaluation.run(inputs.cfg, inputs.series, inputs.quality, inputs.rule,
+                                    simulated=inputs.simulated), inputs)
+    assert story.simulated and wording.SIMULATED_BANNER in summary_text.header(story)
+    referred = summary_text.gap_answers(story)["referred"]
     assert referred.against_most_deprived and referred.high < 0
-    summary = story.summary()
+    summary = summary_text.summary(story)
     assert "**Warning (equity).** Smokers referred to stop-smoking support: the gap moved " \
            "against the most deprived." in summary
     assert referred.numbers() in summary
@@ -191,7 +193,7 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
     assert f"{index.HARM} Smokers referred to stop-smoking support" in entry["equity"]
     assert "<strong>Warning:</strong> Smokers referred" in index.equity_cell(entry["equity"])
     assert entry["headline"].startswith("Smokers given very brief advice: ")
-    verdict = story.gap_answers()["vba_given"].verdict
+    verdict = summary_text.gap_answers(story)["vba_given"].verdict
     assert verdict in equity_section.VERDICTS
     assert entry["equity"].startswith(f"Smokers given very brief advice: {verdict.capitalize()}")
 
@@ -212,20 +214,20 @@ def test_tables_read_in_words_percentages_and_fixed_notation():
 
 def test_effects_table_shows_each_estimate_once_in_points(project):
     story = _story(project, "thi_month")
-    html = story.effects_table("bbv_test")
+    html = tables.effects_table(story, "bbv_test")
     assert "e+0" not in html and "e-0" not in html
     assert "abs_diff_h12" not in html and "log odds ratio" not in html
     assert html.count("Difference at 12 months") == 1
-    diff = story._effect("bbv_test", "abs_diff_h12")
+    diff = story.effect("bbv_test", "abs_diff_h12")
     assert f"<td>{diff['estimate'] * 100:.2f}</td>" in html and "percentage points" in html
 
 
 def test_simulated_data_get_a_banner(project):
     story = _story(project, "thi_month")
     story.manifest = {"version": "v"}
-    assert "Simulated data" not in story.header()
+    assert "Simulated data" not in summary_text.header(story)
     story.simulated = True
-    assert story.header().split("\n")[2] == wording.SIMULATED_BANNER
+    assert summary_text.header(story).split("\n")[2] == wording.SIMULATED_BANNER
 
 
 def test_count_labels_are_still_counts_to_the_publication_scan():

@@ -14,7 +14,9 @@ import yaml
 from pipeline import config
 from pipeline.config import ConfigError, parse_intervention
 from pipeline.evaluation import Evaluation
+from pipeline.evaluation import control_chart
 from pipeline.report.story import Story
+from pipeline.report import methods_text
 
 from .conftest import ROOT
 
@@ -50,22 +52,23 @@ def _story(target: float | None) -> Story:
 ])
 def test_target_from_params_gives_the_assurance_icon(target, icon, words):
     story = _story(target)
-    result, limits, hidden = story.spc_view(story.cfg.headline)
-    assert hidden is None and "carried forward" in limits
+    chart = control_chart(story.cfg, story.ev.series, story.cfg.headline, story.rule)
+    result = chart.result
+    assert chart.hidden is None and "carried forward" in methods_text.spc_limits(chart)
     last = result.data.iloc[-1]
     assert 0.17 < last["lower"] < 0.18 and 0.22 < last["upper"] < 0.23
     assert result.variation_icon == "improvement_high"      # the known sustained shift
     assert result.assurance_icon == icon
-    text = story.spc_sentences(result)
+    text = methods_text.spc_sentences(result)
     assert words in text and "no assurance" not in text
 
 
 def test_without_a_target_no_assurance_can_be_given():
     story = _story(None)
-    result, _, _ = story.spc_view(story.cfg.headline)
+    result = control_chart(story.cfg, story.ev.series, story.cfg.headline, story.rule).result
     assert result.assurance_icon is None
     assert ("Assurance: no target is set for this outcome (params `target`), so no assurance "
-            "can be given.") in story.spc_sentences(result)
+            "can be given.") in methods_text.spc_sentences(result)
 
 
 def test_target_is_read_from_params_and_checked():

@@ -60,7 +60,7 @@ def test_champions_are_simulated_read_and_tabled_by_phase(cfg, simulated):
     for unit, n in appointed.items():
         assert by_unit.loc[unit].tolist() == [0, n, n, n]
     assert by_unit.loc["All"].tolist() == [0] + [sum(appointed.values())] * 3
-    from pipeline.report.story import html_table
+    from pipeline.report.tables import html_table
 
     html = html_table(table)   # as the report shows it: none is "0", not "0.000"
     assert "<td>0</td>" in html and "0.000" not in html
@@ -97,17 +97,18 @@ def test_champions_are_described_not_compared_before_and_after(cfg, simulated):
 
 
 def test_the_report_shows_the_champions_table(cfg, simulated, monkeypatch):
-    """Story.show_staff_process puts the table under its params label in the report."""
+    """sections.show_staff_process puts the table under its params label in the report."""
     from pipeline.evaluation import Evaluation
+    from pipeline.report import sections
     from pipeline.report import story as story_module
 
     shown = []
-    monkeypatch.setattr(story_module, "display", shown.append)
+    monkeypatch.setattr(sections, "display", shown.append)
     series, truth = simulated
     ev = Evaluation(cfg=cfg, series=series, before_after=pd.DataFrame(), its={})
     story = story_module.Story(cfg=cfg, rule=config.Disclosure(), ev=ev, manifest={},
                                quality={}, history=[])
-    story.show_staff_process()
+    sections.show_staff_process(story)
     text = "".join(o.data for o in shown)
     assert "### THI champions in post" in text and "not modelled" in text
     total = sum(truth["staff_process"]["champions_in_post"]["appointed_per_unit"].values())

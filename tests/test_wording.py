@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.report import wording
+from pipeline.report import methods_text
 
 
 def test_positive_significant_effect_is_an_increase_in_the_wanted_direction():
@@ -180,8 +181,7 @@ def test_data_quality_counts_are_separated(tmp_path):
     from pipeline import config
     from pipeline.report.story import Story
 
-    story = Story.__new__(Story)
-    story.rule = config.Disclosure()
-    story.quality = {"rows_read": 10910, "rows_used": 10480, "rows_outside_window": 430}
-    assert story.quality_notes()[0] == ("- Records read: 10,910; used: 10,480; outside the "
+    story = Story(cfg=None, rule=config.Disclosure(), ev=None, manifest={}, history=[],
+                  quality={"rows_read": 10910, "rows_used": 10480, "rows_outside_window": 430})
+    assert methods_text.quality_notes(story)[0] == ("- Records read: 10,910; used: 10,480; outside the "
                                         "window and excluded: 430.")

@@ -221,9 +221,9 @@ def show(story) -> None:
     """The notebook's "Other models" section: nothing unless params asked for a model here."""
     from IPython.display import HTML, Markdown, display
 
-    from pipeline.evaluation import select, treated_units
+    from pipeline.evaluation import treated_monthly
     from pipeline.report import figures
-    from pipeline.report.story import html_table as _table_html
+    from pipeline.report.tables import html_table as _table_html
 
     ev, cfg, rule = story.ev, story.cfg, story.rule
     structural = getattr(ev, "structural", None) or {}
@@ -257,9 +257,7 @@ def show(story) -> None:
         weights = sc.weights.assign(weight=sc.weights["weight"].map(lambda w: f"{w:.3f}"))
         display(HTML(_table_html(weights)))
         display(Markdown(f"Method: {sc.method}. Tables: `tables/synthetic_control_*.csv`."))
-        rows = select(ev.series, outcome.key)
-        rows = rows[rows["unit"].isin(treated_units(cfg, rows["unit"].unique()))]
-        counts = rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
+        counts = treated_monthly(cfg, ev.series, outcome.key)
         figures.show(synthetic_control_figure(sc, outcome.label, rule, counts),
                      alt=f"Two panels for {outcome.label}: the intervention's monthly "
                          "percentage against its synthetic control, and the gap between them "
