@@ -23,7 +23,7 @@ from scipy import stats
 from pipeline.config import Disclosure
 from pipeline.palette import OKABE_ITO
 from pipeline.publication_check import scan
-from pipeline.report import equity_section
+from pipeline.report import equity_answer, equity_figures, equity_tables
 from pipeline.stats.equity import cochran_q, evaluate_equity, gap_change_between
 from pipeline.stats.its import fit_its
 from pipeline.stats.simulation import simulate_series
@@ -182,14 +182,14 @@ def test_bad_arguments():
     (0.02, 0.01, 0.03, None, "widened"),  # no clear gap before: a gap opens
 ])
 def test_gap_verdict(change, low, high, baseline, verdict):
-    assert equity_section.gap_verdict(change, low, high, baseline) == verdict
+    assert equity_answer.gap_verdict(change, low, high, baseline) == verdict
 
 
 def test_gap_sentence_is_one_careful_sentence(thi):
-    text = equity_section.gap_sentence(thi, "bbv_test", "BBV test uptake")
+    text = equity_answer.gap_sentence(thi, "bbv_test", "BBV test uptake")
     assert text.count(". ") <= 1 and text.endswith((".", ")."))
     assert "95% CI" in text and "caus" not in text and "most minus least deprived" in text
-    answer = equity_section.gap_answer(thi, "bbv_test")
+    answer = equity_answer.gap_answer(thi, "bbv_test")
     row = thi.headline("bbv_test")
     assert (answer.estimate, answer.low, answer.high) == (row["estimate"], row["ci_low"],
                                                           row["ci_high"])
@@ -197,12 +197,12 @@ def test_gap_sentence_is_one_careful_sentence(thi):
 
 
 def test_figures_have_labelled_axes_and_okabe_ito_colours(thi):
-    fig = equity_section.forest_figure(thi, "bbv_test", "BBV test uptake")
+    fig = equity_figures.forest_figure(thi, "bbv_test", "BBV test uptake")
     ax = fig.axes[0]
     assert "odds ratio" in ax.get_xlabel() and ax.get_xscale() == "log"
     assert any("p(adj)" in t.get_text() for t in ax.texts)
-    published = equity_section.published_tables(thi, Disclosure())["equity_gap_series"]
-    gap = equity_section.gap_figure(published, "bbv_test", "BBV test uptake", thi.alpha,
+    published = equity_tables.published_tables(thi, Disclosure())["equity_gap_series"]
+    gap = equity_figures.gap_figure(published, "bbv_test", "BBV test uptake", thi.alpha,
                                     ["2021-09"])
     assert "percentage points" in gap.axes[0].get_ylabel()
     assert gap.axes[-1].get_xlabel() == "Month"
@@ -212,7 +212,7 @@ def test_figures_have_labelled_axes_and_okabe_ito_colours(thi):
 
 def test_published_equity_tables_pass_the_scan(thi, tmp_path):
     """The equity tables, as published, carry no small or unrounded count (scan)."""
-    for name, table in equity_section.published_tables(thi, Disclosure()).items():
+    for name, table in equity_tables.published_tables(thi, Disclosure()).items():
         table.to_csv(tmp_path / f"{name}.csv", index=False)
     assert scan(tmp_path) == []
     raw = thi.before_after

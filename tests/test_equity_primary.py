@@ -108,7 +108,7 @@ def test_the_summary_sentence_follows_the_pre_specified_comparison(parts):
 def test_minimum_detectable_effect_is_the_textbook_multiple_of_the_half_width():
     """(z_0.975 + z_0.80) / z_0.975 = (1.959964 + 0.841621) / 1.959964 = 1.42941 (Bloom 1995),
     computed here from the quantiles written out, not from the code under test."""
-    from pipeline.report.equity_section import minimum_detectable
+    from pipeline.report.equity_answer import minimum_detectable
 
     assert minimum_detectable(-0.05, 0.07) == pytest.approx(0.06 * 1.42941, abs=1e-5)
     assert minimum_detectable(-0.05, 0.07, level=0.90) == pytest.approx(

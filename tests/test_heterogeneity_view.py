@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.report.equity_section import HETEROGENEITY_COLUMNS, heterogeneity_view
+from pipeline.report.equity_tables import HETEROGENEITY_COLUMNS, heterogeneity_view
 
 
 def _tests(p_adjusted) -> pd.DataFrame:

@@ -109,7 +109,7 @@ def test_controlled_design_compares_with_the_comparators(project):
 
 
 def test_controlled_gap_change_is_against_the_comparators():
-    from pipeline.report.equity_section import gap_sentence
+    from pipeline.report.equity_answer import gap_sentence
 
     result = _crafted_gap(0.01, -0.02, 0.04)
     assert gap_sentence(result, "x", "Uptake").endswith("against the earlier trends.")
@@ -175,7 +175,7 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
     deprived in the simulated data; the summary, summary.json and the index cell say so."""
     import json
 
-    from pipeline.report import equity_section, index
+    from pipeline.report import equity_answer, index
 
     monkeypatch.setenv("PIPELINE_ROOT", str(project))
     inputs = evaluation.load_inputs("smoking_advice")
@@ -194,7 +194,7 @@ def test_a_gap_moving_against_the_most_deprived_is_in_the_summary_and_the_index(
     assert "<strong>Warning:</strong> Smokers referred" in index.equity_cell(entry["equity"])
     assert entry["headline"].startswith("Smokers given very brief advice: ")
     verdict = summary_text.gap_answers(story)["vba_given"].verdict
-    assert verdict in equity_section.VERDICTS
+    assert verdict in equity_answer.VERDICTS
     assert entry["equity"].startswith(f"Smokers given very brief advice: {verdict.capitalize()}")
 
 

@@ -22,7 +22,7 @@ from scipy import stats
 from pipeline import config, target_group
 from pipeline.disclosure import SUPPRESSED, is_suppressed
 from pipeline.evaluation import load_series, run as evaluate
-from pipeline.report.equity_section import protect_crossed, published_tables
+from pipeline.report.equity_tables import protect_crossed, published_tables
 from pipeline.report.publish import protect_before_after
 from pipeline.stats.before_after import compare_proportions
 

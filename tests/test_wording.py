@@ -111,7 +111,7 @@ def test_gap_sentences_on_crafted_results(change, low, high, gap_before, expecte
                                           harm):
     """The verdict in a word, its direction for the most deprived, the number with its CI and
     the sign convention, on crafted tables (gap = most - least deprived)."""
-    from pipeline.report.equity_section import gap_answer, gap_sentence
+    from pipeline.report.equity_answer import gap_answer, gap_sentence
 
     result = _crafted_equity(change, low, high, gap_before)
     text = gap_sentence(result, "x", "Uptake")
@@ -124,7 +124,7 @@ def test_gap_sentences_on_crafted_results(change, low, high, gap_before, expecte
 
 def test_gap_direction_follows_the_wanted_direction():
     """For an outcome where lower is better, a fall in the gap favours the most deprived."""
-    from pipeline.report.equity_section import gap_answer
+    from pipeline.report.equity_answer import gap_answer
 
     result = _crafted_equity(-0.03, -0.05, -0.01, 0.06)
     answer = gap_answer(result, "x", improvement="decrease")
@@ -136,7 +136,7 @@ def test_gap_direction_follows_the_wanted_direction():
 def test_secondary_estimates_that_disagree_are_named():
     """A clear secondary verdict that differs from the primary one is named with its numbers;
     one whose interval includes no change, or that agrees, is not."""
-    from pipeline.report.equity_section import answer_from, disagreement_sentence
+    from pipeline.report.equity_answer import answer_from, disagreement_sentence
 
     primary = answer_from(-0.002, -0.083, 0.080, -0.05, 12, "increase", 0.95)
     agrees = answer_from(0.01, -0.05, 0.07, -0.05, 6, "increase", 0.95)
@@ -171,7 +171,7 @@ def test_numbers_never_print_negative_zero_and_separate_thousands(call, printed)
 
 
 def test_a_gap_bound_just_below_zero_prints_without_a_sign():
-    from pipeline.report.equity_section import answer_from
+    from pipeline.report.equity_answer import answer_from
 
     answer = answer_from(0.05, -0.00004, 0.1, None, 12, "increase", 0.95)
     assert answer.numbers() == "+5.0 percentage points (95% CI 0.0 to +10.0)"

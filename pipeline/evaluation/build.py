@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.config import Disclosure, Intervention
+from pipeline.intervention import crossed_name
 from pipeline.evaluation.judgements import (confidence_evidence, control_chart, decisions,
                                             group_table, robustness)
 from pipeline.evaluation.models import (design_power, fit_ols_newey_west, fit_outcome,
@@ -97,7 +98,7 @@ def equity_analysis(cfg: Intervention, series: pd.DataFrame, specs: dict, its: d
     outcomes by each dimension params name, reusing each outcome's overall fit; with a target
     group, its rows and its gap with everyone else (docs/adr/0078). ``(equity, target_gap)``."""
     strata = series
-    extra = [config.crossed_name(p) for p in cfg.crossed]
+    extra = [crossed_name(p) for p in cfg.crossed]
     if cfg.target_group:
         from pipeline import target_group
 

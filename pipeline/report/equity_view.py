@@ -2,7 +2,7 @@
 
 Views of the equity result the evaluation built (``story.ev.equity``; docs/equity.md) and of
 its published tables (:attr:`Story.equity_tables`); the sentences come from
-:mod:`~pipeline.report.summary_text` and :mod:`~pipeline.report.equity_section`. Nothing here
+:mod:`~pipeline.report.summary_text` and :mod:`~pipeline.report.equity_answer`. Nothing here
 fits a model or reads a data file (docs/adr/0140).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from IPython.display import HTML, Markdown, display
 
 from pipeline.evaluation.series import equity_outcomes
-from pipeline.report import equity_section, figures, summary_text
+from pipeline.report import equity_answer, equity_figures, equity_tables, figures, summary_text
 from pipeline.report.tables import html_table, on_percent_scale, without_link_twins
 
 
@@ -29,7 +29,7 @@ def show_equity(story) -> None:
     shown = ", ".join(f"{r.dimension} {r.stratum}: {r.estimate:.2f} ({r.ci_low:.2f} to "
                       f"{r.ci_high:.2f})" for r in rows.itertuples()
                       if r.estimand.endswith(("_or", "_rr")))
-    figures.show(equity_section.forest_figure(res, outcome.key, label),
+    figures.show(equity_figures.forest_figure(res, outcome.key, label),
                  alt=f"Forest plot of the immediate change in {label} by group "
                      f"(estimate and 95% CI): {shown}.",
                  caption="Immediate change by stratum, with p-values adjusted for multiple "
@@ -40,7 +40,7 @@ def show_equity(story) -> None:
                                                              .values()))
     tables = story.equity_tables
     most, least = res.most, res.least
-    figures.show(equity_section.gap_figure(tables["equity_gap_series"], outcome.key, label,
+    figures.show(equity_figures.gap_figure(tables["equity_gap_series"], outcome.key, label,
                                            res.alpha, starts, most, least,
                                            figures.start_labels(story.cfg, starts)),
                  alt=f"The gap in {label} between IMD quintile {most} and quintile {least} "
@@ -61,7 +61,7 @@ def show_equity(story) -> None:
     display(Markdown(f"**Change in the gap** (stratified ITS: quintile {most} minus quintile "
                      f"{least}; and an ITS of the monthly SII). Pre-specified in params "
                      f"before the data were seen: the {primary.horizon}-month difference of "
-                     f"{equity_section.ESTIMAND_NAMES[primary.estimand]} is the primary "
+                     f"{equity_answer.ESTIMAND_NAMES[primary.estimand]} is the primary "
                      "answer; every other row is secondary."))
     if len(change):
         change = on_percent_scale(without_link_twins(change))
@@ -69,10 +69,10 @@ def show_equity(story) -> None:
                             "tables/equity_gap_change.csv")))
     het = res.heterogeneity[res.heterogeneity["outcome"] == outcome.key]
     method = het["method"].iloc[0] if len(het) else ""
-    shown, verdict = equity_section.heterogeneity_view(het, res.alpha)
+    shown, verdict = equity_tables.heterogeneity_view(het, res.alpha)
     display(Markdown("**Does the effect differ between groups?** Test of heterogeneity "
                      f"across strata: {method}. {res.adjustment_note} {verdict}"))
-    link = (f'<a href="{equity_section.HETEROGENEITY_CSV}" download>all {len(het)} tests '
+    link = (f'<a href="{equity_tables.HETEROGENEITY_CSV}" download>all {len(het)} tests '
             f"(CSV)</a>")
     if len(shown):
         display(HTML(f"<figure>{html_table(shown)}<figcaption>Tests of heterogeneity with "

@@ -206,7 +206,7 @@ def write_all(ev: Evaluation, rule: Disclosure, manifest: dict, out_dir: Path,
 
     ``equity_tables`` are the published equity tables when the caller already built them.
     """
-    from pipeline.report.equity_section import published_tables
+    from pipeline.report.equity_tables import published_tables
     from pipeline.report.manifest import dumps
 
     write_csv(published_before_after(ev, rule), out_dir / "tables" / "before_after.csv")

@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline import config
 from pipeline.evaluation import Evaluation, Inputs, rate_per
 from pipeline.evaluation.result import RATIO_SUFFIX
-from pipeline.report import equity_section, history, manifest, publish, wording
+from pipeline.report import equity_tables, history, manifest, publish, wording
 
 RATIO_NAMES = {"_or": "odds ratio", "_rr": "rate ratio", "": "difference"}
 
@@ -107,7 +107,7 @@ class Story:
     @cached_property
     def equity_tables(self) -> dict[str, pd.DataFrame]:
         """The equity tables as published (computed once: shown here, written to tables/)."""
-        return equity_section.published_tables(self.ev.equity, self.rule, self.ev.series)
+        return equity_tables.published_tables(self.ev.equity, self.rule, self.ev.series)
 
     def headline_metrics(self) -> dict:
         """The headline outcome's first-phase level change, rounded as published."""

@@ -14,7 +14,7 @@ import pandas as pd
 from pipeline import config
 from pipeline.evaluation.judgements import first_phase_months
 from pipeline.evaluation.series import equity_outcomes
-from pipeline.report import equity_section, index, wording
+from pipeline.report import equity_answer, index, wording
 
 
 def header(story) -> str:
@@ -192,17 +192,17 @@ def equity_sentence(story, outcome: config.Outcome | None = None) -> str:
     against = ("the earlier trends" if story.cfg.design != "controlled"
                else f"the same fifths in {story.compared()}")
     primary = story.cfg.equity_primary
-    return equity_section.gap_sentence(story.ev.equity, outcome.key, outcome.label,
+    return equity_answer.gap_sentence(story.ev.equity, outcome.key, outcome.label,
                                        horizon=primary.horizon,
                                        improvement=outcome.improvement, against=against,
                                        estimand=primary.estimand,
                                        smallest_effect=primary.smallest_effect)
 
 
-def gap_answers(story) -> dict[str, equity_section.GapAnswer]:
+def gap_answers(story) -> dict[str, equity_answer.GapAnswer]:
     """Each outcome's equity answer (outcomes whose gap could not be modelled are left out)."""
     primary = story.cfg.equity_primary
-    answers = {o.key: equity_section.gap_answer(story.ev.equity, o.key, primary.horizon,
+    answers = {o.key: equity_answer.gap_answer(story.ev.equity, o.key, primary.horizon,
                                                 improvement=o.improvement,
                                                 estimand=primary.estimand,
                                                 smallest_effect=primary.smallest_effect)
@@ -216,10 +216,10 @@ def equity_disagreement(story) -> str | None:
     primary = gap_answers(story).get(outcome.key)
     if primary is None:
         return None
-    secondary = equity_section.secondary_answers(
+    secondary = equity_answer.secondary_answers(
         story.ev.equity, outcome.key, story.equity_tables["equity_gaps"], outcome.improvement,
         story.cfg.equity_primary)
-    return equity_section.disagreement_sentence(primary, secondary)
+    return equity_answer.disagreement_sentence(primary, secondary)
 
 
 def equity_alerts(story) -> list[str]:
