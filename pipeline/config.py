@@ -20,6 +20,8 @@ import pandas as pd
 import yaml
 
 from pipeline.errors import PipelineError
+from pipeline.period_params import (check_end, check_its_period, check_period, check_start,
+                                    horizon_months, spec_in_periods, to_periods)
 
 ROOT_ENV = "PIPELINE_ROOT"
 EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
@@ -182,6 +184,9 @@ class Intervention:
     model: str = "segmented"
     structural: dict = field(default_factory=dict)  # pipeline.stats.structural options
     synthetic_control: bool = False
+    # What prepare aggregates the records to and the models count (docs/adr/0160): month,
+    # quarter or year; params stay in months and are converted to periods for the models.
+    period: str = "month"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -237,7 +242,7 @@ class Intervention:
         Built from the intervention's design (phases, unit starts, comparators, washout), its
         `its` options and the outcome's own `family` and `its` overrides, in that order.
         """
-        return {
+        return spec_in_periods({
             **self.its,
             **outcome.its,
             "family": outcome.family,
@@ -250,7 +255,7 @@ class Intervention:
             ),
             "comparator_units": list(self.comparator_units) if self.comparator_units else None,
             "washout_months": self.before_after.washout_months,
-        }
+        }, self.period)
 
     @property
     def alpha(self) -> float:
@@ -258,7 +263,9 @@ class Intervention:
 
     @property
     def horizons(self) -> tuple[int, ...]:
-        return tuple(self.its.get("horizons", (3, 6, 12)))
+        """The ITS horizons in periods (params give them in months; docs/adr/0160)."""
+        return tuple(to_periods(h, self.period, "its.horizons")
+                     for h in horizon_months(self.its, self.period))
 
     def outcome_columns(self, population: str = "patients") -> dict[str, tuple[str, str | None]]:
         """Numerator and denominator columns of the outcomes read from one population's file
@@ -536,19 +543,51 @@ def _check_its_specs(cfg: "Intervention", where: str) -> None:
         )
     for outcome in cfg.outcomes:
         try:
-            spec = validate_spec(cfg.its_spec(outcome))
+            validate_spec(cfg.its_spec(outcome))
         except ValueError as exc:
             raise ConfigError(
                 f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): {exc}"
             ) from None
-        if spec.period != "month":
-            raise ConfigError(
-                f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): period = "
-                f"{spec.period!r}, but the prepare stage aggregates the extract to months, so "
-                "the reports are monthly (docs/adr/0130-its-period.md). Fix: remove period or "
-                "set it to month; fit weekly, quarterly or yearly series with "
-                "pipeline.stats.fit_its directly"
-            )
+
+
+def _period(value: Any, where: str) -> str:
+    try:
+        return check_period(value)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.{exc}") from None
+
+
+def _in_periods(months: int, period: str, where: str) -> int:
+    try:
+        return to_periods(months, period, where)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {exc}") from None
+
+
+def _check_period(cfg: "Intervention", where: str) -> None:
+    """At a quarter or a year, every date of params sits on a period boundary and every count
+    is a whole number of periods (:mod:`pipeline.period_params`, docs/adr/0160)."""
+    p = cfg.period
+    checks = [(check_start, cfg.window.start, f"{where}.window.start"),
+              (check_end, cfg.window.end, f"{where}.window.end")]
+    checks += [(check_start, ph.start, f"{where}.phases[{i}].start")
+               for i, ph in enumerate(cfg.phases)]
+    checks += [(check_start, s, f"{where}.unit_starts.{u}")
+               for u, s in (cfg.unit_starts or {}).items()]
+    checks += [(check_start, o.measured_from, f"{where}.outcomes.{o.key}.measured_from")
+               for o in cfg.outcomes if o.measured_from is not None]
+    try:
+        for check, month, key in checks:
+            check(month, p, key)
+        for name in ("before_months", "after_months", "washout_months"):
+            to_periods(getattr(cfg.before_after, name), p, f"{where}.before_after.{name}")
+        check_its_period(cfg.its, p, f"{where}.its")
+        for o in cfg.outcomes:
+            check_its_period(o.its, p, f"{where}.outcomes.{o.key}.its")
+            for h in horizon_months({**cfg.its, **o.its}, p):
+                to_periods(h, p, f"{where}.its.horizons (or outcomes.{o.key}.its.horizons)")
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {exc}") from None
 
 
 def _check_other_models(cfg: "Intervention", where: str) -> None:
@@ -580,6 +619,7 @@ _INTERVENTION_KEYS = {
     "multiplicity", "sensitivity", "data", "staff_extract", "staff_process", "target_group",
     "intersections",
     "staggered", "equity_primary", "source", "model", "structural", "synthetic_control",
+    "period",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 MODELS = ("segmented", "structural")
@@ -733,10 +773,16 @@ def parse_intervention(key: str, raw: dict, root: Path,
         model=_choice(raw.get("model", "segmented"), MODELS, f"{where}.model"),
         structural=_mapping(raw.get("structural", {}), f"{where}.structural"),
         synthetic_control=raw.get("synthetic_control", False),
+        period=_period(raw.get("period", "month"), where),
         raw=raw,
     )
-    cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(
-        (defaults or {}).get("equity_primary"), raw.get("equity_primary"), where, cfg.horizons))
+    _check_period(cfg, where)
+    primary = _equity_primary((defaults or {}).get("equity_primary"), raw.get("equity_primary"),
+                              where, horizon_months(cfg.its, cfg.period))
+    if cfg.period != "month":
+        primary = dataclasses.replace(primary, horizon=_in_periods(
+            primary.horizon, cfg.period, f"{where}.equity_primary.horizon"))
+    cfg = dataclasses.replace(cfg, equity_primary=primary)
     _check_other_models(cfg, where)
     _check_measured_from(cfg, where)
     _check_beside_extract(cfg, where, root)
