@@ -20,8 +20,9 @@ import pandas as pd
 import yaml
 
 from pipeline.errors import PipelineError
-from pipeline.period_params import (check_end, check_its_period, check_period, check_start,
-                                    horizon_months, spec_in_periods, to_periods)
+from pipeline.period_params import (check_end, check_its_period, check_monthly_only,
+                                    check_period, check_start, horizon_months, spec_in_periods,
+                                    to_periods)
 
 ROOT_ENV = "PIPELINE_ROOT"
 EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
@@ -581,6 +582,7 @@ def _check_period(cfg: "Intervention", where: str) -> None:
             check(month, p, key)
         for name in ("before_months", "after_months", "washout_months"):
             to_periods(getattr(cfg.before_after, name), p, f"{where}.before_after.{name}")
+        check_monthly_only(cfg.model, cfg.synthetic_control, p, where)
         check_its_period(cfg.its, p, f"{where}.its")
         for o in cfg.outcomes:
             check_its_period(o.its, p, f"{where}.outcomes.{o.key}.its")

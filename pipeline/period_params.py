@@ -117,6 +117,21 @@ def check_its_period(its: dict, period: str, key: str) -> None:
             "it from its")
 
 
+def check_monthly_only(model: str, synthetic_control: bool, period: str, key: str) -> None:
+    """The structural model and the synthetic control count months (their pre-period minimum,
+    seasonal period and figures): refused at another period rather than run on the wrong
+    unit (docs/adr/0160)."""
+    if period == "month":
+        return
+    named = [k for k, on in (("model: structural", model == "structural"),
+                             ("synthetic_control: true", synthetic_control is True)) if on]
+    if named:
+        raise ValueError(
+            f"{key}: {' and '.join(named)} count months, but period is {period!r} (docs/adr/0160). "
+            f"Fix: remove {' and '.join(named)} (the segmented ITS runs at any period), or "
+            "set period: month")
+
+
 def _label(start: pd.Timestamp, period: str) -> str:
     if period == "quarter":
         return f"{start.year} Q{(start.month - 1) // 3 + 1}"

@@ -42,6 +42,16 @@ def time_column(columns, period: str) -> str:
     return period if period in columns or "month" not in columns else "month"
 
 
+def noun(period: str) -> str:
+    """The period as a word in report text: ``month``, ``week``, ``quarter``, ``year``."""
+    return period
+
+
+def adjective(period: str) -> str:
+    """``monthly``, ``weekly``, ``quarterly``, ``yearly`` (``the quarterly SII``)."""
+    return {"month": "monthly", "week": "weekly", "quarter": "quarterly", "year": "yearly"}[period]
+
+
 def plural(n: int, period: str) -> str:
     """``"1 quarter"``, ``"4 quarters"``, ``"12 months"``: a count of periods in words."""
     return f"{n} {period}" + ("" if n == 1 else "s")

@@ -42,17 +42,15 @@ def to_period(table: pa.Table, quality: dict, period: str) -> tuple[pa.Table, di
         partial = [r[0] for r in con.execute(
             f"SELECT start FROM p GROUP BY start HAVING count(*) < {size} ORDER BY start"
         ).fetchall()]
-        out = con.execute(f"""SELECT p.start AS month, {', '.join(KEYS)},
+        out = con.sql(f"""SELECT p.start AS month, {', '.join(KEYS)},
                 CAST(sum(numerator) AS BIGINT) AS numerator,
                 CAST(sum(denominator) AS BIGINT) AS denominator
                 {''.join(f', CAST(max({c}) AS BIGINT) AS {c}' for c in covariates)}
             FROM monthly JOIN p USING (month)
             WHERE p.start NOT IN (SELECT start FROM p GROUP BY start HAVING count(*) < {size})
-            GROUP BY ALL ORDER BY outcome, dimension, stratum, unit, p.start""").arrow()
+            GROUP BY ALL ORDER BY outcome, dimension, stratum, unit, p.start""").to_arrow_table()
     finally:
         con.close()
-    if isinstance(out, pa.RecordBatchReader):
-        out = out.read_all()
     out = out.cast(table.schema)
     return out, _quality(quality, out, period, partial)
 

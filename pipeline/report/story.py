@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from pipeline import config, disclosure
+from pipeline import config, disclosure, periods
 from pipeline.evaluation import (Evaluation, equity_outcomes, load_series, run, select,
                                  treated_units)
 from pipeline.report import (equity_section, figures, history, index, manifest, publish,
@@ -226,6 +226,7 @@ class Story:
             autocorrelated=d["ljung_box_p"] < 0.05,
             sensitivity_agrees=agrees,
             placebo_significant=placebo,
+            period=self.cfg.period,
         )
 
     def _link_rows(self) -> pd.DataFrame:
@@ -354,7 +355,8 @@ class Story:
             diff = self._effect(outcome.key, f"abs_diff_h{horizon}")
             answer.append(wording.difference_sentence(what, diff["estimate"], diff["ci_low"],
                                                       diff["ci_high"], horizon,
-                                                      outcome.improvement, compared))
+                                                      outcome.improvement, compared,
+                                                      self.cfg.period))
         excess = self._effect(outcome.key, "cumulative_excess")
         answer.append(wording.cumulative_sentence(excess["estimate"], excess["ci_low"],
                                                   excess["ci_high"], outcome.events, compared))
@@ -363,7 +365,8 @@ class Story:
         answer.append(wording.ratio_sentence(what, level["estimate"], level["ci_low"],
                                              level["ci_high"], ratio_name, self._start_phrase(),
                                              outcome.improvement))
-        warning = wording.short_phase_warning(self._first_phase(), self.first_phase_months())
+        warning = wording.short_phase_warning(self._first_phase(), self.first_phase_months(),
+                                              self.cfg.period)
         if warning:
             answer.append(warning)
         return answer
@@ -812,7 +815,8 @@ class Story:
         per = self.per(outcome)
         result = spc.spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
                                improvement=outcome.improvement, target=outcome.target,
-                               per=None if per == 100 else per, **how)
+                               per=None if per == 100 else per, period=self.cfg.period,
+                               **how)
         return result, limits, None
 
     @staticmethod
@@ -905,9 +909,11 @@ class Story:
         change = res.gap_change[res.gap_change["outcome"] == outcome.key]
         primary = self.cfg.equity_primary
         display(Markdown(f"**Change in the gap** (stratified ITS: quintile {most} minus quintile "
-                         f"{least}; and an ITS of the monthly SII). Pre-specified in params "
-                         f"before the data were seen: the {primary.horizon}-month difference of "
-                         f"{equity_section.ESTIMAND_NAMES[primary.estimand]} is the primary "
+                         f"{least}; and an ITS of the {periods.adjective(self.cfg.period)} SII). "
+                         f"Pre-specified in params before the data were seen: the "
+                         f"{primary.horizon}-{periods.noun(self.cfg.period)} difference of "
+                         f"{equity_section.estimand_name(primary.estimand, self.cfg.period)} "
+                         "is the primary "
                          "answer; every other row is secondary."))
         if len(change):
             change = on_percent_scale(without_link_twins(change))
@@ -946,7 +952,8 @@ class Story:
         segments = [s for result in self.ev.its.values()
                     for s in result.diagnostics.get("points_per_segment", [])
                     if s["months"] < short]
-        named = sorted({f"“{s['segment']}” ({s['months']} months)" for s in segments})
+        named = sorted({f"“{s['segment']}” ({periods.plural(s['months'], self.cfg.period)})"
+                        for s in segments})
         where = (f"here: {', '.join(named)}." if named
                  else "no segment in this report is that short.")
         return "\n".join([
