@@ -30,12 +30,12 @@ SHORT_PHASE_UNKNOWN = 99  # no segment record: no short-phase warning
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
 
 
-def html_table(table: pd.DataFrame, csv: str | None = None) -> str:
+def html_table(table: pd.DataFrame, csv: str | None = None, period: str = "month") -> str:
     """A table as HTML for people: column names in words, proportions as percentages, p-values
     and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
     than overflowing the page. The CSV files under ``tables/`` keep the variable names; ``csv``
     names the one that holds this table's numbers, linked beside it."""
-    shown = wording.readable_table(table)
+    shown = wording.readable_table(table, period)
     body = shown.to_html(index=False, border=0, na_rep="")
     link = f"<p>{figures.download_link(csv)}</p>" if csv else ""
     return f'<div class="table-wrap">{body}</div>{link}'
@@ -633,7 +633,7 @@ class Story:
         shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
         shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
         return html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
-                                  "p_value", "scale"]], "tables/its_effects.csv")
+                                  "p_value", "scale"]], "tables/its_effects.csv", self.cfg.period)
 
     def reported_outcomes(self, population: str | None = None) -> list[config.Outcome]:
         """Outcomes with a section of their own (grouped outcomes share one table:

@@ -341,15 +341,20 @@ def p_value(value) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def estimand_label(name) -> str:
-    """An estimand's name in words ("abs_diff_h12" -> "Difference at 12 months")."""
+def estimand_label(name, period: str = "month") -> str:
+    """An estimand's name in words ("abs_diff_h12" -> "Difference at 12 months"; at another
+    period, "Difference at 4 quarters", "Change in trend, per quarter")."""
     for pattern, label in ESTIMAND_PATTERNS:
         if isinstance(name, str) and re.match(pattern, name):
-            return re.sub(pattern, label, name)
+            words = re.sub(pattern, label, name)
+            if period == "month":
+                return words
+            return re.sub(r"\bat 1 (\w+)s\b", r"at 1 \1",
+                          words.replace("month", periods.noun(period)))
     return name
 
 
-def readable_table(table):
+def readable_table(table, period: str = "month"):
     """A copy of ``table`` for the page: human column labels, proportions as percentages (one
     decimal), p-values as "< 0.001" or three decimals, other numbers in fixed notation."""
     out = table.copy()
@@ -361,7 +366,7 @@ def readable_table(table):
         elif column in P_COLUMNS:
             out[column] = values.map(p_value)
         elif column == "estimand":
-            out[column] = values.map(estimand_label)
+            out[column] = values.map(lambda name: estimand_label(name, period))
         else:
             out[column] = values.map(number)
     return out.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
