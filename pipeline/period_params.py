@@ -82,10 +82,11 @@ def to_periods(months: int, period: str, key: str) -> int:
     """A count of months in params as a count of periods; it must be a whole number of them."""
     size = MONTHS_IN[period]
     if months % size:
+        lower = months // size * size
+        nearest = [str(m) for m in (lower, lower + size) if m > 0]
         raise ValueError(
             f"{key} = {months} months is not a whole number of {period}s (period: {period}: "
-            f"{size} months each). Fix: use {months // size * size or size} or "
-            f"{(months // size + 1) * size} months")
+            f"{size} months each). Fix: use {' or '.join(nearest)} months")
     return months // size
 
 
