@@ -276,7 +276,8 @@ class Story:
             "may not be stable." if placebo else "",
         ]
         if len(unfitted):
-            parts.append("Not fitted (too few months): " + ", ".join(unfitted) + ".")
+            parts.append(f"Not fitted (too few {periods.noun(self.cfg.period)}s): "
+                         + ", ".join(unfitted) + ".")
         display(Markdown(f"{len(rows)} variants fitted. " + " ".join(p for p in parts if p)))
 
     def show_staggered(self) -> None:

@@ -127,7 +127,7 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     if ramps:
         parts.append(f"level change ramped in over months ({'; '.join(ramps)})")
     if spec.washout_months:
-        parts.append(f"washout {spec.washout_months} month(s)")
+        parts.append(f"washout {spec.washout_months} {spec.period}(s)")
     if spec.exclude_months:
         spans = ", ".join(f"{a}..{b}" for a, b in spec.exclude_months)
         parts.append(f"months excluded from the fit ({spans})")
