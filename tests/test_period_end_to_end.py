@@ -113,3 +113,4 @@ def test_the_report_speaks_in_quarters(quarterly):
     assert "months after the start" not in summary
     assert "Difference at 4 quarters" in effects and "Change in trend, per quarter" in effects
     assert "Difference at 1 quarter<" in effects
+    assert "ratio per quarter" in effects and "per month" not in effects   # the scale column

@@ -100,6 +100,9 @@ def _percent_scale(scale) -> str | None:
         return None
     if scale in PROPORTION_SCALES:
         return PROPORTION_SCALES[scale]
+    other = re.fullmatch(r"(.+ per )(week|quarter|year)", scale)   # docs/adr/0160
+    if other and other.group(1) + "month" in PROPORTION_SCALES:
+        return PROPORTION_SCALES[other.group(1) + "month"].replace("month", other.group(2))
     gap = re.fullmatch(r"(difference \(Q\d - Q\d\)) in difference in proportion", scale)
     return f"{gap.group(1)} in percentage points" if gap else None
 
