@@ -41,6 +41,15 @@ the gap rows alone about 15 min, one process per family)::
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48 \\
         --errors auto "auto gap" --families quasibinomial --rhos 0.6   # a quick look
 
+Third table, by period (``--table periods``, issue 12, docs/adr/0160): quasi-binomial series
+of 156 weeks, 32 quarters or 20 years fitted in their own period (``errors: auto``, Fourier
+seasonality over the period's seasons), bias and coverage of the level change, the slope
+change and the difference one year after the start over ``n`` series with a known effect, type
+I error over ``n`` without; saved under ``periods`` in ``its_autocorrelation.json`` and at the
+end of its ``.md`` (1,000 series a row: about 10 min on 2 shared cores)::
+
+    .venv/bin/python benchmarks/its_simulation.py --table periods --n 1000
+
 Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
 the spec's defaults (``ci_quantile`` included: t quantiles on the residual df for gaussian,
