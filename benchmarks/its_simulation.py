@@ -41,6 +41,15 @@ the gap rows alone about 15 min, one process per family)::
     .venv/bin/python benchmarks/its_simulation.py --table autocorrelation --n 200 --only 48 \\
         --errors auto "auto gap" --families quasibinomial --rhos 0.6   # a quick look
 
+Third table, by period (``--table periods``, issue 12, docs/adr/0160): quasi-binomial series
+of 156 weeks, 32 quarters or 20 years fitted in their own period (``errors: auto``, Fourier
+seasonality over the period's seasons), bias and coverage of the level change, the slope
+change and the difference one year after the start over ``n`` series with a known effect, type
+I error over ``n`` without; saved under ``periods`` in ``its_autocorrelation.json`` and at the
+end of its ``.md`` (1,000 series a row: about 10 min on 2 shared cores)::
+
+    .venv/bin/python benchmarks/its_simulation.py --table periods --n 1000
+
 Prints the table and writes ``benchmarks/out/its_simulation.json``; with ``--cells`` only the
 named cells are rerun and the others are kept from the existing file. Each cell is fitted with
 the spec's defaults (``ci_quantile`` included: t quantiles on the residual df for gaussian,
@@ -355,23 +364,169 @@ def ac_markdown(results: dict) -> str:
             "df).\n\n" + head + "\n".join(lines) + "\n")
 
 
-def _save_ac(key: str, res: dict) -> dict:
-    """Add one row to the saved table, re-reading it under a lock first, so that several
-    processes (e.g. one per series length) can fill the table side by side."""
+def _save_ac(key: str, res: dict | None = None, period_rows: dict | None = None) -> dict:
+    """Add one row to the saved table (or, with ``period_rows``, the rows by period),
+    re-reading it under a lock first, so that several processes (e.g. one per series length)
+    can fill the table side by side."""
     import fcntl
     import tempfile
 
     OUT_AC.parent.mkdir(parents=True, exist_ok=True)
     with open(Path(tempfile.gettempdir()) / "its_autocorrelation.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(OUT_AC.read_text()).get("cells", {}) if OUT_AC.exists() else {}
-        results[key] = res
+        saved = json.loads(OUT_AC.read_text()) if OUT_AC.exists() else {}
+        results = saved.get("cells", {})
+        if res is not None:
+            results[key] = res
+        by_period = {**saved.get("periods", {}), **(period_rows or {})}
         ordered = {ac_key(*c): results[ac_key(*c)] for c in ac_cells() if ac_key(*c) in results}
-        OUT_AC.write_text(json.dumps({"targets": {"coverage": [0.93, 0.97], "type1": [0.03, 0.07]},
-                                      "estimands": list(AC_ESTIMANDS), "cells": ordered},
+        by_period = {period_key(*c): by_period[period_key(*c)] for c in PERIOD_CELLS
+                     if period_key(*c) in by_period}
+        OUT_AC.write_text(json.dumps({"targets": {"coverage": [0.93, 0.97], "type1": [0.03, 0.07],
+                                                  "abs_relative_bias_below": 0.05},
+                                      "estimands": list(AC_ESTIMANDS), "cells": ordered,
+                                      **({"periods": by_period} if by_period else {})},
                                      indent=2) + "\n")
-        OUT_AC.with_suffix(".md").write_text(ac_markdown(ordered))
+        OUT_AC.with_suffix(".md").write_text(ac_markdown(ordered)
+                                             + (period_markdown(by_period) if by_period else ""))
     return ordered
+
+
+# --- rows by period (issue 12, docs/adr/0160) ------------------------------------------------
+
+# period -> periods in the series, seasons per year (None: no season), Fourier harmonics,
+# trials per period, level change (log odds), slope change per period (log odds), horizon
+PERIOD_DESIGNS = {
+    "week": dict(length=156, seasons=365.25 / 7, harmonics=2, denominator=250, level=0.3,
+                 slope=0.008, horizon=52),
+    "quarter": dict(length=32, seasons=4, harmonics=2, denominator=3000, level=0.5,
+                    slope=0.06, horizon=4),
+    "year": dict(length=20, seasons=None, harmonics=0, denominator=12000, level=0.5,
+                 slope=0.1, horizon=1),
+}
+PERIOD_CELLS = [(p, r) for p in PERIOD_DESIGNS for r in (0.0, 0.3)]
+PERIOD_ESTIMANDS = ("level_change", "slope_change", "abs_diff_h")
+
+
+def period_key(period: str, rho: float) -> str:
+    return f"quasibinomial / auto / rho {rho:g} / {period}"
+
+
+def _period_series(period: str, rho: float, effect: bool, seed: int):
+    """One quasi-binomial series of ``period``s (baseline 20%, latent AR(1) noise SD 0.15 on
+    the logit, a seasonal sine of amplitude 0.2 over the period's seasons per year), with the
+    design's level and slope change from the middle period when ``effect``, re-dated as
+    consecutive period starts from 2010 (:mod:`pipeline.periods`)."""
+    import pandas as pd
+
+    from pipeline import periods
+
+    d = PERIOD_DESIGNS[period]
+    start = "2010-01"
+    mid = str(pd.Period(start, "M") + d["length"] // 2)
+    sim = simulate_series(n_months=d["length"], start=start, family="binomial", baseline=0.2,
+                          denominator=d["denominator"], sd=0.15, ar=rho,
+                          amplitude=0.2 if d["seasons"] else 0.0, seasons=d["seasons"] or 12,
+                          phases=[(mid, d["level"], d["slope"])] if effect else [], seed=seed)
+    first = periods.to_period("2010-01-04" if period == "week" else "2010-01-01", period, "first")
+    ordinals = first + np.arange(d["length"])
+    return sim.drop(columns="month").assign(
+        **{period: periods.start_dates(ordinals, period)}), \
+        str(periods.start_dates([first + d["length"] // 2], period)[0])[:10]
+
+
+def run_period_cell(period: str, rho: float, n: int, seed0: int = 0) -> dict:
+    """Bias and coverage of the level change, slope change and the difference one year after
+    the start (``abs_diff_h<horizon>``, true value from the noise-free means) over ``n``
+    series with the effect, and type I error over ``n`` without, fitted as the reports fit
+    (``errors: auto``, Fourier seasonality in the period's own seasons per year)."""
+    import pandas as pd
+
+    d = PERIOD_DESIGNS[period]
+    t0 = time.perf_counter()
+    out = {"n": n, "length": d["length"], "spec": {}}
+    for label, effect, offset in (("effect", True, 0), ("null", False, 10**6)):
+        frames, truth = [], None
+        for i in range(n):
+            series, start = _period_series(period, rho, effect, seed0 + offset + i)
+            frames.append(series.assign(stratum=i))
+            if truth is None:
+                h = series.index[series[period] >= pd.Timestamp(start)][d["horizon"] - 1]
+                truth = float(series.loc[h, "true_mean"] - series.loc[h, "true_counterfactual"])
+        spec = {"family": "quasibinomial", "errors": "auto", "period": period,
+                "phases": [{"name": "launch", "start": start}], "horizons": [d["horizon"]],
+                "seasonality": "fourier" if d["seasons"] else "none",
+                **({"harmonics": d["harmonics"]} if d["seasons"] else {})}
+        out["spec"] = {k: v for k, v in spec.items() if k != "phases"}
+        batch = fit_its_many(pd.concat(frames, ignore_index=True)
+                             .drop(columns=["true_mean", "true_counterfactual"]), spec,
+                             by="stratum")
+        eff = batch.effects
+        true = {"level_change": d["level"], "slope_change": d["slope"], "abs_diff_h": truth}
+        for est in PERIOD_ESTIMANDS:
+            name = f"abs_diff_h{d['horizon']}" if est == "abs_diff_h" else est
+            v = eff.loc[eff["estimand"] == name,
+                        ["estimate", "ci_low", "ci_high", "p_value"]].to_numpy()
+            row = out.setdefault(est, {})
+            if effect:
+                row["truth"] = true[est]
+                row["bias"] = float((v[:, 0].mean() - true[est]) / true[est])
+                row["bias_mcse"] = float(v[:, 0].std() / np.sqrt(n) / abs(true[est]))
+                row["coverage"] = float(np.mean((v[:, 1] <= true[est]) & (true[est] <= v[:, 2])))
+            else:
+                row["type1"] = float(np.mean(v[:, 3] < 0.05))
+                row["null_coverage"] = float(np.mean((v[:, 1] <= 0) & (0 <= v[:, 2])))
+    out["meets_target"] = bool(all(
+        abs(out[e]["bias"]) < TARGETS["bias"]
+        and TARGETS["coverage"][0] <= out[e]["coverage"] <= TARGETS["coverage"][1]
+        and TARGETS["type1"][0] <= out[e]["type1"] <= TARGETS["type1"][1]
+        for e in PERIOD_ESTIMANDS))
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def period_markdown(rows: dict) -> str:
+    """The rows by period as markdown: bias, coverage and type I error per estimand."""
+    head = ("| period | length | lag-1 rho | series (MC SE) | level change bias / cover / "
+            "type I | slope change bias / cover / type I | difference 1 year after bias / "
+            "cover / type I | target |\n|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for (p, r) in PERIOD_CELLS:
+        res = rows.get(period_key(p, r))
+        if res is None:
+            continue
+        cells = " | ".join(f"{res[x]['bias']:+.1%} ({res[x]['bias_mcse']:.1%}) / "
+                           f"{res[x]['coverage']:.1%} / "
+                           f"{res[x]['type1']:.1%}" for x in PERIOD_ESTIMANDS)
+        mcse = 100 * np.sqrt(0.95 * 0.05 / res["n"])
+        lines.append(f"| {p} | {res['length']} {p}s | {r:g} | {res['n']:,} ({mcse:.1f}) | "
+                     f"{cells} | {'met' if res['meets_target'] else '**missed**'} |")
+    return ("\n## By period (week, quarter, year)\n\nQuasi-binomial series fitted in their own "
+            "period (`period: week | quarter | year`, docs/adr/0130, 0160) with `errors: auto` "
+            "and Fourier seasonality over the period's seasons per year (weeks: 52.18, 2 "
+            "harmonics; quarters: 4, 2 harmonics; years: none); latent AR(1) noise SD 0.15 on "
+            "the logit, a seasonal sine of amplitude 0.2, baseline 20%, the start in the middle. "
+            "Bias (relative to the true level change, slope change per period and the true "
+            "difference one year after the start) and coverage over series with the effect; "
+            "type I error over as many without. Targets |bias| < 5%, coverage 93-97%, type I "
+            "3-7%; Monte Carlo SE of the bias beside it and of a 95% coverage in the series "
+            "column.\n\n"
+            + head + "\n".join(lines) + "\n")
+
+
+def main_periods(n: int) -> dict:
+    """Run and save the rows by period."""
+    rows = {}
+    for (p, r) in PERIOD_CELLS:
+        res = run_period_cell(p, r, n, seed0=int(r * 10) * 100_000 + 7_000_000)
+        rows[period_key(p, r)] = res
+        print(f"{period_key(p, r):40s} " + "  ".join(
+            f"{res[x]['bias']:+6.1%}/{res[x]['coverage']:6.1%}/{res[x]['type1']:5.1%}"
+            for x in PERIOD_ESTIMANDS)
+            + f"  {res['seconds']:6.1f}s  {'met' if res['meets_target'] else 'MISSED'}",
+            flush=True)
+        _save_ac("", period_rows={period_key(p, r): res})
+    return rows
 
 
 def main_autocorrelation(n: int, only_months=None, n_long: int | None = None,
@@ -408,7 +563,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="series per cell (default 1000)")
     parser.add_argument("--cells", nargs="*", default=list(CELLS))
-    parser.add_argument("--table", choices=("effects", "autocorrelation"), default="effects")
+    parser.add_argument("--table", choices=("effects", "autocorrelation", "periods"), default="effects")
     parser.add_argument("--only", type=int, nargs="*", help="autocorrelation: series lengths")
     parser.add_argument("--resume", action="store_true",
                         help="autocorrelation: keep rows already saved with the same n")
@@ -420,6 +575,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--families", nargs="*", help="autocorrelation: only these families")
     parser.add_argument("--rhos", type=float, nargs="*", help="autocorrelation: only these rho")
     args = parser.parse_args(argv)
+    if args.table == "periods":
+        return main_periods(args.n)
     if args.table == "autocorrelation":
         return main_autocorrelation(args.n, args.only, args.n_long, args.resume, args.errors,
                                     args.families, args.rhos)

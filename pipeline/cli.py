@@ -61,6 +61,7 @@ def _extract_arguments(cfg: config.Intervention) -> dict:
         "crossed": list(cfg.crossed),
         "populations": {o.key: o.population_table for o in cfg.outcomes
                         if o.population_table is not None},
+        "period": cfg.period,
     }
 
 

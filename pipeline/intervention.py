@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.period_params import horizon_months, spec_in_periods, to_periods
+
 EQUITY_DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "binomial", "quasibinomial")
 
@@ -150,6 +152,9 @@ class Intervention:
     model: str = "segmented"
     structural: dict = field(default_factory=dict)  # pipeline.stats.structural options
     synthetic_control: bool = False
+    # What prepare aggregates the records to and the models count (docs/adr/0160): month,
+    # quarter or year; params stay in months and are converted to periods for the models.
+    period: str = "month"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -205,7 +210,7 @@ class Intervention:
         Built from the intervention's design (phases, unit starts, comparators, washout), its
         `its` options and the outcome's own `family` and `its` overrides, in that order.
         """
-        return {
+        return spec_in_periods({
             **self.its,
             **outcome.its,
             "family": outcome.family,
@@ -218,7 +223,7 @@ class Intervention:
             ),
             "comparator_units": list(self.comparator_units) if self.comparator_units else None,
             "washout_months": self.before_after.washout_months,
-        }
+        }, self.period)
 
     @property
     def alpha(self) -> float:
@@ -226,7 +231,9 @@ class Intervention:
 
     @property
     def horizons(self) -> tuple[int, ...]:
-        return tuple(self.its.get("horizons", (3, 6, 12)))
+        """The ITS horizons in periods (params give them in months; docs/adr/0160)."""
+        return tuple(to_periods(h, self.period, "its.horizons")
+                     for h in horizon_months(self.its, self.period))
 
     def outcome_columns(self, population: str = "patients") -> dict[str, tuple[str, str | None]]:
         """Numerator and denominator columns of the outcomes read from one population's file

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pipeline.intervention import Intervention
 from pipeline.params_fields import ConfigError
+from pipeline.period_params import (check_end, check_its_period, check_monthly_only,
+                                    check_period, check_start, horizon_months, to_periods)
 
 
 def check_measured_from(cfg: "Intervention", where: str) -> None:
@@ -87,19 +89,52 @@ def check_its_specs(cfg: "Intervention", where: str) -> None:
         )
     for outcome in cfg.outcomes:
         try:
-            spec = validate_spec(cfg.its_spec(outcome))
+            validate_spec(cfg.its_spec(outcome))
         except ValueError as exc:
             raise ConfigError(
                 f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): {exc}"
             ) from None
-        if spec.period != "month":
-            raise ConfigError(
-                f"params.yaml: {where}.its (or outcomes.{outcome.key}.its): period = "
-                f"{spec.period!r}, but the prepare stage aggregates the extract to months, so "
-                "the reports are monthly (docs/adr/0130-its-period.md). Fix: remove period or "
-                "set it to month; fit weekly, quarterly or yearly series with "
-                "pipeline.stats.fit_its directly"
-            )
+
+
+def parse_period(value, where: str) -> str:
+    try:
+        return check_period(value)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {where}.{exc}") from None
+
+
+def in_periods(months: int, period: str, where: str) -> int:
+    try:
+        return to_periods(months, period, where)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {exc}") from None
+
+
+def check_period_boundaries(cfg: "Intervention", where: str) -> None:
+    """At a quarter or a year, every date of params sits on a period boundary and every count
+    is a whole number of periods (:mod:`pipeline.period_params`, docs/adr/0160)."""
+    p = cfg.period
+    checks = [(check_start, cfg.window.start, f"{where}.window.start"),
+              (check_end, cfg.window.end, f"{where}.window.end")]
+    checks += [(check_start, ph.start, f"{where}.phases[{i}].start")
+               for i, ph in enumerate(cfg.phases)]
+    checks += [(check_start, s, f"{where}.unit_starts.{u}")
+               for u, s in (cfg.unit_starts or {}).items()]
+    checks += [(check_start, o.measured_from, f"{where}.outcomes.{o.key}.measured_from")
+               for o in cfg.outcomes if o.measured_from is not None]
+    try:
+        for check, month, key in checks:
+            check(month, p, key)
+        for name in ("before_months", "after_months", "washout_months"):
+            to_periods(getattr(cfg.before_after, name), p, f"{where}.before_after.{name}")
+        check_monthly_only(cfg.model, cfg.synthetic_control, p, where)
+        check_its_period(cfg.its, p, f"{where}.its")
+        for o in cfg.outcomes:
+            check_its_period(o.its, p, f"{where}.outcomes.{o.key}.its")
+            for h in horizon_months({**cfg.its, **o.its}, p):
+                to_periods(h, p, f"{where}.its.horizons (or outcomes.{o.key}.its.horizons)")
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: {exc}") from None
 
 
 def check_other_models(cfg: "Intervention", where: str) -> None:

@@ -28,6 +28,7 @@ from pipeline.intervention_checks import check_beside_extract as _check_beside_e
 from pipeline.intervention_checks import check_its_specs as _check_its_specs
 from pipeline.intervention_checks import check_measured_from as _check_measured_from
 from pipeline.intervention_checks import check_other_models as _check_other_models
+from pipeline.intervention_checks import check_period_boundaries, in_periods, parse_period
 from pipeline.params_fields import ConfigError
 from pipeline.params_fields import check_keys as _check_keys
 from pipeline.params_fields import choice as _choice
@@ -35,6 +36,7 @@ from pipeline.params_fields import mapping as _mapping
 from pipeline.params_fields import month as _month
 from pipeline.params_fields import require as _require
 from pipeline.params_fields import whole_number as _int
+from pipeline.period_params import horizon_months
 
 
 def _parse_outcome(key: str, raw: dict, where: str, root: Path) -> Outcome:
@@ -184,6 +186,7 @@ _INTERVENTION_KEYS = {
     "multiplicity", "sensitivity", "data", "staff_extract", "staff_process", "target_group",
     "intersections",
     "staggered", "equity_primary", "source", "model", "structural", "synthetic_control",
+    "period",
 }
 MULTIPLICITY = ("holm", "fdr_bh", "none")
 MODELS = ("segmented", "structural")
@@ -338,10 +341,16 @@ def parse_intervention(key: str, raw: dict, root: Path,
         model=_choice(raw.get("model", "segmented"), MODELS, f"{where}.model"),
         structural=_mapping(raw.get("structural", {}), f"{where}.structural"),
         synthetic_control=raw.get("synthetic_control", False),
+        period=parse_period(raw.get("period", "month"), where),
         raw=raw,
     )
-    cfg = dataclasses.replace(cfg, equity_primary=_equity_primary(
-        (defaults or {}).get("equity_primary"), raw.get("equity_primary"), where, cfg.horizons))
+    check_period_boundaries(cfg, where)
+    primary = _equity_primary((defaults or {}).get("equity_primary"), raw.get("equity_primary"),
+                              where, horizon_months(cfg.its, cfg.period))
+    if cfg.period != "month":
+        primary = dataclasses.replace(primary, horizon=in_periods(
+            primary.horizon, cfg.period, f"{where}.equity_primary.horizon"))
+    cfg = dataclasses.replace(cfg, equity_primary=primary)
     _check_other_models(cfg, where)
     _check_measured_from(cfg, where)
     _check_beside_extract(cfg, where, root)

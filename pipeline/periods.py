@@ -35,6 +35,23 @@ _EXAMPLE = {"month": "2020-01-01 for January 2020", "week": "2020-01-06 (a Monda
             "quarter": "2020-04-01 for 2020 Q2", "year": "2020-01-01 (or 2020) for 2020"}
 
 
+def time_column(columns, period: str) -> str:
+    """The time column of a series of ``period``: named after the period (``quarter``), or
+    ``month``, the pipeline's series layout at every period, holding period starts
+    (docs/adr/0160); a ``month`` column is still checked to hold the period's first days."""
+    return period if period in columns or "month" not in columns else "month"
+
+
+def noun(period: str) -> str:
+    """The period as a word in report text: ``month``, ``week``, ``quarter``, ``year``."""
+    return period
+
+
+def adjective(period: str) -> str:
+    """``monthly``, ``weekly``, ``quarterly``, ``yearly`` (``the quarterly SII``)."""
+    return {"month": "monthly", "week": "weekly", "quarter": "quarterly", "year": "yearly"}[period]
+
+
 def plural(n: int, period: str) -> str:
     """``"1 quarter"``, ``"4 quarters"``, ``"12 months"``: a count of periods in words."""
     return f"{n} {period}" + ("" if n == 1 else "s")

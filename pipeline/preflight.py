@@ -115,7 +115,9 @@ def check_segments(cfg: Intervention, series: pd.DataFrame, quality: dict | None
     and from its start (washout and excluded months not counted)."""
     months = _months_with_records(series)
     units = sorted(months)
-    excluded = {pd.Timestamp(m + "-01") for m in (quality or {}).get("excluded_months", [])}
+    quality = quality or {}   # at a quarter or year: the periods holding them (docs/adr/0160)
+    excluded = {pd.Timestamp(m + "-01") for m in
+                quality.get("excluded_periods", quality.get("excluded_months", []))}
     washout = cfg.before_after.washout_months
     comparators = set(cfg.comparator_units or ())
     starts = _starts(cfg, units)

@@ -55,13 +55,9 @@ def test_its_spec_carries_the_design():
         (lambda s: s["outcomes"]["bbv_test"].update(headline="yes"), "should be true or false"),
         (lambda s: s.pop("phases"), "interventions.x.phases is missing"),
         (lambda s: s["phases"].reverse(), "should start in order"),
-        (lambda s: s["its"].update(period="fortnight"),
-         "choose one of: month, week, quarter, year"),
+        # period: tests/test_period_params.py (the intervention's period, docs/adr/0160)
         (lambda s: s["its"].update(period="quarter"),
-         "spec['phases[0].start'] = '2021-09' is not the first day of a quarter"),
-        (lambda s: s["its"].update(period="quarter") or [
-            p.update(start=q) for p, q in zip(s["phases"], ("2021-07", "2022-01", "2022-07"))],
-         "the prepare stage aggregates the extract to months"),
+         "its.period = 'quarter' but the intervention's period is 'month'"),
     ],
 )
 def test_bad_params_name_the_key(change, message):

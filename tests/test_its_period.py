@@ -95,8 +95,18 @@ def test_spec_validation_of_period():
 
 
 def test_missing_time_column_says_which_column_the_period_needs():
-    series = pd.DataFrame({"month": ["2020-01-01"], "unit": "a", "numerator": 1.0, "denominator": 2.0})
+    series = pd.DataFrame({"date": ["2020-01-01"], "unit": "a", "numerator": 1.0, "denominator": 2.0})
     with pytest.raises(ValueError, match=r"missing column\(s\) \['quarter'\].*first day of each quarter"):
+        fit_its(series, {"period": "quarter", "phases": [{"start": "2020-01-01"}]})
+
+
+def test_a_month_column_holds_period_starts_and_is_checked_as_such():
+    """The pipeline's series keep the column name ``month`` at every period (docs/adr/0160):
+    its values must still be the period's first days."""
+    series = pd.DataFrame({"month": ["2020-02-01"], "unit": "a", "numerator": 1.0,
+                           "denominator": 2.0})
+    with pytest.raises(ValueError, match=r"series\['month'\] row 0 is 2020-02-01, not the first "
+                                         r"day of a quarter"):
         fit_its(series, {"period": "quarter", "phases": [{"start": "2020-01-01"}]})
 
 

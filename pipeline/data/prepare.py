@@ -25,6 +25,7 @@ from .errors import ExtractError, Problem
 from .identifiers import find_identifiers
 from .locate import locate, locate_values
 from .monthly import scan_monthly
+from .period_series import to_period
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
 from .population import apply_population
 from .schema import scan_records, wide_to_long_sql
@@ -55,8 +56,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                   dimensions: list[str], window: tuple[str, str], options=None,
-                  keep_units=(), staff=None, crossed=(), populations=None, engine=None
-                  ) -> tuple[pa.Table, dict]:
+                  keep_units=(), staff=None, crossed=(), populations=None, engine=None,
+                  period: str = "month") -> tuple[pa.Table, dict]:
     """Validate and aggregate ``extract_path``; return ``(series table, quality dict)``.
 
     ``extract_path`` is a file, or a :class:`~pipeline.data.engines.TableSource` (a table in a
@@ -68,7 +69,9 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
     ``staff`` is ``(path, outcomes)``: monthly staff counts whose outcomes join the series
     (:func:`add_staff`). ``crossed`` pairs of dimensions add intersectional strata
     (record-level extracts only; docs/adr/0078). ``populations`` maps an outcome key to its
-    population table (:mod:`pipeline.data.population`; docs/adr/0079).
+    population table (:mod:`pipeline.data.population`; docs/adr/0079). ``period`` (month,
+    quarter or year) is what the checked monthly series is summed to at the end
+    (:mod:`pipeline.data.period_series`; docs/adr/0160).
     """
     outcomes = {k: (v[0], v[1]) for k, v in outcomes.items()}
     dimensions = list(dimensions)
@@ -94,11 +97,19 @@ def check_extract(extract_path, *, outcomes: dict[str, tuple[str, str | None]],
                                     "intersection from params.yaml")])
     for key, path in (populations or {}).items():
         table, quality.setdefault("populations", {})[key] = apply_population(table, key, path)
+    table, quality = to_period(table, quality, period)
+    if not table.num_rows:
+        raise ExtractError([Problem(str(src), None, (), 0,
+                                    f"no whole {period} of data is left in the window "
+                                    f"{window[0]}..{window[1]}",
+                                    f"widen the window to at least one whole {period}, or "
+                                    "set period: month in params.yaml")])
     quality["strata"] = _strata(table, [*dimensions, *(" & ".join(p) for p in crossed)])
     quality["outcomes"] = _totals(table, outcomes)
     quality["series_rows"] = table.num_rows
     quality["window"] = {"start": window[0], "end": window[1],
-                         "months": len(set(table["month"].to_pylist()))}
+                         "months" if period == "month" else "periods":
+                             len(set(table["month"].to_pylist()))}
     return table, quality
 
 
@@ -293,7 +304,7 @@ def _totals(table: pa.Table, outcomes) -> dict:
 
 def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimensions: list[str],
                      window: tuple[str, str], options=None, keep_units=(), staff=None,
-                     crossed=(), populations=None, engine=None) -> dict:
+                     crossed=(), populations=None, engine=None, period: str = "month") -> dict:
     """Raise :class:`ExtractError` listing every problem of the extract at ``path``.
 
     Runs every check ``prepare`` runs (quirks included) and writes nothing; returns the quality
@@ -303,13 +314,14 @@ def validate_extract(path, *, outcomes: dict[str, tuple[str, str | None]], dimen
     """
     return check_extract(path, outcomes=outcomes, dimensions=dimensions, window=window,
                          options=options, keep_units=keep_units, staff=staff,
-                         crossed=crossed, populations=populations, engine=engine)[1]
+                         crossed=crossed, populations=populations, engine=engine,
+                         period=period)[1]
 
 
 def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]],
             dimensions: list[str], window: tuple[str, str], options=None,
             keep_units=(), check_series=None, staff=None, crossed=(),
-            populations=None, engine=None) -> dict:
+            populations=None, engine=None, period: str = "month") -> dict:
     """Validate ``extract_path`` (a file or a table); write ``out_dir/series.parquet`` and
     ``quality.json``.
 
@@ -326,7 +338,8 @@ def prepare(extract_path, out_dir, *, outcomes: dict[str, tuple[str, str | None]
         raise ExtractError(problems)
     table, quality = check_extract(src, outcomes=outcomes, dimensions=dimensions, window=window,
                                    options=options, keep_units=keep_units, staff=staff,
-                                   crossed=crossed, populations=populations, engine=engine)
+                                   crossed=crossed, populations=populations, engine=engine,
+                                   period=period)
     if check_series is not None:
         check_series(table, quality)
     atomic.replace_files(out, {"series.parquet": lambda p: write_parquet(table, p),

@@ -56,7 +56,7 @@ def control_chart(cfg: Intervention, series: pd.DataFrame, outcome: Outcome, rul
     per = rate_per(outcome)
     result = spc_chart(monthly[["month", "numerator", "denominator"]], "pprime",
                        improvement=outcome.improvement, target=outcome.target,
-                       per=None if per == 100 else per, **how)
+                       per=None if per == 100 else per, period=cfg.period, **how)
     return ControlChart(outcome.key, result, pd.Timestamp(starts[0]), rebase)
 
 

@@ -62,7 +62,8 @@ def data_spec(series: pd.DataFrame, quality: dict | None) -> dict:
     """ITS spec keys that come from the data rather than params: months the prepare step
     excluded (a disruption window) and covariate columns it added (docs/data.md, quirks)."""
     spec: dict = {}
-    excluded = (quality or {}).get("excluded_months") or []
+    quality = quality or {}   # at a quarter or year: the periods holding them (docs/adr/0160)
+    excluded = quality.get("excluded_periods", quality.get("excluded_months")) or []
     if excluded:
         spec["exclude_months"] = [[m, m] for m in excluded]
     if covariates(series):

@@ -20,12 +20,24 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy.stats import norm
 
+from pipeline import periods
 from pipeline.intervention import EQUITY_ESTIMANDS, EquityPrimary
 from pipeline.report.wording import fixed
 from pipeline.stats.equity import EquityResult
 
 BASELINE_MEASURE = {"gap": "absolute_gap", "sii": "sii"}
 ESTIMAND_NAMES = {"gap": "the stratified ITS", "sii": "the ITS of the monthly SII"}
+
+
+def estimand_name(estimand: str, period: str = "month") -> str:
+    """:data:`ESTIMAND_NAMES` at the series' period (``the ITS of the quarterly SII``)."""
+    return ESTIMAND_NAMES[estimand].replace("monthly", periods.adjective(period))
+
+
+def period_of(result: EquityResult) -> str:
+    """The period the equity fits count (their spec's; docs/adr/0160)."""
+    fit = next(iter(result.its.values()), None)
+    return getattr(getattr(fit, "spec", None), "period", "month")
 
 
 def _baseline_gap(result: EquityResult, outcome: str, estimand: str = "gap") -> float | None:
@@ -132,6 +144,7 @@ class GapAnswer:
     clear_gap_before: bool
     estimand: str = "gap"  # gap (stratified ITS) or sii (ITS of the monthly SII)
     smallest_effect: float = SMALLEST_EFFECT  # the verdict's threshold (docs/adr/0121)
+    period: str = "month"  # what the horizon counts (docs/adr/0160)
 
     @property
     def detectable(self) -> float:
@@ -153,8 +166,9 @@ class GapAnswer:
         deprived)"."""
         how = f", {self.direction}" if self.verdict in ("narrowed", "widened") else ""
         what = "gap" if self.estimand == "gap" else "slope index of inequality"
-        return (f"{self.verdict.capitalize()}{how}: {self.numbers()} at {self.horizon} "
-                f"months ({what} = most minus least deprived)")
+        return (f"{self.verdict.capitalize()}{how}: {self.numbers()} at "
+                f"{periods.plural(self.horizon, self.period)} ({what} = most minus least "
+                "deprived)")
 
 
 def _signed_pp(value: float) -> str:
@@ -176,18 +190,19 @@ def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
     est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
     return answer_from(est, lo, hi, _baseline_gap(result, outcome, estimand),
                        int(row["estimand"].removeprefix("abs_diff_h")), improvement,
-                       level or 1 - result.alpha, estimand, smallest_effect)
+                       level or 1 - result.alpha, estimand, smallest_effect,
+                       period_of(result))
 
 
 def answer_from(estimate: float, low: float, high: float, baseline: float | None,
                 horizon: int, improvement: str, level: float, estimand: str = "gap",
-                smallest_effect: float = SMALLEST_EFFECT) -> GapAnswer:
+                smallest_effect: float = SMALLEST_EFFECT, period: str = "month") -> GapAnswer:
     """A :class:`GapAnswer` from a change in a gap (most minus least deprived) and its CI."""
     return GapAnswer(verdict=gap_verdict(estimate, low, high, baseline, smallest_effect, level),
                      direction=favours(estimate, improvement), estimate=estimate, low=low,
                      high=high, horizon=horizon, level=level,
                      clear_gap_before=baseline is not None, estimand=estimand,
-                     smallest_effect=smallest_effect)
+                     smallest_effect=smallest_effect, period=period)
 
 
 def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.DataFrame,
@@ -209,7 +224,8 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
             if first is not None and (source, name) == (first["source"], first["estimand"]):
                 continue
             h = int(name.removeprefix("abs_diff_h"))
-            out[f"{ESTIMAND_NAMES[estimand]} at {h} months"] = gap_answer(
+            name_at = f"{estimand_name(estimand, period_of(result))} at "
+            out[name_at + periods.plural(h, period_of(result))] = gap_answer(
                 result, outcome, h, improvement, estimand=estimand, smallest_effect=smallest)
     sii = published_gaps[(published_gaps["outcome"] == outcome)
                          & (published_gaps["measure"] == "sii")] if len(published_gaps) else []
@@ -239,8 +255,8 @@ def disagreement_sentence(primary: GapAnswer, secondary: dict[str, GapAnswer]) -
     if not named:
         return None
     return (f"Secondary estimates disagree with this answer ({'; '.join(named)}). The "
-            f"pre-specified answer is the {primary.horizon}-month estimate of "
-            f"{ESTIMAND_NAMES[primary.estimand]} above.")
+            f"pre-specified answer is the {primary.horizon}-{periods.noun(primary.period)} "
+            f"estimate of {estimand_name(primary.estimand, primary.period)} above.")
 
 
 def gap_sentence(result: EquityResult, outcome: str, label: str,
@@ -256,14 +272,14 @@ def gap_sentence(result: EquityResult, outcome: str, label: str,
     """
     answer = gap_answer(result, outcome, horizon, improvement, level, estimand, smallest_effect)
     if answer is None:
-        when = f" at {horizon} months" if horizon else ""
+        when = f" at {periods.plural(horizon, period_of(result))}" if horizon else ""
         return (f"The gap in {label} between the most and least deprived fifths could not be "
                 f"estimated{when}: the IMD quintile {result.most} or {result.least} series was "
                 "too sparse to model.")
     label = _lower_first(label)
     who = (f"between the most deprived (IMD quintile {result.most}) and least deprived "
            f"(quintile {result.least}) fifths of patients")
-    when = f"{answer.horizon} months after the intervention began"
+    when = f"{periods.plural(answer.horizon, answer.period)} after the intervention began"
     measure = ("the gap (most minus least deprived)" if estimand == "gap" else
                "the slope index of inequality (most minus least deprived end of the gradient)")
     change = f"{measure} changed by {answer.numbers()} against {against}"

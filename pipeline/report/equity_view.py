@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from IPython.display import HTML, Markdown, display
 
+from pipeline import periods
 from pipeline.evaluation.series import equity_outcomes
 from pipeline.report import equity_answer, equity_figures, equity_tables, figures, summary_text
 from pipeline.report.tables import html_table, on_percent_scale, without_link_twins
@@ -59,10 +60,11 @@ def show_equity(story) -> None:
     change = res.gap_change[res.gap_change["outcome"] == outcome.key]
     primary = story.cfg.equity_primary
     display(Markdown(f"**Change in the gap** (stratified ITS: quintile {most} minus quintile "
-                     f"{least}; and an ITS of the monthly SII). Pre-specified in params "
-                     f"before the data were seen: the {primary.horizon}-month difference of "
-                     f"{equity_answer.ESTIMAND_NAMES[primary.estimand]} is the primary "
-                     "answer; every other row is secondary."))
+                     f"{least}; and an ITS of the {periods.adjective(story.cfg.period)} SII). "
+                     f"Pre-specified in params before the data were seen: the "
+                     f"{primary.horizon}-{periods.noun(story.cfg.period)} difference of "
+                     f"{equity_answer.estimand_name(primary.estimand, story.cfg.period)} "
+                     "is the primary answer; every other row is secondary."))
     if len(change):
         change = on_percent_scale(without_link_twins(change))
     display(HTML(html_table(change.drop(columns=["outcome", "method"]),

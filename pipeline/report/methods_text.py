@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import config, disclosure
+from pipeline import config, disclosure, periods
 from pipeline.evaluation.result import RATIO_SUFFIX
 from pipeline.evaluation.series import treated_units
 from pipeline.report import wording
@@ -113,7 +113,8 @@ def limitations(story) -> str:
     segments = [s for result in story.ev.its.values()
                 for s in result.diagnostics.get("points_per_segment", [])
                 if s["months"] < short]
-    named = sorted({f"“{s['segment']}” ({s['months']} months)" for s in segments})
+    named = sorted({f"“{s['segment']}” ({periods.plural(s['months'], story.cfg.period)})"
+                    for s in segments})
     where = (f"here: {', '.join(named)}." if named
              else "no segment in this report is that short.")
     return "\n".join([
@@ -251,5 +252,6 @@ def sensitivity_sentence(story) -> str:
         "may not be stable." if checks.placebo_significant else "",
     ]
     if checks.unfitted:
-        parts.append("Not fitted (too few months): " + ", ".join(checks.unfitted) + ".")
+        parts.append(f"Not fitted (too few {periods.noun(story.cfg.period)}s): "
+                     + ", ".join(checks.unfitted) + ".")
     return f"{checks.fitted} variants fitted. " + " ".join(p for p in parts if p)

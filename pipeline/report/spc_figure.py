@@ -142,7 +142,7 @@ def spc_figure(result: SPCResult, title: str, ylabel: str,
     matplotlib.figure.Figure
     """
     k = _default_scale(result, scale)
-    d = result.data.copy()
+    d = result.data.rename(columns={result.time_column: "month"})  # any period (docs/adr/0160)
     if ax is None:
         fig, ax = plt.subplots(figsize=(9, 4.4))
     else:
@@ -231,7 +231,7 @@ def alt_text(result: SPCResult, title: str, *, unit: str = "") -> str:
     special-cause points, the icons and the summary sentence. ``unit`` follows each value
     of an XmR chart (e.g. " per 1,000"); p-chart values are given as percentages, or per
     the chart's ``per`` for a rate against a population."""
-    d = result.data
+    d = result.data.rename(columns={result.time_column: "month"})
     prop = result.is_proportion
 
     def fmt(v):

@@ -58,7 +58,8 @@ def confidence(story) -> wording.Confidence:
                               min_points_per_segment=e.min_points_per_segment,
                               autocorrelated=e.autocorrelated,
                               sensitivity_agrees=e.sensitivity_agrees,
-                              placebo_significant=e.placebo_significant)
+                              placebo_significant=e.placebo_significant,
+                              period=story.cfg.period)
 
 
 def start_phrase(story) -> str:
@@ -90,7 +91,8 @@ def headline_sentences(story) -> list[str]:
         diff = story.effect(outcome.key, f"abs_diff_h{horizon}")
         answer.append(wording.difference_sentence(what, diff["estimate"], diff["ci_low"],
                                                   diff["ci_high"], horizon,
-                                                  outcome.improvement, compared))
+                                                  outcome.improvement, compared,
+                                                  story.cfg.period))
     excess = story.effect(outcome.key, "cumulative_excess")
     answer.append(wording.cumulative_sentence(excess["estimate"], excess["ci_low"],
                                               excess["ci_high"], outcome.events, compared))
@@ -100,7 +102,8 @@ def headline_sentences(story) -> list[str]:
                                          level["ci_high"], ratio_name, start_phrase(story),
                                          outcome.improvement))
     warning = wording.short_phase_warning(
-        story.first_phase(), first_phase_months(story.cfg, story.ev.its[outcome.key]))
+        story.first_phase(), first_phase_months(story.cfg, story.ev.its[outcome.key]),
+        story.cfg.period)
     if warning:
         answer.append(warning)
     return answer

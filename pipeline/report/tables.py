@@ -26,12 +26,12 @@ PROPORTION_SCALES = {"difference in proportion": "percentage points",
                          "change in SII (percentage points per month)"}
 
 
-def html_table(table: pd.DataFrame, csv: str | None = None) -> str:
+def html_table(table: pd.DataFrame, csv: str | None = None, period: str = "month") -> str:
     """A table as HTML for people: column names in words, proportions as percentages, p-values
     and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
     than overflowing the page. The CSV files under ``tables/`` keep the variable names; ``csv``
     names the one that holds this table's numbers, linked beside it."""
-    shown = wording.readable_table(table)
+    shown = wording.readable_table(table, period)
     body = shown.to_html(index=False, border=0, na_rep="")
     link = f"<p>{figures.download_link(csv)}</p>" if csv else ""
     return f'<div class="table-wrap">{body}</div>{link}'
@@ -44,6 +44,9 @@ def percent_scale(scale) -> str | None:
         return None
     if scale in PROPORTION_SCALES:
         return PROPORTION_SCALES[scale]
+    other = re.fullmatch(r"(.+ per )(week|quarter|year)", scale)   # docs/adr/0160
+    if other and other.group(1) + "month" in PROPORTION_SCALES:
+        return PROPORTION_SCALES[other.group(1) + "month"].replace("month", other.group(2))
     gap = re.fullmatch(r"(difference \(Q\d - Q\d\)) in difference in proportion", scale)
     return f"{gap.group(1)} in percentage points" if gap else None
 
@@ -98,7 +101,8 @@ def effects_table(story, outcome_key: str, results: dict | None = None, per: int
     shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
     shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
     return html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
-                              "p_value", "scale"]], "tables/its_effects.csv")
+                              "p_value", "scale"]], "tables/its_effects.csv",
+                      story.cfg.period)
 
 
 def before_after_table(story) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline import periods
 from pipeline.stats.its_diagnostics import SHORT_SEGMENT as SHORT_SEGMENT_MONTHS
 
 
@@ -124,14 +125,15 @@ def before_after_sentence(what: str, before: float, after: float, months_before:
 
 
 def difference_sentence(what: str, estimate: float, low: float, high: float, horizon: int,
-                        improvement: str = "increase", compared: str = TREND) -> str:
-    """Observed minus counterfactual ``horizon`` months after the start, in percentage points.
+                        improvement: str = "increase", compared: str = TREND,
+                        period: str = "month") -> str:
+    """Observed minus counterfactual ``horizon`` periods after the start, in percentage points.
 
     ``compared`` is what the counterfactual comes from (:func:`reference`).
     """
     numbers = f"{points(estimate)}, {interval(low * 100, high * 100, 1)}"
     change = direction(low, high, 0.0)
-    when = f"{horizon} months after the start"
+    when = f"{periods.plural(horizon, period)} after the start"
     verb = "predicts" if compared.endswith("predicts") else ""
     than = compared if verb else f"in {compared}"
     if change == "none":
@@ -158,12 +160,12 @@ def cumulative_sentence(estimate: float, low: float, high: float, what: str,
             f"{word} {what} than {than} ({numbers}).")
 
 
-def short_phase_warning(phase: str, months: int) -> str | None:
-    """A warning when the headline's immediate change rests on a phase under 8 months."""
+def short_phase_warning(phase: str, months: int, period: str = "month") -> str | None:
+    """A warning when the headline's immediate change rests on a phase under 8 periods."""
     if months >= SHORT_SEGMENT_MONTHS:
         return None
     return (f"The immediate change rests on the first phase, “{phase}”, which lasted only "
-            f"{months} months before the next began (under {SHORT_SEGMENT_MONTHS}): read it "
+            f"{periods.plural(months, period)} before the next began (under {SHORT_SEGMENT_MONTHS}): read it "
             "as unstable, and the longer-term difference above as the more robust figure.")
 
 
@@ -228,7 +230,7 @@ class Confidence:
 
 def confidence(ci_excludes_null: bool, min_points_per_segment: int, autocorrelated: bool,
                sensitivity_agrees: bool | None = None,
-               placebo_significant: bool | None = None) -> Confidence:
+               placebo_significant: bool | None = None, period: str = "month") -> Confidence:
     """A plain rating of how far the headline finding can be relied on, with its reasons.
 
     One point is lost for each concern: the interval includes no change; a segment shorter
@@ -241,9 +243,9 @@ def confidence(ci_excludes_null: bool, min_points_per_segment: int, autocorrelat
     if not ci_excludes_null:
         reasons.append("the interval includes no change")
     if min_points_per_segment < SHORT_SEGMENT_MONTHS:
-        reasons.append(f"a segment has only {min_points_per_segment} months")
+        reasons.append(f"a segment has only {periods.plural(min_points_per_segment, period)}")
     if autocorrelated:
-        reasons.append("the monthly residuals are autocorrelated")
+        reasons.append(f"the {periods.adjective(period)} residuals are autocorrelated")
     if sensitivity_agrees is False:
         reasons.append("the robustness checks do not all agree")
     if placebo_significant:
@@ -339,15 +341,20 @@ def p_value(value) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def estimand_label(name) -> str:
-    """An estimand's name in words ("abs_diff_h12" -> "Difference at 12 months")."""
+def estimand_label(name, period: str = "month") -> str:
+    """An estimand's name in words ("abs_diff_h12" -> "Difference at 12 months"; at another
+    period, "Difference at 4 quarters", "Change in trend, per quarter")."""
     for pattern, label in ESTIMAND_PATTERNS:
         if isinstance(name, str) and re.match(pattern, name):
-            return re.sub(pattern, label, name)
+            words = re.sub(pattern, label, name)
+            if period == "month":
+                return words
+            return re.sub(r"\bat 1 (\w+)s\b", r"at 1 \1",
+                          words.replace("month", periods.noun(period)))
     return name
 
 
-def readable_table(table):
+def readable_table(table, period: str = "month"):
     """A copy of ``table`` for the page: human column labels, proportions as percentages (one
     decimal), p-values as "< 0.001" or three decimals, other numbers in fixed notation."""
     out = table.copy()
@@ -359,7 +366,7 @@ def readable_table(table):
         elif column in P_COLUMNS:
             out[column] = values.map(p_value)
         elif column == "estimand":
-            out[column] = values.map(estimand_label)
+            out[column] = values.map(lambda name: estimand_label(name, period))
         else:
             out[column] = values.map(number)
     return out.rename(columns=lambda c: COLUMN_LABELS.get(c, c))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.periods import plural
+from pipeline.periods import plural, time_column
 
 from .estimability import failure_text, segment_labels
 from .its_design import Design, build_design, check_series
@@ -168,7 +168,8 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     params = pd.Series(fit.params, index=design.names, name="coef")
     cov = pd.DataFrame(fit.cov, index=design.names, columns=design.names)
     return ITSResult(effects=pd.DataFrame(rows, columns=COLUMNS),
-                     series=series_table(design, fit, checked), diagnostics=diagnostics,
+                     series=_named_time(series_table(design, fit, checked), series, checked),
+                     diagnostics=diagnostics,
                      params=params, cov=cov, spec=checked, method=method, fit=fit,
                      inference=inference_table(rows))
 
@@ -253,6 +254,13 @@ def _as_frame(series_by_stratum, by):
                                                   categories=pd.Index(keys, dtype=object))
     return frame, ("_stratum",)
 
+
+
+def _named_time(table: pd.DataFrame, series: pd.DataFrame, spec: ITSSpec) -> pd.DataFrame:
+    """The series table with the input's time column name: the period's (``quarter``) or
+    ``month``, which the pipeline's series keep at every period (docs/adr/0160)."""
+    name = time_column(series.columns, spec.period)
+    return table if name == spec.period else table.rename(columns={spec.period: name})
 
 def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise") -> ITSBatch:
     """Fit the same ITS model to many strata at once (fast path for equity breakdowns).

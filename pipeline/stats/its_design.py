@@ -181,7 +181,8 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
     """
     if not isinstance(series, pd.DataFrame):
         raise ValueError(f"series must be a pandas DataFrame, got {type(series).__name__}")
-    required = [spec.period, *REQUIRED_COLUMNS[1:]]
+    time = periods.time_column(series.columns, spec.period)
+    required = [time, *REQUIRED_COLUMNS[1:]]
     missing = [c for c in required if c not in series.columns]
     if missing:
         hint = ("" if spec.period == "month" else
@@ -200,7 +201,7 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
             )
     out = pd.DataFrame({"unit": series["unit"].astype(str).to_numpy(),
                         "m": _month_ordinals(series["month"]) if spec.period == "month"
-                        else periods.ordinals(series[spec.period], spec.period)})
+                        else periods.ordinals(series[time], spec.period)})
     for col in ("numerator", "denominator"):
         try:
             values = pd.to_numeric(series[col]).to_numpy(dtype=float)

@@ -127,7 +127,7 @@ def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
     if ramps:
         parts.append(f"level change ramped in over months ({'; '.join(ramps)})")
     if spec.washout_months:
-        parts.append(f"washout {spec.washout_months} month(s)")
+        parts.append(f"washout {spec.washout_months} {spec.period}(s)")
     if spec.exclude_months:
         spans = ", ".join(f"{a}..{b}" for a, b in spec.exclude_months)
         parts.append(f"months excluded from the fit ({spans})")
@@ -211,12 +211,13 @@ class _Contrasts:
 
 def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, acc: _Contrasts) -> None:
     link, suffix, natural = SCALES[spec.base_family]
-    items = [("pre_trend", "pre-intervention", design.trend, " per month")]
+    per_period = f" per {spec.period}"
+    items = [("pre_trend", "pre-intervention", design.trend, per_period)]
     for estimand, phase, idx in design.contrasts:
         vec = np.zeros(len(fit.params))
         vec[idx] = 1.0
-        items.append((estimand, phase, vec, " per month" if estimand == "slope_change" else ""))
-    items += [("post_trend", phase, vec, " per month") for phase, vec in post_trends(design, spec)]
+        items.append((estimand, phase, vec, per_period if estimand == "slope_change" else ""))
+    items += [("post_trend", phase, vec, per_period) for phase, vec in post_trends(design, spec)]
     for estimand, phase, vec, per in items:
         g, est = acc.add(vec), vec @ fit.params
         acc.row(estimand, phase, est, g, link + per)

@@ -135,13 +135,14 @@ def run_sensitivity(series: pd.DataFrame, spec: dict, options: dict | None = Non
                          "p_value": np.nan, "method": "", "note": f"not fitted: {failure_text(exc)}"})
             continue
         rows += _level_rows(f"placebo_{k}",
-                            f"placebo interruption {k} months before the first start, "
+                            f"placebo interruption {k} {checked.period}s before the first start, "
                             "pre-period data only (expect no effect)", new, pre)
 
     for w in opts["washout_months"]:
         if w == checked.washout_months:
             continue
-        rows += _level_rows(f"washout_{w}", f"washout of {w} month(s) from each phase start",
+        rows += _level_rows(f"washout_{w}", f"washout of {w} {checked.period}(s) from each phase "
+                            "start",
                             {**spec, "washout_months": w}, series)
 
     for s in opts["seasonality"]:

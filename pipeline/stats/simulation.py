@@ -48,7 +48,7 @@ def simulate_series(n_months: int = 48, start: str = "2019-01", phases=(),
                     baseline: float = 0.3, trend: float = 0.0, family: str = "binomial",
                     denominator=200, overdispersion: float = 0.0, sd: float = 0.0,
                     ar: float = 0.0, amplitude: float = 0.0, unit: str = "unit_1",
-                    seed: int = 0) -> pd.DataFrame:
+                    seed: int = 0, seasons: float = 12) -> pd.DataFrame:
     """Simulate one monthly series with known level and slope changes.
 
     Parameters
@@ -73,6 +73,10 @@ def simulate_series(n_months: int = 48, start: str = "2019-01", phases=(),
         Marginal SD and lag-1 autocorrelation of the AR(1) noise on the link scale.
     amplitude : float
         Seasonal sine amplitude on the link scale.
+    seasons : float
+        Steps per seasonal cycle: 12 (months; the sine follows the calendar month). Any other
+        value (4 for quarters, 365.25 / 7 for ISO weeks) counts steps, so a series of another
+        period is simulated one step per period and re-dated (docs/adr/0160).
     unit : str
     seed : int
         Seed of :func:`numpy.random.default_rng`: same arguments, same series.
@@ -91,7 +95,8 @@ def simulate_series(n_months: int = 48, start: str = "2019-01", phases=(),
     rng = np.random.default_rng(seed)
     months = pd.period_range(start, periods=n_months, freq="M")
     t = np.arange(1, n_months + 1, dtype=float)
-    eta_cf = link(baseline) + trend * t + amplitude * np.sin(2 * np.pi * months.month / 12)
+    position = months.month if seasons == 12 else t
+    eta_cf = link(baseline) + trend * t + amplitude * np.sin(2 * np.pi * position / seasons)
     eta = eta_cf.copy()
     for phase_start, level, slope in phases:
         since = (months - pd.Period(phase_start, "M")).map(lambda d: d.n).to_numpy()
