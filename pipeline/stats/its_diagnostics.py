@@ -29,7 +29,8 @@ import numpy as np
 from scipy import special
 
 from .its_design import Design, month_label
-from .its_fit import Fit, working_response
+from .its_fit import Fit
+from .its_glm import working_response
 from .its_spec import ITSSpec
 
 ALPHA_DIAG = 0.05

@@ -56,7 +56,8 @@ from scipy import special
 from pipeline import periods
 
 from .its_design import Design, month_label
-from .its_fit import FAMILY_LABELS, Fit, inverse_link
+from .its_fit import FAMILY_LABELS, Fit
+from .its_glm import inverse_link
 from .its_spec import ITSSpec
 
 COLUMNS = ["estimand", "phase", "estimate", "ci_low", "ci_high", "p_value", "method", "n", "scale"]

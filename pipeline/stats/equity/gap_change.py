@@ -21,7 +21,7 @@ import pandas as pd
 from ..its import fit_its_many
 from ..its_design import build_design
 from ..its_estimands import SCALES, p_value, quantile
-from ..its_fit import inverse_link
+from ..its_glm import inverse_link
 from ..its_spec import ITSSpec
 
 GAP_ESTIMANDS = ("level_change", "slope_change")
