@@ -31,10 +31,11 @@ import pandas as pd
 from pipeline.periods import plural
 
 from .estimability import failure_text, segment_labels
-from .its_design import Design, build_design, check_series
+from .its_design import Design, build_design
 from .its_diagnostics import diagnose
 from .its_estimands import COLUMNS, describe_method, effect_rows, inference_table, series_table
 from .its_fit import Fit, fit_arrays, fit_model
+from .its_input import check_series
 from .its_spec import ITSSpec, validate_spec
 
 

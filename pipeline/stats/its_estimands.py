@@ -55,9 +55,10 @@ from scipy import special
 
 from pipeline import periods
 
-from .its_design import Design, month_label
+from .its_design import Design
 from .its_fit import FAMILY_LABELS, Fit
 from .its_glm import inverse_link
+from .its_input import month_label
 from .its_spec import ITSSpec
 
 COLUMNS = ["estimand", "phase", "estimate", "ci_low", "ci_high", "p_value", "method", "n", "scale"]

@@ -7,10 +7,15 @@ sentence a report shows under each chart (:class:`pipeline.stats.spc.SPCResult`)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .spc_input import period_words
+
+if TYPE_CHECKING:  # the result type only (spc imports this module)
+    from .spc import SPCResult
 
 VARIATION_LABELS = {
     "common_cause": "Common cause variation: no significant change",

@@ -85,9 +85,10 @@ from scipy import stats
 from ..analysis_options import STAGGERED_TRENDS as TRENDS
 from ..analysis_options import STAGGERED_WEIGHTS as WEIGHTS  # noqa: F401 (re-export)
 from ..analysis_options import check_staggered_options as check_options  # noqa: F401
-from .its_design import build_design, month_ordinal
+from .its_design import build_design
 from .its_estimands import quantile
 from .its_fit import fit_model
+from .its_input import month_ordinal
 from .its_spec import ITSSpec, validate_spec
 
 INTERVALS = ("between", "dersimonian_laird", "within")
