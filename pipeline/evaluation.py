@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.analysis_options import check_staggered_options as check_options
 from pipeline.config import Intervention, Outcome, crossed_name
 from pipeline.stats.before_after import compare_windows, window_offsets
 from pipeline.stats.before_after import window_masks as window_masks_from_offsets
@@ -21,7 +22,7 @@ from pipeline.stats.equity import EquityResult, evaluate_equity
 from pipeline.stats.its import ITSResult, fit_its
 from pipeline.stats.power import minimum_detectable_effect
 from pipeline.stats.sensitivity import run_sensitivity
-from pipeline.stats.staggered import StaggeredResult, check_options, evaluate_staggered
+from pipeline.stats.staggered import StaggeredResult, evaluate_staggered
 
 OVERALL = ("all", "all")
 
