@@ -90,13 +90,22 @@ class Estimand:
                 "horizon": self.horizon}
 
 
+def row_key(row) -> Estimand:
+    """The key of an effects-table row (a Series or a dict with the :data:`KEY_COLUMNS`; a
+    missing horizon may be None, NaN or pandas' NA)."""
+    horizon = row["horizon"]
+    return Estimand(row["quantity"], row["estimand_scale"],
+                    None if horizon is None or pd.isna(horizon) else int(horizon))
+
+
 def whole_horizons(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its ``horizon`` column as whole numbers and None (an object column:
+    """``frame`` with its ``horizon`` column as nullable whole numbers (pandas ``Int64``:
     pandas makes a column of ints and None a float one, which would publish ``12.0``)."""
     if "horizon" not in frame.columns:
         return frame
     values = [None if h is None or h != h else int(h) for h in frame["horizon"]]
-    return frame.assign(horizon=pd.Series(values, index=frame.index, dtype=object))
+    return frame.assign(horizon=pd.array(values, dtype="Int64"))
 
 
-__all__ = ["COEFFICIENTS", "CONTRASTS", "Estimand", "KEY_COLUMNS", "RATIO_SCALES", "whole_horizons"]
+__all__ = ["COEFFICIENTS", "CONTRASTS", "Estimand", "KEY_COLUMNS", "RATIO_SCALES", "row_key",
+           "whole_horizons"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..estimand_key import Estimand, whole_horizons
+from ..estimand_key import Estimand, row_key, whole_horizons
 from ..its import fit_its_many
 from ..its_design import build_design
 from ..its_estimands import SCALES, p_value, quantile
@@ -33,14 +33,6 @@ def is_gap_estimand(key: Estimand) -> bool:
     on the link scale and the fitted-minus-counterfactual difference at each horizon."""
     return ((key.quantity in GAP_ESTIMANDS and key.scale == "link")
             or (key.quantity == "difference" and key.scale == "absolute"))
-
-
-def row_key(row) -> Estimand:
-    """The structured key of an effects-table row (its ``quantity, estimand_scale, horizon``
-    columns; docs/adr/0150)."""
-    horizon = row["horizon"]
-    return Estimand(row["quantity"], row["estimand_scale"],
-                    None if horizon is None or horizon != horizon else int(horizon))
 
 
 def welch_df(v1: float, df1: float | None, v5: float, df5: float | None) -> float | None:

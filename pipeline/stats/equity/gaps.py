@@ -15,7 +15,7 @@ from scipy import stats
 
 from ..before_after import compare_proportions, log_ratio
 from ..estimability import failure_text
-from ..estimand_key import Estimand
+from ..estimand_key import row_key
 from ..inequality import sii_change, sii_point, sii_proportions
 from ..its import fit_its
 from .gap_change import is_gap_estimand
@@ -96,7 +96,7 @@ def sii_its(sii: pd.DataFrame, spec: dict, outcome, warnings):
         return None, []
     rows = []
     for r in result.effects.itertuples(index=False):
-        key = Estimand(r.quantity, r.estimand_scale, r.horizon)
+        key = row_key(r._asdict())
         if is_gap_estimand(key):
             rows.append({"outcome": outcome, "source": "sii_its", "estimand": r.estimand,
                          "phase": r.phase, "estimate": r.estimate, "ci_low": r.ci_low,
