@@ -99,12 +99,15 @@ def row_key(row) -> Estimand:
 
 
 def whole_horizons(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its ``horizon`` column as nullable whole numbers (pandas ``Int64``:
-    pandas makes a column of ints and None a float one, which would publish ``12.0``)."""
+    """``frame`` with its ``horizon`` column as Python ints and None (an object column).
+
+    pandas turns a column of ints and None into floats (``12.0``); its nullable ``Int64``
+    gives ``pd.NA``, whose truth value raises in code that formats cells one by one (the
+    reports' tables), so plain ints and None it is (docs/adr/0150)."""
     if "horizon" not in frame.columns:
         return frame
     values = [None if h is None or h != h else int(h) for h in frame["horizon"]]
-    return frame.assign(horizon=pd.array(values, dtype="Int64"))
+    return frame.assign(horizon=pd.Series(values, index=frame.index, dtype=object))
 
 
 __all__ = ["COEFFICIENTS", "CONTRASTS", "Estimand", "KEY_COLUMNS", "RATIO_SCALES", "row_key",
