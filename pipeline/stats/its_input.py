@@ -61,6 +61,19 @@ def _month_ordinals(col: pd.Series) -> np.ndarray:
     return (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
 
 
+def _finite_column(series: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    """The column as floats; an error naming it (``what``) and its rows when a value is not
+    numeric, missing or infinite."""
+    try:
+        values = pd.to_numeric(series[col]).to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be numeric: {exc}") from exc
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"{what} is missing or infinite in rows {_rows(series, bad)}")
+    return values
+
+
 def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
                  group: np.ndarray | None = None) -> pd.DataFrame:
     """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats) and
@@ -98,13 +111,7 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
                         "m": _month_ordinals(series["month"]) if spec.period == "month"
                         else periods.ordinals(series[spec.period], spec.period)})
     for col in ("numerator", "denominator"):
-        try:
-            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"series[{col!r}] must be numeric: {exc}") from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(f"series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
+        values = _finite_column(series, col, f"series[{col!r}]")
         if (values < 0).any():
             raise ValueError(f"series[{col!r}] has negative counts in rows {_rows(series, values < 0)}")
         out[col] = values
@@ -115,14 +122,7 @@ def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
             f"(its columns: {list(map(str, series.columns))})"
         )
     for col in spec.covariates:
-        try:
-            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"covariate series[{col!r}] must be numeric: {exc}") from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(f"covariate series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
-        out[col] = values
+        out[col] = _finite_column(series, col, f"covariate series[{col!r}]")
     if spec.base_family == "binomial":
         over = out["numerator"].to_numpy() > out["denominator"].to_numpy()
         if over.any():
