@@ -138,9 +138,11 @@ def test_gap_change_rows_carry_the_key():
     }
 
 
-def test_horizon_is_a_whole_number_or_none():
+def test_horizon_is_a_number_only_for_differences():
     res = fit_its(series("binomial"), {"family": "binomial", "phases": PHASES,
                                       "horizons": [12]})
     horizon = dict(zip(res.effects["estimand"], res.effects["horizon"]))
-    assert type(horizon["abs_diff_h12"]) is int and horizon["rel_diff_h12"] == 12
-    assert horizon["level_change"] is None and horizon["average_effect"] is None
+    assert horizon["abs_diff_h12"] == 12 and horizon["rel_diff_h12"] == 12
+    assert pd.isna(horizon["level_change"]) and pd.isna(horizon["average_effect"])
+    none = fit_its(series("binomial"), {"family": "binomial", "phases": PHASES, "horizons": []})
+    assert none.effects["horizon"].dtype == float and none.effects["horizon"].isna().all()

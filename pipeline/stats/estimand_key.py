@@ -98,17 +98,14 @@ def row_key(row) -> Estimand:
                     None if horizon is None or pd.isna(horizon) else int(horizon))
 
 
-def whole_horizons(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its ``horizon`` column as Python ints and None (an object column).
-
-    pandas turns a column of ints and None into floats (``12.0``); its nullable ``Int64``
-    gives ``pd.NA``, whose truth value raises in code that formats cells one by one (the
-    reports' tables), so plain ints and None it is (docs/adr/0150)."""
-    if "horizon" not in frame.columns:
-        return frame
-    values = [None if h is None or h != h else int(h) for h in frame["horizon"]]
-    return frame.assign(horizon=pd.Series(values, index=frame.index, dtype=object))
+def horizons_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (changed in place) with its ``horizon`` column as floats, NaN where there is
+    none: what pandas makes of a column of ints and None, here also when every value is None
+    (docs/adr/0150)."""
+    if "horizon" in frame.columns and frame["horizon"].dtype == object:
+        frame["horizon"] = pd.to_numeric(frame["horizon"], errors="raise").astype(float)
+    return frame
 
 
-__all__ = ["COEFFICIENTS", "CONTRASTS", "Estimand", "KEY_COLUMNS", "RATIO_SCALES", "row_key",
-           "whole_horizons"]
+__all__ = ["COEFFICIENTS", "CONTRASTS", "Estimand", "KEY_COLUMNS", "RATIO_SCALES",
+           "horizons_as_floats", "row_key"]

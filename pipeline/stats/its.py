@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -216,14 +217,19 @@ class ITSBatch:
 @dataclass(frozen=True)
 class StratumFit:
     """One stratum's fit as :func:`fit_its_many` keeps it: the effects table (as
-    :attr:`ITSResult.effects`), the coefficients and their covariance, and the SE and df of
-    every estimand (:attr:`ITSResult.inference`)."""
+    :attr:`ITSResult.effects`, built from ``rows`` on first use: most strata's tables are never
+    read, and a DataFrame per stratum was a good part of the batch's time), the coefficients
+    and their covariance, and the SE and df of every estimand (:attr:`ITSResult.inference`)."""
 
-    effects: pd.DataFrame
+    rows: list = field(repr=False)
     params: pd.Series
     cov: pd.DataFrame
     inference: pd.DataFrame
     spec: ITSSpec
+
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        return effects_frame(self.rows)
 
 
 class _LazyFrames(dict):
@@ -301,7 +307,7 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
         for r in effect_rows_:
             rows.append((*parts, *(r[c] for c in EFFECTS_COLUMNS)))
         diagnostics[key] = diag
-        fits[key] = StratumFit(effects_frame(effect_rows_), params, cov,
+        fits[key] = StratumFit(effect_rows_, params, cov,
                                inference, checked)
 
     def record(key, design, fit) -> None:

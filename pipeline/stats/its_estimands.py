@@ -55,7 +55,7 @@ from scipy import special
 
 from pipeline import periods
 
-from .estimand_key import KEY_COLUMNS, Estimand, whole_horizons
+from .estimand_key import KEY_COLUMNS, Estimand, horizons_as_floats
 from .its_design import Design
 from .its_fit import FAMILY_LABELS, Fit
 from .its_glm import inverse_link
@@ -81,6 +81,11 @@ DIFF_SCALE = {
     "poisson": "difference in rate per unit of denominator",
     "gaussian": "difference in proportion",
 }
+
+
+# One shared key object per estimand (keys are frozen values): a fit makes about 17 rows and
+# fit_its_many one fit per stratum, so the keys are not rebuilt and re-checked each time.
+_key = lru_cache(maxsize=None)(Estimand)
 
 
 def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
@@ -225,10 +230,10 @@ def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, acc: _Contrasts) 
         items.append((estimand, phase, vec, " per month" if estimand == "slope_change" else ""))
     items += [("post_trend", phase, vec, " per month") for phase, vec in post_trends(design, spec)]
     for quantity, phase, vec, per in items:
-        g, est, key = acc.add(vec), vec @ fit.params, Estimand(quantity)
+        g, est, key = acc.add(vec), vec @ fit.params, _key(quantity)
         acc.row(key, phase, est, g, link + per)
         if ratio:
-            acc.row(key.on(ratio), phase, est, g, natural + per, np.exp)
+            acc.row(_key(quantity, ratio), phase, est, g, natural + per, np.exp)
 
 
 def post_trends(design: Design, spec: ITSSpec) -> list:
@@ -273,22 +278,22 @@ def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, warnings: list,
                             f"{last}): skipped")
             continue
         _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
-        acc.row(Estimand("difference", "absolute", h), "overall", mf - mc, acc.add(gf - gc),
+        acc.row(_key("difference", "absolute", h), "overall", mf - mc, acc.add(gf - gc),
                 DIFF_SCALE[family])
         if mf > 0 and mc > 0:
-            acc.row(Estimand("difference", "relative", h), "overall", np.log(mf / mc),
+            acc.row(_key("difference", "relative", h), "overall", np.log(mf / mc),
                     acc.add(gf / mf - gc / mc), "relative change (fitted / counterfactual - 1)", _exp_minus_one)
         else:
             warnings.append(f"relative change at horizon {h} undefined (non-positive proportion)")
     post = treated & (event >= 1) & design.fit_rows
     total, mf, mc, gf, gc = _contrast(design, fit, family, post)
     g = acc.add(gf - gc)
-    acc.row(Estimand("cumulative_excess", "events"), "overall", total * (mf - mc), g,
+    acc.row(_key("cumulative_excess", "events"), "overall", total * (mf - mc), g,
             "events (fitted minus counterfactual)", times=total)
-    acc.row(Estimand("average_effect", "absolute"), "overall", mf - mc, g,
+    acc.row(_key("average_effect", "absolute"), "overall", mf - mc, g,
             f"mean {DIFF_SCALE[family]} over the post period")
     if mf > 0 and mc > 0:
-        acc.row(Estimand("average_effect", "relative"), "overall", np.log(mf / mc),
+        acc.row(_key("average_effect", "relative"), "overall", np.log(mf / mc),
                 acc.add(gf / mf - gc / mc), "relative change over the post period (mean fitted / mean "
                 "counterfactual - 1)", _exp_minus_one)
 
@@ -309,8 +314,8 @@ def inference_table(rows: list) -> pd.DataFrame:
 
 def effects_frame(rows: list, leading: list | None = None) -> pd.DataFrame:
     """The effects table of row dicts (or tuples: ``leading`` columns then
-    :data:`EFFECTS_COLUMNS`), ``horizon`` as whole numbers or None."""
-    return whole_horizons(pd.DataFrame(rows, columns=[*(leading or []), *EFFECTS_COLUMNS]))
+    :data:`EFFECTS_COLUMNS`); ``horizon`` a float column, NaN where there is none."""
+    return horizons_as_floats(pd.DataFrame(rows, columns=[*(leading or []), *EFFECTS_COLUMNS]))
 
 
 def effect_rows(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[list, list]:

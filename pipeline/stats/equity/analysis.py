@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..estimand_key import KEY_COLUMNS, whole_horizons
+from ..estimand_key import KEY_COLUMNS, horizons_as_floats
 from ..its_spec import validate_spec
 from ..multiplicity import adjust_table, check_method, describe
 from .gap_change import gap_change_stratified, gap_series
@@ -228,7 +228,7 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
     return EquityResult(
         stratum_effects=adjusted.reset_index(drop=True),
         before_after=pd.concat(ba_frames, ignore_index=True) if ba_frames else pd.DataFrame(),
-        heterogeneity=het_table, gaps=pd.DataFrame(gaps), gap_change=whole_horizons(pd.DataFrame(change)),
+        heterogeneity=het_table, gaps=pd.DataFrame(gaps), gap_change=horizons_as_floats(pd.DataFrame(change)),
         gap_series=(pd.concat(gap_series_frames, ignore_index=True) if gap_series_frames
                     else pd.DataFrame()),
         multiplicity=multiplicity, alpha=alpha, n_tests=n_tests,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..estimand_key import Estimand, row_key, whole_horizons
+from ..estimand_key import Estimand, row_key, horizons_as_floats
 from ..its import fit_its_many
 from ..its_design import build_design
 from ..its_estimands import SCALES, p_value, quantile
@@ -169,5 +169,5 @@ def gap_change_between(most: pd.DataFrame, least: pd.DataFrame, spec: dict,
     """
     batch = fit_its_many({"1": most, "5": least}, {**spec, "alpha": alpha})
     fits = {("o", "imd_quintile", k): f for k, f in batch.fits.items()}
-    return whole_horizons(pd.DataFrame(gap_change_stratified("o", fits, "1", "5", alpha))
+    return horizons_as_floats(pd.DataFrame(gap_change_stratified("o", fits, "1", "5", alpha))
                           .drop(columns="outcome"))
