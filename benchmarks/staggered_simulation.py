@@ -70,7 +70,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.stats.its_spec import validate_spec  # noqa: E402
 from pipeline.stats.simulation import simulate_panel  # noqa: E402
-from pipeline.stats.staggered import change_rows, unit_effects  # noqa: E402
+from pipeline.stats.staggered import unit_effects  # noqa: E402
+from pipeline.stats.staggered_design import change_rows  # noqa: E402
 
 STARTS = {"ward_a": "2022-03", "ward_b": "2022-05", "ward_c": "2022-07", "ward_d": "2022-08",
           "ward_e": "2022-10"}

@@ -183,7 +183,7 @@ def check_prepared(cfg: Intervention, paths) -> None:
 
 def check_design(cfg: Intervention, series: pd.DataFrame, quality: dict | None = None) -> None:
     """Raise :class:`DesignError` listing every way the design does not fit the data."""
-    from pipeline.stats.its_design import MIN_POINTS
+    from pipeline.stats.its_series import MIN_POINTS
 
     if series.empty:
         raise DesignError(cfg.key, ["the monthly series is empty. Fix: run prepare again."])

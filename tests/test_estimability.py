@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.stats import estimability, its_fit
+from pipeline.stats import estimability, its_fit, its_glm
 from pipeline.stats.equity import evaluate_equity
 from pipeline.stats.estimability import REASONS, NotEstimable
 from pipeline.stats.its import fit_its, fit_its_many
@@ -119,7 +119,7 @@ def test_design_rank_uses_the_stated_tolerance():
 
 
 def test_non_convergence(monkeypatch):
-    monkeypatch.setattr(its_fit, "MAXITER", 2)  # two IRLS steps cannot reach 1e-11
+    monkeypatch.setattr(its_glm, "MAXITER", 2)  # two IRLS steps cannot reach 1e-11
     exc = reason_of(series())
     assert exc.reason == "not_converged"
     assert str(exc) == REASONS["not_converged"]
@@ -157,7 +157,7 @@ def test_irls_does_not_raise_on_a_singular_weighted_design():
     n = 30
     t = np.arange(1, n + 1.0)
     X = np.column_stack([np.ones(n), t, t])
-    beta, _ = its_fit.irls(X, np.full(n, 5.0), np.full(n, 20.0), "binomial")
+    beta, _ = its_glm.irls(X, np.full(n, 5.0), np.full(n, 20.0), "binomial")
     assert np.isfinite(beta).all()
 
 

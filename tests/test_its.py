@@ -167,7 +167,8 @@ def test_slope_is_one_in_first_post_month_and_counterfactual_zeroes_changes():
 def test_effects_table_columns_and_names():
     res = fit_its(_data(), _spec(family="quasibinomial"))
     assert list(res.effects.columns) == ["estimand", "phase", "estimate", "ci_low", "ci_high",
-                                         "p_value", "method", "n", "scale"]
+                                         "p_value", "method", "n", "scale", "quantity",
+                                         "estimand_scale", "horizon"]
     assert list(res.effects["estimand"]) == [
         "pre_trend", "pre_trend_or", "level_change", "level_change_or", "slope_change",
         "slope_change_or", "post_trend", "post_trend_or", "abs_diff_h3", "rel_diff_h3", "abs_diff_h6", "rel_diff_h6",

@@ -20,7 +20,7 @@ from statsmodels.stats.diagnostic import acorr_breusch_godfrey
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from pipeline.stats.its import fit_its, fit_its_many
-from pipeline.stats.its_fit import ar_acf, pacf_to_ar
+from pipeline.stats.its_ar_errors import ar_acf, pacf_to_ar
 from pipeline.stats.simulation import simulate_series
 
 START = "2021-01"

@@ -65,7 +65,8 @@ import numpy as np
 
 import pipeline.stats
 from pipeline.stats.its import fit_its
-from pipeline.stats.its_fit import fit_ar, irls, working_response
+from pipeline.stats.its_ar_errors import fit_ar
+from pipeline.stats.its_glm import irls, working_response
 from pipeline.stats.its_spec import validate_spec
 from pipeline.stats.simulation import simulate_series
 

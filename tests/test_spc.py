@@ -34,8 +34,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from pipeline.report.spc_figure import alt_text, spc_figure  # noqa: E402
-from pipeline.stats.spc import (  # noqa: E402
-    part_of_run, p_chart, run_ends_one_side, spc_chart, trend_ends, two_in_three, xmr_chart,
+from pipeline.stats.spc import p_chart, spc_chart, xmr_chart  # noqa: E402
+from pipeline.stats.spc_rules import (  # noqa: E402
+    part_of_run, run_ends_one_side, trend_ends, two_in_three,
 )
 
 # R: set.seed(123); rnorm(20) (printed to 8 decimals in the NHSRplotthedots snapshot)

@@ -27,7 +27,7 @@ from scipy import stats
 
 from pipeline.analysis_options import check_staggered_options
 from pipeline.config import ConfigError, parse_intervention
-from pipeline.stats import staggered
+from pipeline.stats import staggered, staggered_average, staggered_design, staggered_event_study
 from pipeline.stats.equity import cochran_q
 from pipeline.stats.its_spec import validate_spec
 
@@ -99,7 +99,7 @@ def test_a_never_treated_ward_leaves_the_average_on_target():
 
 def test_between_interval_is_the_t_interval_on_the_unit_estimates():
     b = np.array([0.21, 0.55, 0.38, 0.93, 0.61])
-    r = staggered.weighted_mean_interval(b, np.full(5, 0.01), np.full(5, 0.2))
+    r = staggered_average.weighted_mean_interval(b, np.full(5, 0.01), np.full(5, 0.2))
     lo, hi = stats.t.interval(0.95, 4, loc=b.mean(), scale=stats.sem(b))
     assert r["estimate"] == pytest.approx(b.mean())
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi))
@@ -107,19 +107,19 @@ def test_between_interval_is_the_t_interval_on_the_unit_estimates():
 
 
 def test_exposure_weights_follow_the_exposure():
-    w = staggered.unit_weights(np.array([100.0, 300.0]), "exposure")
+    w = staggered_average.unit_weights(np.array([100.0, 300.0]), "exposure")
     assert w == pytest.approx([0.25, 0.75])
-    assert staggered.unit_weights(np.array([100.0, 300.0]), "equal") == pytest.approx([0.5, 0.5])
+    assert staggered_average.unit_weights(np.array([100.0, 300.0]), "equal") == pytest.approx([0.5, 0.5])
     with pytest.raises(ValueError, match="equal, exposure"):
-        staggered.unit_weights(np.ones(2), "inverse")
+        staggered_average.unit_weights(np.ones(2), "inverse")
 
 
 def test_dersimonian_laird_tau2_is_zero_for_equal_estimates_and_matches_the_formula():
-    assert staggered.dersimonian_laird_tau2([0.5, 0.5, 0.5], [0.01, 0.02, 0.03]) == 0.0
+    assert staggered_average.dersimonian_laird_tau2([0.5, 0.5, 0.5], [0.01, 0.02, 0.03]) == 0.0
     # Two studies, equal variances v: Q = (b1 - b2)^2 / (2 v), tau2 = (Q - 1) / (1 / v)
     b, v = np.array([0.0, 1.0]), np.array([0.1, 0.1])
     q = 1.0 / 0.2
-    assert staggered.dersimonian_laird_tau2(b, v) == pytest.approx((q - 1) / (20 - 200 / 20))
+    assert staggered_average.dersimonian_laird_tau2(b, v) == pytest.approx((q - 1) / (20 - 200 / 20))
 
 
 def _panel(seed=3, levels=(1.0, 0.8, 0.6, 0.4, 0.2), slopes=(0.06, 0.045, 0.03, 0.015, 0.0),
@@ -130,7 +130,7 @@ def _panel(seed=3, levels=(1.0, 0.8, 0.6, 0.4, 0.2), slopes=(0.06, 0.045, 0.03, 
 
 def test_clean_controls_are_only_not_yet_treated_months():
     data = _panel()
-    rows = staggered.stacked_rows(data, validate_spec(sim.spec()), "ward_c")
+    rows = staggered_design.stacked_rows(data, validate_spec(sim.spec()), "ward_c")
     assert (rows.loc[rows["unit"] == "ward_c", "month"].nunique()) == 52
     for unit, start in sim.STARTS.items():
         if unit != "ward_c":
@@ -188,14 +188,14 @@ def test_heterogeneity_finds_wards_that_differ_and_not_wards_alike():
 def test_heterogeneity_is_cochrans_q_when_the_estimates_are_independent():
     b, v = np.array([0.2, 0.5, 0.9, 0.4]), np.array([0.01, 0.02, 0.015, 0.03])
     q, df, p, i2 = cochran_q(b, v)
-    got = staggered.heterogeneity(b, np.diag(v))
+    got = staggered_average.heterogeneity(b, np.diag(v))
     assert (got["q"], got["df"], got["p_value"], got["i2"]) == pytest.approx((q, df, p, i2))
 
 
 def test_event_study_is_flat_before_the_start_and_follows_the_truth_after():
     spec = validate_spec(sim.spec("independent"))
     levels, slopes = (0.5,) * 5, (0.02,) * 5
-    events = staggered.event_study(_panel(levels=levels, slopes=slopes), spec)
+    events = staggered_event_study.event_study(_panel(levels=levels, slopes=slopes), spec)
     pre = events[events["event_time"] < -1]
     assert len(pre) == 11 and (pre["estimate"].abs() < 0.15).all()
     post = events[events["event_time"] >= 0].set_index("event_time")
@@ -219,12 +219,12 @@ def test_pre_start_test_sees_wards_whose_trends_differ_unless_each_has_its_own()
     neither does with a shared trend."""
     spec = sim.spec("independent")
     differ = _trend_panel((0.03, -0.015, 0.015, 0.0, -0.01))
-    shared = staggered.event_study(differ, spec, trends="common", with_test=True)[1]
-    own = staggered.event_study(differ, spec, trends="unit", with_test=True)[1]
+    shared = staggered_event_study.event_study(differ, spec, trends="common", with_test=True)[1]
+    own = staggered_event_study.event_study(differ, spec, trends="unit", with_test=True)[1]
     assert shared["months"] == list(range(-12, -1)) and shared["each"]["q"] == 55
     assert shared["each"]["p_value"] < 0.01 < 0.05 < shared["average"]["p_value"], shared
     assert own["each"]["p_value"] > 0.05 and own["average"]["p_value"] > 0.05, own
-    alike = staggered.event_study(_trend_panel((0.005,) * 5), spec, trends="common",
+    alike = staggered_event_study.event_study(_trend_panel((0.005,) * 5), spec, trends="common",
                                   with_test=True)[1]
     assert alike["each"]["p_value"] > 0.05 and alike["average"]["p_value"] > 0.05, alike
 
@@ -238,7 +238,7 @@ def test_pretrend_test_is_the_wald_f_of_the_contrasts():
             return np.sqrt(np.einsum("ij,jk,ik->i", G, self.cov, G)), np.array([40.0, 30.0])
 
     L = np.array([[1.0, 0, 0], [0, 1.0, 0]])
-    got = staggered.pretrend_test(Fit(), L)
+    got = staggered_event_study.pretrend_test(Fit(), L)
     w = 0.3**2 / 0.01 + 0.2**2 / 0.04
     assert got["stat"] == pytest.approx(w / 2) and got["df"] == 30
     assert got["p_value"] == pytest.approx(stats.f.sf(w / 2, 2, 30))

@@ -48,7 +48,7 @@ RESTATED_FROM_PUBLISHED_COUNTS = {
 }
 ALLOWED_SCIPY = {("equity_answer", "scipy.stats", "norm")}
 # number formats shared by a chart and its sentences: text, not statistics
-FORMATTING = {("spc_figure", "pipeline.stats.spc", "format_value")}
+FORMATTING = {("spc_figure", "pipeline.stats.spc_summary", "format_value")}
 EVALUATION_STEPS = {"run", "evaluate", "load_inputs", "load_series", "fit_outcome",
                     "fit_ols_newey_west", "other_models", "staggered_effects", "design_power",
                     "equity_analysis", "control_chart", "group_table", "confidence_evidence",

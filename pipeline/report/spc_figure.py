@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from pipeline.palette import OKABE_ITO
-from pipeline.stats.spc import CHART_NAMES, SPCResult, format_value
+from pipeline.stats.spc import CHART_NAMES, SPCResult
+from pipeline.stats.spc_summary import format_value
 
 LINE_GREY = "#7F7F7F"
 DARK_GREY = "#595959"

@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline import disclosure
 from pipeline.evaluation.judgements import RATE_PER
 from pipeline.report import figures, history, wording
+from pipeline.stats.estimand_key import KEY_COLUMNS
 
 SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
 RATE_SCALE = "difference in rate per unit of denominator"
@@ -30,8 +31,10 @@ def html_table(table: pd.DataFrame, csv: str | None = None, period: str = "month
     """A table as HTML for people: column names in words, proportions as percentages, p-values
     and other numbers in fixed notation (never 2.39e+03), in a box that scrolls sideways rather
     than overflowing the page. The CSV files under ``tables/`` keep the variable names; ``csv``
-    names the one that holds this table's numbers, linked beside it."""
-    shown = wording.readable_table(table, period)
+    names the one that holds this table's numbers, linked beside it. The estimand key columns
+    (:data:`~pipeline.stats.estimand_key.KEY_COLUMNS`) are for programs reading the CSV; the
+    estimand's name in words already says them, so they are not shown."""
+    shown = wording.readable_table(table.drop(columns=KEY_COLUMNS, errors="ignore"), period)
     body = shown.to_html(index=False, border=0, na_rep="")
     link = f"<p>{figures.download_link(csv)}</p>" if csv else ""
     return f'<div class="table-wrap">{body}</div>{link}'

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,10 +32,12 @@ import pandas as pd
 from pipeline.periods import plural, time_column
 
 from .estimability import failure_text, segment_labels
-from .its_design import Design, build_design, check_series
+from .its_design import Design, build_design
 from .its_diagnostics import diagnose
-from .its_estimands import COLUMNS, describe_method, effect_rows, inference_table, series_table
+from .its_estimands import (EFFECTS_COLUMNS, describe_method, effect_rows, effects_frame,
+                            inference_table, series_table)
 from .its_fit import Fit, fit_arrays, fit_model
+from .its_input import check_series
 from .its_spec import ITSSpec, validate_spec
 
 
@@ -47,7 +50,9 @@ class ITSResult:
     ----------
     effects : DataFrame
         Tidy estimands: ``estimand, phase, estimate, ci_low, ci_high, p_value, method, n,
-        scale`` (see :mod:`pipeline.stats.its_estimands` for the names).
+        scale`` (see :mod:`pipeline.stats.its_estimands` for the names) and the estimand's
+        structured key ``quantity, estimand_scale, horizon``
+        (:class:`pipeline.stats.estimand_key.Estimand`: filter on these, never parse the name).
     series : DataFrame
         ``[unit|group,] month, numerator, denominator, observed, fitted, counterfactual,
         cf_low, cf_high, in_fit`` for every month (``in_fit`` is False in washout months);
@@ -167,7 +172,7 @@ def fit_its(series: pd.DataFrame, spec: dict) -> ITSResult:
     diagnostics["warnings"] += notes
     params = pd.Series(fit.params, index=design.names, name="coef")
     cov = pd.DataFrame(fit.cov, index=design.names, columns=design.names)
-    return ITSResult(effects=pd.DataFrame(rows, columns=COLUMNS),
+    return ITSResult(effects=effects_frame(rows),
                      series=_named_time(series_table(design, fit, checked), series, checked),
                      diagnostics=diagnostics,
                      params=params, cov=cov, spec=checked, method=method, fit=fit,
@@ -213,14 +218,19 @@ class ITSBatch:
 @dataclass(frozen=True)
 class StratumFit:
     """One stratum's fit as :func:`fit_its_many` keeps it: the effects table (as
-    :attr:`ITSResult.effects`), the coefficients and their covariance, and the SE and df of
-    every estimand (:attr:`ITSResult.inference`)."""
+    :attr:`ITSResult.effects`, built from ``rows`` on first use: most strata's tables are never
+    read, and a DataFrame per stratum was a good part of the batch's time), the coefficients
+    and their covariance, and the SE and df of every estimand (:attr:`ITSResult.inference`)."""
 
-    effects: pd.DataFrame
+    rows: list = field(repr=False)
     params: pd.Series
     cov: pd.DataFrame
     inference: pd.DataFrame
     spec: ITSSpec
+
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        return effects_frame(self.rows)
 
 
 class _LazyFrames(dict):
@@ -303,9 +313,9 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
     def add(key, effect_rows_, diag, params, cov, inference):
         parts = key if isinstance(key, tuple) else (key,)
         for r in effect_rows_:
-            rows.append((*parts, *(r[c] for c in COLUMNS)))
+            rows.append((*parts, *(r[c] for c in EFFECTS_COLUMNS)))
         diagnostics[key] = diag
-        fits[key] = StratumFit(pd.DataFrame(effect_rows_, columns=COLUMNS), params, cov,
+        fits[key] = StratumFit(effect_rows_, params, cov,
                                inference, checked)
 
     def record(key, design, fit) -> None:
@@ -380,7 +390,7 @@ def fit_its_many(series_by_stratum, spec: dict, by=None, on_error: str = "raise"
             if on_error == "raise":
                 raise ValueError(f"stratum {key!r}: {failure_text(exc)}") from exc
             errors[key] = failure_text(exc)  # fixed wording, never a BLAS error's text
-    effects = pd.DataFrame(rows, columns=[*label, *COLUMNS])
+    effects = effects_frame(rows, label)
     return ITSBatch(effects=effects, diagnostics=diagnostics, errors=errors, spec=checked,
                     by=tuple(label), n_fast=n_fast, n_fallback=n_fallback, frames=frames,
                     fits=fits)

@@ -63,30 +63,9 @@ import pandas as pd
 from pipeline import periods
 
 from .estimability import RCOND_MIN, reciprocal_condition
+from .its_input import check_series, start_ordinal
+from .its_series import count_segments, is_comparator_key, phase_starts, series_by_key
 from .its_spec import ITSSpec
-
-REQUIRED_COLUMNS = ("month", "unit", "numerator", "denominator")
-SINGLE_COLUMNS = ("dimension", "stratum", "outcome")
-MIN_POINTS, WARN_POINTS = 3, 8
-
-
-def month_ordinal(period: pd.Period) -> int:
-    """Months since year 0 (``year * 12 + month - 1``): integer month arithmetic."""
-    return period.year * 12 + period.month - 1
-
-
-def month_label(ordinal: int, period: str = "month") -> str:
-    """``"YYYY-MM"`` of a month ordinal (``2020Q1``, ``2020`` or a week's Monday for the
-    other periods, :func:`pipeline.periods.label`)."""
-    return periods.label(ordinal, period)
-
-
-def start_ordinal(start: pd.Period, period: str = "month") -> int:
-    """The ordinal of a validated spec date (a Phase start, a unit start, an excluded range's
-    end) in the series' period."""
-    if period == "month":
-        return month_ordinal(start)
-    return periods.to_period(start, period, "start")
 
 
 @dataclass
@@ -143,247 +122,6 @@ class Design:
         return new
 
 
-def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 5) -> str:
-    idx = list(frame.index[mask][:limit])
-    more = "" if mask.sum() <= limit else f" (and {int(mask.sum()) - limit} more)"
-    return f"{idx}{more}"
-
-
-def _month_ordinals(col: pd.Series) -> np.ndarray:
-    """Month ordinals of a column of dates, Periods or "YYYY-MM" strings."""
-    if pd.api.types.is_datetime64_any_dtype(col) and not col.isna().any():
-        return col.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12
-    try:
-        if isinstance(col.dtype, pd.PeriodDtype):
-            months = col.dt.asfreq("M")
-        else:
-            months = pd.to_datetime(col).dt.to_period("M")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"series['month'] has values that are not dates: {exc}") from exc
-    if months.isna().any():
-        raise ValueError(f"series['month'] is missing in rows {_rows(col, months.isna().to_numpy())}")
-    return (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
-
-
-def check_series(series: pd.DataFrame, spec: ITSSpec, by: tuple = (),
-                 group: np.ndarray | None = None) -> pd.DataFrame:
-    """Validate a monthly series and return ``unit, m, numerator, denominator`` (floats) and
-    the covariate columns.
-
-    Raises
-    ------
-    ValueError
-        Missing columns, several outcomes/strata mixed, unparseable months, missing or
-        negative counts, numerator above denominator (binomial), duplicated unit-months.
-
-    ``by`` names columns allowed to vary (the strata of :func:`pipeline.stats.its.fit_its_many`)
-    and ``group`` their integer code per row, used in the duplicate check.
-    """
-    if not isinstance(series, pd.DataFrame):
-        raise ValueError(f"series must be a pandas DataFrame, got {type(series).__name__}")
-    time = periods.time_column(series.columns, spec.period)
-    required = [time, *REQUIRED_COLUMNS[1:]]
-    missing = [c for c in required if c not in series.columns]
-    if missing:
-        hint = ("" if spec.period == "month" else
-                f" (spec['period'] is {spec.period!r}: the time column is {spec.period!r}, "
-                f"holding the first day of each {spec.period})")
-        raise ValueError(f"series is missing column(s) {missing}; it needs {required}{hint}")
-    if series.empty:
-        raise ValueError("series has no rows")
-    for col in SINGLE_COLUMNS:
-        if col in by:
-            continue
-        if col in series.columns and series[col].nunique(dropna=False) > 1:
-            raise ValueError(
-                f"series mixes several values of {col!r} ({sorted(map(str, series[col].unique()))[:5]});"
-                " filter it to one outcome and stratum before fitting"
-            )
-    out = pd.DataFrame({"unit": series["unit"].astype(str).to_numpy(),
-                        "m": _month_ordinals(series["month"]) if spec.period == "month"
-                        else periods.ordinals(series[time], spec.period)})
-    for col in ("numerator", "denominator"):
-        try:
-            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"series[{col!r}] must be numeric: {exc}") from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(f"series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
-        if (values < 0).any():
-            raise ValueError(f"series[{col!r}] has negative counts in rows {_rows(series, values < 0)}")
-        out[col] = values
-    absent = [c for c in spec.covariates if c not in series.columns]
-    if absent:
-        raise ValueError(
-            f"covariate column(s) {absent} named in spec['covariates'] are not in the series "
-            f"(its columns: {list(map(str, series.columns))})"
-        )
-    for col in spec.covariates:
-        try:
-            values = pd.to_numeric(series[col]).to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"covariate series[{col!r}] must be numeric: {exc}") from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise ValueError(f"covariate series[{col!r}] is missing or infinite in rows {_rows(series, bad)}")
-        out[col] = values
-    if spec.base_family == "binomial":
-        over = out["numerator"].to_numpy() > out["denominator"].to_numpy()
-        if over.any():
-            raise ValueError(
-                f"numerator exceeds denominator in rows {_rows(series, over)}: a binomial model "
-                "needs successes out of trials"
-            )
-    if group is not None:
-        out["_group"] = group
-    dup = out.duplicated(["unit", "m"] if group is None else ["_group", "unit", "m"]).to_numpy()
-    if group is not None:
-        out = out.drop(columns="_group")
-    if dup.any():
-        raise ValueError(f"series has duplicated unit-{spec.period}s in rows {_rows(series, dup)}")
-    return out
-
-
-def _sum_by_key_month(data: pd.DataFrame, covariates=(), period: str = "month") -> pd.DataFrame:
-    """Sum numerator and denominator by (key, month), sorted (numpy, no pandas groupby).
-
-    Covariates take the first unit's value of each cell; units that disagree are an error.
-    """
-    keys, key_code = np.unique(data["key"].to_numpy(dtype=str), return_inverse=True)
-    m = data["m"].to_numpy()
-    cell = key_code.astype(np.int64) * (m.max() + 1) + m
-    cells, inverse = np.unique(cell, return_inverse=True)
-    out = pd.DataFrame({
-        "key": keys[cells // (m.max() + 1)],
-        "m": cells % (m.max() + 1),
-        "numerator": np.bincount(inverse, data["numerator"].to_numpy(), len(cells)),
-        "denominator": np.bincount(inverse, data["denominator"].to_numpy(), len(cells)),
-    })
-    if covariates:
-        order = np.argsort(inverse, kind="stable")
-        first = np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1]
-        for col in covariates:
-            v = data[col].to_numpy()[order]
-            lo, hi = np.minimum.reduceat(v, first), np.maximum.reduceat(v, first)
-            differ = lo != hi
-            if differ.any():
-                where = ", ".join(f"{k} {month_label(mm, period)}" for k, mm in
-                                  out.loc[differ, ["key", "m"]].head(5).itertuples(index=False))
-                raise ValueError(
-                    f"covariate {col!r} differs between the units summed into one series in "
-                    f"{int(differ.sum())} {period}(s) ({where}); give every unit the same value per "
-                    f"{period}, or fit the units separately"
-                )
-            out[col] = v[first]
-    return out
-
-
-def _series_keys(data: pd.DataFrame, spec: ITSSpec) -> tuple[pd.DataFrame, list]:
-    """Aggregate to the modelled series (key = 'all', unit, or treated/comparator)."""
-    notes = []
-    units = set(data["unit"])
-    if spec.design == "single":
-        data = data.assign(key="all")
-    elif spec.design == "controlled":
-        absent = sorted(set(spec.comparator_units) - units)
-        if absent:
-            raise ValueError(f"comparator unit(s) {absent} are not in the series (units: {sorted(units)})")
-        is_comp = data["unit"].isin(spec.comparator_units)
-        if is_comp.all():
-            raise ValueError("every unit is a comparator: a controlled ITS needs treated units too")
-        if spec.stacked:
-            data = data.assign(key=data["unit"])
-        else:
-            data = data.assign(key=np.where(is_comp, "comparator", "treated"))
-    else:
-        absent = sorted(set(spec.unit_starts) - units)
-        if absent:
-            raise ValueError(f"unit(s) {absent} in spec['unit_starts'] are not in the series (units: {sorted(units)})")
-        never = sorted(units - set(spec.unit_starts))
-        if never:
-            notes.append(f"unit(s) {never} have no start in unit_starts and are treated as never exposed")
-        data = data.assign(key=data["unit"])
-    unit = spec.period
-    agg = _sum_by_key_month(data, spec.covariates, unit)
-    zero = agg["denominator"].to_numpy() <= 0
-    if zero.all():
-        raise ValueError(f"every {unit} has a zero denominator: there is nothing to model")
-    if zero.any():
-        dropped = ", ".join(f"{k} {month_label(m, unit)}"
-                            for k, m in agg.loc[zero, ["key", "m"]].itertuples(index=False))
-        notes.append(f"{int(zero.sum())} {unit}(s) with a zero denominator dropped: {dropped}")
-        agg = agg.loc[~zero].reset_index(drop=True)
-    return agg, notes
-
-
-def _starts(agg: pd.DataFrame, spec: ITSSpec) -> np.ndarray:
-    """Start ordinal of every phase for every row (rows x phases), or -1 for never-treated."""
-    phase_starts = np.array([start_ordinal(p.start, spec.period) for p in spec.phases],
-                            dtype=np.int64)
-    if spec.design == "staggered":
-        own = {u: start_ordinal(s, spec.period) for u, s in spec.unit_starts.items()}
-        col = agg["key"].map(own).fillna(-1).to_numpy(dtype=np.int64)
-        return col[:, None]
-    return np.tile(phase_starts, (len(agg), 1))
-
-
-def is_comparator_key(keys: np.ndarray, spec: ITSSpec) -> np.ndarray:
-    """Which series keys are comparators: ``"comparator"`` when pooled, the comparator units
-    themselves when stacked."""
-    keys = np.asarray(keys)
-    if spec.stacked:
-        return np.isin(keys, spec.comparator_units)
-    return keys == "comparator"
-
-
-def _segments(agg: pd.DataFrame, starts: np.ndarray, spec: ITSSpec, warnings: list) -> list:
-    """Count fitted periods per segment and series; refuse < 3, warn < 8."""
-    segments = []
-    unit = spec.period
-
-    comparator = set(agg["key"][~agg["treated"].to_numpy()])
-    names = ["pre-intervention"] + [p.name for p in spec.phases]
-    for key, idx in agg.groupby("key", sort=True).indices.items():
-        m = agg["m"].to_numpy()[idx]
-        fit = agg["in_fit"].to_numpy()[idx]
-        st = starts[idx[0]]
-        lo, hi = periods.label(m.min(), unit), periods.label(m.max(), unit)
-        if st[0] < 0:  # never-treated unit: one segment
-            bounds = [(names[0], -np.inf, np.inf)]
-        else:
-            edges = [-np.inf, *st.tolist(), np.inf]
-            bounds = [(names[k], edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
-        for k, (name, a, b) in enumerate(bounds):
-            if key not in comparator and k > 0 and (a > m.max() or a <= m.min()):
-                raise ValueError(
-                    f"phase {name!r} starts {periods.label(int(a), unit)}, outside the data of series "
-                    f"{key!r} ({lo} to {hi}): it needs {unit}s before and from its start"
-                )
-        for k, (name, a, b) in enumerate(bounds):
-            n = int((fit & (m >= a) & (m < b)).sum())
-            seg_months = m[fit & (m >= a) & (m < b)]
-            span = f"{periods.label(seg_months.min(), unit)} to {periods.label(seg_months.max(), unit)}" if n else "none"
-            if key in comparator and k == 0 and n == 0:
-                raise ValueError(
-                    f"the comparator {'unit ' + repr(key) if spec.stacked else 'units'} "
-                    f"{'has' if spec.stacked else 'have'} no {unit}s before {periods.label(int(st[0]), unit)} "
-                    f"(their data run {lo} to {hi}): a controlled ITS needs a comparator pre-period"
-                )
-            if n < MIN_POINTS:
-                raise ValueError(
-                    f"segment {name!r} of series {key!r} has {n} fitted {unit}(s) ({span}); "
-                    f"segmented regression needs at least {MIN_POINTS} per segment"
-                )
-            if n < WARN_POINTS:
-                warnings.append(
-                    f"segment {name!r} of series {key!r} has only {n} {unit}s ({span}); "
-                    f"fewer than {WARN_POINTS} points per segment give unstable estimates"
-                )
-            segments.append({"series": key, "segment": name, "months": n, "span": span})
-    return segments
-
-
 def _season_position(m: np.ndarray, period: str) -> tuple[np.ndarray, float]:
     """Position of each period within its year and the seasons per year: month 1-12 of 12,
     quarter 1-4 of 4; weeks count on continuously over 365.25 / 7 = 52.18 weeks a year (an
@@ -429,8 +167,8 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
     Design
     """
     data = check_series(series, spec)
-    agg, warnings = _series_keys(data, spec)
-    starts = _starts(agg, spec)
+    agg, warnings = series_by_key(data, spec)
+    starts = phase_starts(agg, spec)
     m = agg["m"].to_numpy()
     since = m[:, None] - starts  # months since each start (0 in the start month)
     exposed = (starts >= 0) & (since >= 0)
@@ -442,7 +180,7 @@ def build_design(series: pd.DataFrame, spec: ITSSpec) -> Design:
     agg["in_fit"] = ~(washout | excluded)
     agg["event_time"] = np.where(starts[:, 0] >= 0, since[:, 0] + 1, np.iinfo(np.int64).min)
     agg["treated"] = ~is_comparator_key(agg["key"].to_numpy(), spec)
-    segments = _segments(agg, starts, spec, warnings)
+    segments = count_segments(agg, starts, spec, warnings)
 
     t = (m - m.min() + 1).astype(float)
     cols, names = [np.ones_like(t)], ["const"]

@@ -28,8 +28,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .its_design import Design, month_label
-from .its_fit import Fit, working_response
+from .its_design import Design
+from .its_fit import Fit
+from .its_glm import working_response
+from .its_input import month_label
 from .its_spec import ITSSpec
 
 ALPHA_DIAG = 0.05

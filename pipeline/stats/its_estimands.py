@@ -55,18 +55,25 @@ from scipy import special
 
 from pipeline import periods
 
-from .its_design import Design, month_label
-from .its_fit import FAMILY_LABELS, Fit, inverse_link
+from .estimand_key import KEY_COLUMNS, Estimand, horizons_as_floats
+from .its_design import Design
+from .its_fit import FAMILY_LABELS, Fit
+from .its_glm import inverse_link
+from .its_input import month_label
 from .its_spec import ITSSpec
 
 COLUMNS = ["estimand", "phase", "estimate", "ci_low", "ci_high", "p_value", "method", "n", "scale"]
+# The effects table of an ITS fit: COLUMNS and the estimand's structured key (quantity,
+# estimand_scale, horizon: pipeline.stats.estimand_key, docs/adr/0150), which readers filter
+# on instead of parsing the estimand's name.
+EFFECTS_COLUMNS = [*COLUMNS, *KEY_COLUMNS]
 # Per-row standard error (link scale, before any back-transform) and t df (None: normal) of
 # every estimand: kept beside the effects so that a contrast of two fits (the equity gap
 # change) combines the real SEs and dfs instead of reading them back from interval widths.
 INFERENCE_COLUMNS = ["estimand", "phase", "se", "df"]
-SCALES = {  # link-scale label, natural-scale suffix, natural-scale label
-    "binomial": ("log odds ratio", "_or", "odds ratio"),
-    "poisson": ("log rate ratio", "_rr", "rate ratio"),
+SCALES = {  # link-scale label, natural-scale twin (estimand_key scale), natural-scale label
+    "binomial": ("log odds ratio", "odds_ratio", "odds ratio"),
+    "poisson": ("log rate ratio", "rate_ratio", "rate ratio"),
     "gaussian": ("absolute difference in proportion", None, None),
 }
 DIFF_SCALE = {
@@ -74,6 +81,11 @@ DIFF_SCALE = {
     "poisson": "difference in rate per unit of denominator",
     "gaussian": "difference in proportion",
 }
+
+
+# One shared key object per estimand (keys are frozen values): a fit makes about 17 rows and
+# fit_its_many one fit per stratum, so the keys are not rebuilt and re-checked each time.
+_key = lru_cache(maxsize=None)(Estimand)
 
 
 def describe_method(spec: ITSSpec, fit: Fit, design: Design) -> str:
@@ -163,15 +175,15 @@ class _Contrasts:
     def __init__(self, fit: Fit, alpha: float):
         self.fit, self.alpha = fit, alpha
         self.grads: list = []
-        self.items: list = []  # (estimand, phase, est, gradient index, SE multiplier, scale, transform)
+        self.items: list = []  # (Estimand, phase, est, gradient index, SE multiplier, scale, transform)
 
     def add(self, grad: np.ndarray) -> int:
         """Register a gradient; returns its index (several rows may share one)."""
         self.grads.append(grad)
         return len(self.grads) - 1
 
-    def row(self, estimand, phase, est, g: int, scale, transform=None, times: float = 1.0):
-        self.items.append((estimand, phase, float(est), g, times, scale, transform))
+    def row(self, key: Estimand, phase, est, g: int, scale, transform=None, times: float = 1.0):
+        self.items.append((key, phase, float(est), g, times, scale, transform))
 
     def rows(self) -> list:
         if not self.items:
@@ -197,20 +209,20 @@ class _Contrasts:
         p = np.where(se > 0, p, np.nan)
         lo, hi = est - q * se, est + q * se
         out = []
-        for i, (estimand, phase, e, _, _, scale, transform) in enumerate(self.items):
+        for i, (key, phase, e, _, _, scale, transform) in enumerate(self.items):
             e_i, lo_i, hi_i = e, float(lo[i]), float(hi[i])
             if transform is not None:
                 with np.errstate(over="ignore"):  # a limit beyond 1e308 is reported as inf
                     e_i, lo_i, hi_i = transform(e_i), transform(lo_i), transform(hi_i)
-            out.append({"estimand": estimand, "phase": phase, "estimate": float(e_i),
+            out.append({"estimand": key.name, "phase": phase, "estimate": float(e_i),
                         "ci_low": float(lo_i), "ci_high": float(hi_i), "p_value": float(p[i]),
                         "scale": scale, "se": float(se[i]),
-                        "df": None if df is None else float(df[i])})
+                        "df": None if df is None else float(df[i]), **key.columns()})
         return out
 
 
 def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, acc: _Contrasts) -> None:
-    link, suffix, natural = SCALES[spec.base_family]
+    link, ratio, natural = SCALES[spec.base_family]
     per_period = f" per {spec.period}"
     items = [("pre_trend", "pre-intervention", design.trend, per_period)]
     for estimand, phase, idx in design.contrasts:
@@ -218,11 +230,11 @@ def _coefficient_rows(design: Design, fit: Fit, spec: ITSSpec, acc: _Contrasts) 
         vec[idx] = 1.0
         items.append((estimand, phase, vec, per_period if estimand == "slope_change" else ""))
     items += [("post_trend", phase, vec, per_period) for phase, vec in post_trends(design, spec)]
-    for estimand, phase, vec, per in items:
-        g, est = acc.add(vec), vec @ fit.params
-        acc.row(estimand, phase, est, g, link + per)
-        if suffix:
-            acc.row(estimand + suffix, phase, est, g, natural + per, np.exp)
+    for quantity, phase, vec, per in items:
+        g, est, key = acc.add(vec), vec @ fit.params, _key(quantity)
+        acc.row(key, phase, est, g, link + per)
+        if ratio:
+            acc.row(_key(quantity, ratio), phase, est, g, natural + per, np.exp)
 
 
 def post_trends(design: Design, spec: ITSSpec) -> list:
@@ -267,22 +279,23 @@ def _effect_rows(design: Design, fit: Fit, spec: ITSSpec, warnings: list,
                             f"{last}): skipped")
             continue
         _, mf, mc, gf, gc = _contrast(design, fit, family, mask)
-        acc.row(f"abs_diff_h{h}", "overall", mf - mc, acc.add(gf - gc), DIFF_SCALE[family])
+        acc.row(_key("difference", "absolute", h), "overall", mf - mc, acc.add(gf - gc),
+                DIFF_SCALE[family])
         if mf > 0 and mc > 0:
-            acc.row(f"rel_diff_h{h}", "overall", np.log(mf / mc), acc.add(gf / mf - gc / mc),
-                    "relative change (fitted / counterfactual - 1)", _exp_minus_one)
+            acc.row(_key("difference", "relative", h), "overall", np.log(mf / mc),
+                    acc.add(gf / mf - gc / mc), "relative change (fitted / counterfactual - 1)", _exp_minus_one)
         else:
             warnings.append(f"relative change at horizon {h} undefined (non-positive proportion)")
     post = treated & (event >= 1) & design.fit_rows
     total, mf, mc, gf, gc = _contrast(design, fit, family, post)
     g = acc.add(gf - gc)
-    acc.row("cumulative_excess", "overall", total * (mf - mc), g,
+    acc.row(_key("cumulative_excess", "events"), "overall", total * (mf - mc), g,
             "events (fitted minus counterfactual)", times=total)
-    acc.row("average_effect", "overall", mf - mc, g,
+    acc.row(_key("average_effect", "absolute"), "overall", mf - mc, g,
             f"mean {DIFF_SCALE[family]} over the post period")
     if mf > 0 and mc > 0:
-        acc.row("average_rel_effect", "overall", np.log(mf / mc), acc.add(gf / mf - gc / mc),
-                "relative change over the post period (mean fitted / mean "
+        acc.row(_key("average_effect", "relative"), "overall", np.log(mf / mc),
+                acc.add(gf / mf - gc / mc), "relative change over the post period (mean fitted / mean "
                 "counterfactual - 1)", _exp_minus_one)
 
 
@@ -298,6 +311,12 @@ def inference_table(rows: list) -> pd.DataFrame:
         "se": np.array([r["se"] for r in rows], dtype=float),
         "df": np.array([np.nan if r["df"] is None else r["df"] for r in rows], dtype=float)},
         columns=INFERENCE_COLUMNS)
+
+
+def effects_frame(rows: list, leading: list | None = None) -> pd.DataFrame:
+    """The effects table of row dicts (or tuples: ``leading`` columns then
+    :data:`EFFECTS_COLUMNS`); ``horizon`` a float column, NaN where there is none."""
+    return horizons_as_floats(pd.DataFrame(rows, columns=[*(leading or []), *EFFECTS_COLUMNS]))
 
 
 def effect_rows(design: Design, fit: Fit, spec: ITSSpec, method: str) -> tuple[list, list]:

@@ -38,7 +38,8 @@ Errors:
   gradient, each counterfactual month) is divided by its expectation under a working i.i.d.
   model and multiplied by the true variance under that model (Bell & McCaffrey 2002 bias
   reduction, applied to the HAC meat), and its interval uses t quantiles on that contrast's
-  Satterthwaite df (Bell & McCaffrey 2002; Imbens & Kolesar 2016), see :class:`BMContrasts`.
+  Satterthwaite df (Bell & McCaffrey 2002; Imbens & Kolesar 2016), see
+  :class:`~pipeline.stats.its_hac.BMContrasts`.
   Default lags ``round(1.3 sqrt(T))`` (Lazarus, Lewis & Stock 2021), 9 for 48 months.
   ``Fit.cov`` stays the n/(n-p) Newey-West matrix (the one-matrix summary); the effects and
   the counterfactual band use :meth:`Fit.se_df`. OLS only: the GLM families keep n/(n-p).
@@ -73,11 +74,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
-from scipy.linalg import solve_triangular
 
 from .estimability import NotEstimable, check_after_fit, check_before_fit, segment_labels
+from .its_ar_errors import fit_ar
 from .its_design import Design
+from .its_glm import fit_negbin, inverse_link, irls, working_response
+from .its_hac import (BMContrasts, default_bm_lags, default_ewc_df, default_hac_lags, ewc_meat,
+                      newey_west_meat)
 from .its_spec import ITSSpec
 
 FAMILY_LABELS = {
@@ -120,7 +123,8 @@ class Fit:
 
         By default ``sqrt(diag(G cov G'))`` and the fit's single ``df``; with the bias-reduced
         HAC (``hac_small_sample: "bm"``) each contrast gets its own variance and
-        Satterthwaite df (:class:`BMContrasts`), None when ``df`` is None (normal quantiles).
+        Satterthwaite df (:class:`~pipeline.stats.its_hac.BMContrasts`), None when ``df`` is
+        None (normal quantiles).
         """
         G = np.atleast_2d(G)
         provider = self.bm if self.bm is not None else self.contrasts
@@ -136,308 +140,6 @@ class Fit:
             self._results = self._make_results()
         return self._results
 
-
-def inverse_link(eta: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean per unit of denominator and its derivative with respect to ``eta``."""
-    if family == "binomial":
-        p = special.expit(eta)
-        return p, p * (1.0 - p)
-    if family == "poisson":
-        p = np.exp(eta)
-        return p, p
-    return eta, np.ones_like(eta)
-
-
-def default_hac_lags(n_time: int) -> int:
-    """Newey & West (1994) plug-in lag: ``floor(4 * (n/100) ** (2/9))``."""
-    return int(np.floor(4 * (n_time / 100) ** (2 / 9)))
-
-
-def default_ewc_df(n_time: int) -> int:
-    """Lazarus, Lewis, Stock & Watson (2018) rule for the EWC df: ``nu = 0.4 T^(2/3)``, rounded
-    (at least 1)."""
-    return max(1, int(round(0.4 * n_time ** (2 / 3))))
-
-
-def default_bm_lags(n_time: int) -> int:
-    """Bandwidth of the bias-reduced Newey-West (``hac_small_sample: "bm"``):
-    ``round(1.3 sqrt(T))`` (Lazarus, Lewis & Stock 2021 recommend ``1.3 sqrt(T)`` for
-    Newey-West with fixed-b critical values), e.g. 9 for 48 months, 14 for 120."""
-    return max(1, int(round(1.3 * np.sqrt(n_time))))
-
-
-def bartlett_weights(groups: np.ndarray, lags: int) -> np.ndarray:
-    """n x n Bartlett weights ``1 - |i-j|/(L+1)`` for rows of the same series (rows in time
-    order), 0 across series: ``sum_ij K_ij z_i z_j'`` is :func:`newey_west_meat`."""
-    n = len(groups)
-    d = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
-    K = np.clip(1.0 - d / (lags + 1.0), 0.0, None)
-    return K * (groups[:, None] == groups[None, :])
-
-
-@dataclass
-class BMContrasts:
-    """Bias-reduced Newey-West variance and Satterthwaite df of linear contrasts of OLS.
-
-    For a contrast ``c'beta`` let ``a = X (X'X)^-1 c`` and ``D = diag(a)``. The Newey-West
-    variance is the quadratic form ``V = (a*e)' K (a*e) = e' A e`` with ``A = D K D``, ``K`` the
-    Bartlett weights and ``e`` the OLS residuals. Under the working model
-    ``y ~ N(X beta, sigma^2 I)``, ``e = M y`` with ``M = I - H``, so
-    ``E[V] = sigma^2 tr(AM)`` while the true variance of the estimate is ``sigma^2 a'a``: the
-    bias-reduced variance (Bell & McCaffrey 2002, applied to the HAC meat) is
-    ``V a'a / tr(AM)``, unbiased under the working model. Its Satterthwaite df is
-    ``nu = 2 E[V]^2 / Var[V] = tr(AM)^2 / tr((AM)^2)`` (Bell & McCaffrey 2002; Imbens &
-    Kolesar 2016). With ``M = I - QQ'`` (Q an orthonormal basis of X) and ``S = DQ``:
-    ``tr(AM) = sum_i K_ii a_i^2 - tr(S'KS)`` and
-    ``tr((AM)^2) = (a^2)'(K o K)(a^2) - 2 ||DKS||_F^2 + ||S'KS||_F^2``, O(n^2 k) per contrast.
-    Scale-free, so sigma^2 need not be estimated.
-    """
-
-    X: np.ndarray
-    bread: np.ndarray
-    resid: np.ndarray
-    K: np.ndarray
-    Q: np.ndarray
-
-    @classmethod
-    def build(cls, X, bread, resid, groups, lags):
-        return cls(X, bread, resid, bartlett_weights(groups, lags), np.linalg.qr(X)[0])
-
-    def var_df(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bias-reduced variances and Satterthwaite df of the contrasts in the rows of G."""
-        K, Q = self.K, self.Q
-        A = self.X @ (self.bread @ G.T)  # (n, m): column j is a for contrast j
-        U = A * self.resid[:, None]
-        nw = np.sum(U * (K @ U), axis=0)
-        n, m = A.shape
-        k = Q.shape[1]
-        S = A[:, :, None] * Q[:, None, :]  # (n, m, k)
-        KS = (K @ S.reshape(n, m * k)).reshape(n, m, k)
-        SKS = np.einsum("nmk,nml->mkl", S, KS)  # (m, k, k)
-        A2 = A * A
-        t1 = np.diag(K) @ A2 - np.einsum("mkk->m", SKS)
-        t2 = (np.sum(A2 * ((K * K) @ A2), axis=0)
-              - 2 * np.sum((A[:, :, None] * KS) ** 2, axis=(0, 2))
-              + np.sum(SKS ** 2, axis=(1, 2)))
-        aa = A2.sum(axis=0)
-        ok = (t1 > 0) & (t2 > 0)
-        var = np.where(ok, nw * aa / np.where(ok, t1, 1.0), nw)
-        df = np.where(ok, t1 * t1 / np.where(ok, t2, 1.0), np.nan)
-        return var, df
-
-
-def ewc_meat(scores: np.ndarray, groups: np.ndarray, nu: int) -> np.ndarray:
-    """Equal-weighted cosine (EWC) long-run variance of the score sum, within groups.
-
-    For each series of length T (rows in time order), ``(2/nu) sum_{j=1..nu} c_j c_j'`` with
-    ``c_j = sum_t cos(pi j (t - 1/2) / T) z_t``: T times the Lazarus et al. (2018) estimator,
-    on the same scale as :func:`newey_west_meat` (sum of score outer products). Series are
-    treated as independent and their contributions summed.
-    """
-    meat = np.zeros((scores.shape[1], scores.shape[1]))
-    _, start, counts = np.unique(groups, return_index=True, return_counts=True)
-    for a, T in zip(start, counts):
-        z = scores[a:a + T]
-        t = np.arange(1, T + 1) - 0.5
-        j = np.arange(1, nu + 1)
-        C = np.cos(np.pi * np.outer(j, t) / T)  # (nu, T)
-        lam = C @ z  # (nu, p)
-        meat += (2.0 / nu) * lam.T @ lam
-    return meat
-
-
-def newey_west_meat(scores: np.ndarray, groups: np.ndarray, lags: int) -> np.ndarray:
-    """Newey-West (Bartlett kernel) sum of score outer products within groups.
-
-    Parameters
-    ----------
-    scores : ndarray, shape (n, p)
-        Per-observation score contributions, rows ordered by group then time.
-    groups : ndarray, shape (n,)
-        Series label of each row; lagged products never cross series.
-    lags : int
-        Maximum lag L; lag l gets weight ``1 - l / (L + 1)``.
-    """
-    meat = scores.T @ scores
-    for lag in range(1, lags + 1):
-        same = groups[lag:] == groups[:-lag]
-        if not same.any():
-            break
-        a, b = scores[lag:][same], scores[:-lag][same]
-        gamma = a.T @ b
-        meat += (1.0 - lag / (lags + 1.0)) * (gamma + gamma.T)
-    return meat
-
-
-# --- GLM by IRLS --------------------------------------------------------------------------
-
-def _start_eta(num, den, family):
-    if family == "poisson":
-        return np.log((num + 0.5) / den)
-    return special.logit((num + 0.5) / (den + 1.0))
-
-
-def weighted_step(X, eta, num, den, family, nb_alpha=0.0):
-    """One IRLS step: the weighted least-squares solution for the working response.
-
-    Solved as least squares on ``W^1/2 X`` (LAPACK's SVD-based ``gelsd``), not by the normal
-    equations ``X'WX b = X'Wz``: squaring the design squares its condition number, and on a
-    nearly singular X'WX ``np.linalg.solve`` raised or returned garbage depending on the BLAS
-    kernel. Whether the model is estimable at all is decided by
-    :mod:`pipeline.stats.estimability`, not by this solve. Returns ``beta, weight``.
-    """
-    p, dp = inverse_link(eta, family)
-    if family == "poisson":
-        mu = den * p
-        w = mu / (1.0 + nb_alpha * mu)
-        dmu = np.maximum(mu, 1e-300)  # d mu / d eta on the count scale
-    else:
-        mu = den * p
-        w = den * dp
-        dmu = np.maximum(w, 1e-300)
-    sw = np.sqrt(w)
-    zw = np.where(w > 0, sw * eta + sw * (num - mu) / dmu, 0.0)  # W^1/2 working response
-    beta = np.linalg.lstsq(X * sw[:, None], zw, rcond=None)[0]
-    return beta, w
-
-
-def irls(X, num, den, family, beta=None, nb_alpha=0.0):
-    """IRLS for the log-link (Poisson, NB2 with fixed ``nb_alpha``) or logit-link binomial.
-
-    Returns ``beta, converged``; converged means ``max |change in beta| < TOL (1 + max |beta|)``
-    within ``MAXITER`` iterations (non-finite iterates stop the loop unconverged).
-    """
-    if beta is None:
-        eta = _start_eta(num, den, family)
-    else:
-        eta = X @ beta
-    converged = False
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        for _ in range(MAXITER):
-            new, _ = weighted_step(X, eta, num, den, family, nb_alpha)
-            if not np.all(np.isfinite(new)):
-                break
-            if beta is not None and np.max(np.abs(new - beta)) < TOL * (1 + np.max(np.abs(new))):
-                beta, converged = new, True
-                break
-            beta = new
-            eta = X @ beta
-    if beta is None:  # the very first step was not finite
-        beta = np.full(X.shape[1], np.nan)
-    return beta, converged
-
-
-def _nb_loglike(num, mu, alpha):
-    r = 1.0 / alpha
-    return float(np.sum(special.gammaln(num + r) - special.gammaln(r) - special.gammaln(num + 1)
-                        + r * np.log(r / (r + mu)) + num * np.log(mu / (r + mu))))
-
-
-def fit_negbin(X, num, den):
-    """NB2 by profile maximum likelihood. Returns ``beta, alpha, converged``."""
-    offset_beta, _ = irls(X, num, den, "poisson")
-    state = {"beta": offset_beta}
-
-    def negll(log_alpha):
-        a = np.exp(log_alpha)
-        beta, _ = irls(X, num, den, "poisson", beta=state["beta"], nb_alpha=a)
-        state["beta"] = beta
-        return -_nb_loglike(num, den * np.exp(X @ beta), a)
-
-    res = optimize.minimize_scalar(negll, bounds=(np.log(1e-8), np.log(1e3)), method="bounded",
-                                   options={"xatol": 1e-10})
-    alpha = float(np.exp(res.x))
-    beta, converged = irls(X, num, den, "poisson", beta=state["beta"], nb_alpha=alpha)
-    return beta, alpha, converged and bool(res.success)
-
-
-# --- gaussian with AR(p) errors -----------------------------------------------------------
-
-def pacf_to_ar(r: np.ndarray) -> np.ndarray:
-    """AR coefficients from partial autocorrelations (Durbin-Levinson; stationary if |r| < 1)."""
-    phi = np.array([])
-    for k, rk in enumerate(r):
-        phi = np.r_[phi - rk * phi[::-1], rk] if k else np.array([rk])
-    return phi
-
-
-def ar_acf(phi: np.ndarray, nlags: int) -> np.ndarray:
-    """Autocorrelations 0..nlags of a stationary AR(p) (Yule-Walker recursion)."""
-    p = len(phi)
-    if p == 1:
-        return phi[0] ** np.arange(nlags + 1)
-    # solve the Yule-Walker equations for rho_1..rho_p, then recurse
-    A = np.eye(p)
-    b = np.zeros(p)
-    for k in range(1, p + 1):  # rho_k = sum_j phi_j rho_{|k-j|}
-        for j in range(1, p + 1):
-            lag = abs(k - j)
-            if lag == 0:
-                b[k - 1] += phi[j - 1]
-            else:
-                A[k - 1, lag - 1] -= phi[j - 1]
-    rho = np.r_[1.0, np.linalg.solve(A, b)]
-    out = np.empty(max(nlags + 1, p + 1))
-    out[:p + 1] = rho
-    for k in range(p + 1, len(out)):
-        out[k] = phi @ out[k - 1:k - p - 1:-1]
-    return out[:nlags + 1]
-
-
-def _ar_gls(phi, X, y, dist, same, reml):
-    acf = ar_acf(phi, int(dist.max()))
-    V = np.where(same, acf[dist], 0.0)
-    try:
-        L = np.linalg.cholesky(V)
-    except np.linalg.LinAlgError:
-        return None
-    both = solve_triangular(L, np.column_stack([X, y]), lower=True, check_finite=False)
-    Xs, ys = both[:, :-1], both[:, -1]
-    xtx = Xs.T @ Xs
-    beta = np.linalg.solve(xtx, Xs.T @ ys)
-    e = ys - Xs @ beta
-    rss = float(e @ e)
-    n, k = X.shape
-    logdet = 2 * np.sum(np.log(np.diag(L)))
-    if reml:
-        obj = (n - k) * np.log(rss / (n - k)) + logdet + np.linalg.slogdet(xtx)[1]
-    else:
-        obj = n * np.log(rss / n) + logdet
-    return obj, beta, xtx, e, rss, Xs, L
-
-
-def fit_ar(X, y, m, groups, order, method):
-    """Regression with AR(``order``) errors by GLS; AR coefficients by REML or ML.
-
-    Returns ``beta, cov, phi, whitened residuals / sigma, hat, sigma2, converged``.
-    """
-    dist = np.abs(m[:, None] - m[None, :]).astype(int)
-    same = groups[:, None] == groups[None, :]
-    reml = method == "reml"
-
-    def objective(u):
-        r = np.tanh(np.atleast_1d(u))
-        out = _ar_gls(pacf_to_ar(r), X, y, dist, same, reml)
-        return np.inf if out is None else out[0]
-
-    if order == 1:
-        res = optimize.minimize_scalar(objective, bounds=(-3.8, 3.8), method="bounded",
-                                       options={"xatol": 1e-7})
-        u, ok = np.atleast_1d(res.x), res.success
-    else:
-        res = optimize.minimize(objective, np.zeros(order), method="Nelder-Mead",
-                                options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
-        u, ok = res.x, res.success
-    phi = pacf_to_ar(np.tanh(u))
-    _, beta, xtx, e, rss, Xs, _ = _ar_gls(phi, X, y, dist, same, reml)
-    n, k = X.shape
-    sigma2 = rss / (n - k) if reml else rss / n
-    bread = np.linalg.inv(xtx)
-    hat = np.einsum("ij,jk,ik->i", Xs, bread, Xs)
-    return beta, bread * sigma2, phi, e, hat, sigma2, ok
-
-
-# --- the public step ------------------------------------------------------------------------
 
 def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
                segments=None) -> Fit:
@@ -547,20 +249,6 @@ def fit_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True,
     return Fit(params=params, cov=cov, dispersion=dispersion, df_resid=df_resid,
                pearson=pearson, hac_lags=hac_lags, df=t_df, hat=hat, nb_alpha=nb_alpha,
                ar_coefs=ar_coefs, converged=converged, _make_results=maker, bm=bm)
-
-
-def working_response(X, num, den, params, spec: ITSSpec, nb_alpha=None):
-    """IRLS working response ``z = eta + (y - mu) / (dmu/deta)`` and weights ``w`` at
-    ``params`` (McCullagh & Nelder 1989, section 2.5): ``den p (1 - p)`` binomial, ``mu``
-    Poisson, ``mu / (1 + alpha mu)`` NB2; the proportion and 1 for gaussian."""
-    family = spec.base_family
-    if family == "gaussian":
-        return num / den, np.ones(len(num))
-    eta = X @ params
-    p, dp = inverse_link(eta, family)
-    mu = den * p
-    w = mu / (1 + nb_alpha * mu) if spec.family == "negbin" else den * dp
-    return eta + (num - mu) / np.maximum(den * dp, 1e-300), w
 
 
 def fit_ar1_arrays(X, num, den, groups, m, spec: ITSSpec, make_results: bool = True) -> Fit:

@@ -61,7 +61,7 @@ def _level_rows(variant, description, spec_dict, series):
                  "method": "", "note": f"not fitted: {failure_text(exc)}"}]
     eff = res.effects
     first = res.spec.phases[0].name
-    rows = eff[(eff["phase"] == first) & eff["estimand"].str.startswith("level_change")]
+    rows = eff[(eff["phase"] == first) & (eff["quantity"] == "level_change")]
     note = "; ".join(res.diagnostics["warnings"][:2])
     return [{"variant": variant, "description": description, "estimand": r["estimand"],
              "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..estimand_key import KEY_COLUMNS, horizons_as_floats
 from ..its_spec import validate_spec
 from ..multiplicity import adjust_table, check_method, describe
 from .gap_change import gap_change_stratified, gap_series
@@ -56,7 +57,7 @@ from .strata import (OVERALL, before_after_effect_rows, select, stratum_before_a
 DIMENSIONS = ("imd_quintile", "ethnicity", "sex", "age_band")
 EFFECT_COLUMNS = ["outcome", "dimension", "stratum", "source", "estimand", "phase", "estimate",
                   "ci_low", "ci_high", "p_value", "p_adjusted", "significant_adjusted",
-                  "adjustment", "method", "n", "scale"]
+                  "adjustment", "method", "n", "scale", *KEY_COLUMNS]
 
 
 @dataclass
@@ -95,12 +96,13 @@ class EquityResult:
 
     def headline(self, outcome: str, horizon: int | None = None) -> pd.Series | None:
         """The gap-change row the report's sentence rests on (largest horizon by default)."""
-        rows = self.gap_change[(self.gap_change["outcome"] == outcome)
-                               & (self.gap_change["source"] == "stratified_its")
-                               & self.gap_change["estimand"].str.startswith("abs_diff_h")]
+        change = self.gap_change
+        rows = change[(change["outcome"] == outcome) & (change["source"] == "stratified_its")
+                      & (change["quantity"] == "difference")
+                      & (change["estimand_scale"] == "absolute")]
         if rows.empty:
             return None
-        hs = rows["estimand"].str.removeprefix("abs_diff_h").astype(int)
+        hs = rows["horizon"].astype(int)
         pick = hs.idxmax() if horizon is None else hs[hs == horizon].index
         return rows.loc[pick] if horizon is None else (rows.loc[pick].iloc[0] if len(pick) else None)
 
@@ -201,8 +203,10 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
                 gaps += gap_rows(ba, outcome, most, least, alpha, sii_repetitions, seed, warnings)
 
     table = pd.concat(effects, ignore_index=True) if effects else pd.DataFrame(columns=EFFECT_COLUMNS)
-    base = table["estimand"].str.replace(r"_(or|rr)$", "", regex=True)
-    its_family = (table["source"] == "its") & base.isin(["level_change", "slope_change"]) \
+    # an estimand and its ratio twin are one test: they share the quantity (docs/adr/0150)
+    is_its = table["source"] == "its"
+    base = table["quantity"].where(is_its, table["estimand"]) if len(table) else table["estimand"]
+    its_family = is_its & base.isin(["level_change", "slope_change"]) \
         & (table["dimension"] != OVERALL)
     table = table.assign(_base=base)
     adjusted = adjust_table(table, multiplicity, alpha, family=its_family,
@@ -224,7 +228,7 @@ def evaluate_equity(series: pd.DataFrame, outcome_specs: dict, dimensions=DIMENS
     return EquityResult(
         stratum_effects=adjusted.reset_index(drop=True),
         before_after=pd.concat(ba_frames, ignore_index=True) if ba_frames else pd.DataFrame(),
-        heterogeneity=het_table, gaps=pd.DataFrame(gaps), gap_change=pd.DataFrame(change),
+        heterogeneity=het_table, gaps=pd.DataFrame(gaps), gap_change=horizons_as_floats(pd.DataFrame(change)),
         gap_series=(pd.concat(gap_series_frames, ignore_index=True) if gap_series_frames
                     else pd.DataFrame()),
         multiplicity=multiplicity, alpha=alpha, n_tests=n_tests,

@@ -18,19 +18,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..estimand_key import Estimand, row_key, horizons_as_floats
 from ..its import fit_its_many
 from ..its_design import build_design
 from ..its_estimands import SCALES, p_value, quantile
-from ..its_fit import inverse_link
+from ..its_glm import inverse_link
 from ..its_spec import ITSSpec
 
 GAP_ESTIMANDS = ("level_change", "slope_change")
 
 
-def is_gap_estimand(estimand: str) -> bool:
+def is_gap_estimand(key: Estimand) -> bool:
     """Estimands whose between-strata difference is a gap change: the level and slope changes
-    and the fitted-minus-counterfactual difference at each horizon."""
-    return estimand in GAP_ESTIMANDS or estimand.startswith("abs_diff_h")
+    on the link scale and the fitted-minus-counterfactual difference at each horizon."""
+    return ((key.quantity in GAP_ESTIMANDS and key.scale == "link")
+            or (key.quantity == "difference" and key.scale == "absolute"))
 
 
 def welch_df(v1: float, df1: float | None, v5: float, df5: float | None) -> float | None:
@@ -62,16 +64,17 @@ def gap_change_stratified(outcome, fits, most, least, alpha, dimension="imd_quin
     e1 = fits[key_m].effects.set_index(["estimand", "phase"])
     e5 = fits[key_l].effects.set_index(["estimand", "phase"])
     family = fits[key_m].spec.base_family
-    link, suffix, natural = SCALES[family]
-    twin = (suffix, f"ratio of {natural}s") if suffix else (None, None)
+    link, ratio, natural = SCALES[family]
     pair = f"Q{most} - Q{least}" if names is None else f"{names[0]} - {names[1]}"
     compared = (f"IMD quintile {most} minus quintile {least} (reference)" if names is None
                 else f"{names[0]} minus {names[1]} (reference)")
     rows = []
     for (estimand, phase) in e1.index:
-        if not is_gap_estimand(estimand) or (estimand, phase) not in e5.index:
+        a = e1.loc[(estimand, phase)]
+        key = row_key(a)
+        if not is_gap_estimand(key) or (estimand, phase) not in e5.index:
             continue
-        a, b = e1.loc[(estimand, phase)], e5.loc[(estimand, phase)]
+        b = e5.loc[(estimand, phase)]
         est = a["estimate"] - b["estimate"]
         se1, df1 = _se_df(fits[key_m], estimand, phase)
         se5, df5 = _se_df(fits[key_l], estimand, phase)
@@ -80,7 +83,7 @@ def gap_change_stratified(outcome, fits, most, least, alpha, dimension="imd_quin
         q = quantile(alpha, df)
         p = p_value(est / se, df) if se > 0 else float("nan")
         per = " per month" if estimand == "slope_change" else ""
-        scale = (f"difference ({pair}) in {a['scale']}" if estimand.startswith("abs")
+        scale = (f"difference ({pair}) in {a['scale']}" if key.quantity == "difference"
                  else f"difference ({pair}) in {link}{per}")
         interval = ("normal interval" if df is None
                     else f"t interval on the Welch-Satterthwaite df ({df:.1f})")
@@ -88,12 +91,13 @@ def gap_change_stratified(outcome, fits, most, least, alpha, dimension="imd_quin
                   f"stratum fits' SEs; {a['method']}")
         row = {"outcome": outcome, "source": "stratified_its", "estimand": estimand,
                "phase": phase, "estimate": est, "ci_low": est - q * se, "ci_high": est + q * se,
-               "p_value": p, "method": method, "scale": scale}
+               "p_value": p, "method": method, "scale": scale, **key.columns()}
         rows.append(row)
-        if twin[0] and not estimand.startswith("abs"):
-            rows.append({**row, "estimand": estimand + twin[0], "estimate": np.exp(est),
+        if ratio and key.quantity != "difference":
+            twin = key.on(ratio)
+            rows.append({**row, "estimand": twin.name, "estimate": np.exp(est),
                          "ci_low": np.exp(est - q * se), "ci_high": np.exp(est + q * se),
-                         "scale": twin[1] + per})
+                         "scale": f"ratio of {natural}s{per}", **twin.columns()})
     return rows
 
 
@@ -165,4 +169,5 @@ def gap_change_between(most: pd.DataFrame, least: pd.DataFrame, spec: dict,
     """
     batch = fit_its_many({"1": most, "5": least}, {**spec, "alpha": alpha})
     fits = {("o", "imd_quintile", k): f for k, f in batch.fits.items()}
-    return pd.DataFrame(gap_change_stratified("o", fits, "1", "5", alpha)).drop(columns="outcome")
+    return horizons_as_floats(pd.DataFrame(gap_change_stratified("o", fits, "1", "5", alpha))
+                          .drop(columns="outcome"))

@@ -15,6 +15,7 @@ from scipy import stats
 
 from ..before_after import compare_proportions, log_ratio
 from ..estimability import failure_text
+from ..estimand_key import row_key
 from ..inequality import sii_change, sii_point, sii_proportions
 from ..its import fit_its
 from .gap_change import is_gap_estimand
@@ -95,14 +96,16 @@ def sii_its(sii: pd.DataFrame, spec: dict, outcome, warnings):
         return None, []
     rows = []
     for r in result.effects.itertuples(index=False):
-        if is_gap_estimand(r.estimand):
+        key = row_key(r._asdict())
+        if is_gap_estimand(key):
             rows.append({"outcome": outcome, "source": "sii_its", "estimand": r.estimand,
                          "phase": r.phase, "estimate": r.estimate, "ci_low": r.ci_low,
                          "ci_high": r.ci_high, "p_value": r.p_value,
                          "method": f"ITS of the monthly SII (PHE method, most - least "
                                    f"deprived): {r.method}",
                          "scale": "change in SII (proportion)"
-                                  + (" per month" if r.estimand == "slope_change" else "")})
+                                  + (" per month" if r.estimand == "slope_change" else ""),
+                         **key.columns()})
     return result, rows
 
 
