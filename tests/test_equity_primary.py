@@ -136,7 +136,8 @@ def _sentence_with(smallest_effect_points: float) -> tuple[str, str]:
     cfg = _parse({"smallest_effect": smallest_effect_points})
     key = cfg.headline.key
     gap_change = pd.DataFrame([{"outcome": key, "source": "stratified_its",
-                                "estimand": "abs_diff_h12", "estimate": 0.01,
+                                "estimand": "abs_diff_h12", "quantity": "difference",
+                                "estimand_scale": "absolute", "horizon": 12.0, "estimate": 0.01,
                                 "ci_low": -0.05, "ci_high": 0.07}])
     gaps = pd.DataFrame([{"outcome": key, "period": "before", "measure": "absolute_gap",
                           "estimate": -0.06, "ci_low": -0.07, "ci_high": -0.05}])

@@ -120,7 +120,8 @@ def test_controlled_gap_change_is_against_the_comparators():
 
 def _crafted_gap(change, low, high):
     gap_change = pd.DataFrame([{"outcome": "x", "source": "stratified_its",
-                                "estimand": "abs_diff_h12", "estimate": change,
+                                "estimand": "abs_diff_h12", "quantity": "difference",
+                                "estimand_scale": "absolute", "horizon": 12.0, "estimate": change,
                                 "ci_low": low, "ci_high": high}])
     empty = pd.DataFrame()
     return EquityResult(stratum_effects=empty, before_after=empty, heterogeneity=empty,

@@ -80,7 +80,8 @@ def _crafted_equity(change, low, high, gap_before):
     from pipeline.stats.equity import EquityResult
 
     gap_change = pd.DataFrame([{"outcome": "x", "source": "stratified_its",
-                                "estimand": "abs_diff_h12", "estimate": change,
+                                "estimand": "abs_diff_h12", "quantity": "difference",
+                                "estimand_scale": "absolute", "horizon": 12.0, "estimate": change,
                                 "ci_low": low, "ci_high": high}])
     gaps = pd.DataFrame([{"outcome": "x", "period": "before", "measure": "absolute_gap",
                           "estimate": gap_before, "ci_low": gap_before - 0.01,

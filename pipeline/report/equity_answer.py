@@ -52,6 +52,12 @@ def _baseline_gap(result: EquityResult, outcome: str, estimand: str = "gap") -> 
     return float(pick["estimate"].iloc[0])
 
 
+def absolute_differences(change: pd.DataFrame) -> pd.Series:
+    """Rows of a gap-change table that are the difference in the gap at a horizon, on the
+    absolute scale (the estimand key, docs/adr/0150)."""
+    return (change["quantity"] == "difference") & (change["estimand_scale"] == "absolute")
+
+
 def gap_change_row(result: EquityResult, outcome: str, horizon: int | None = None,
                    estimand: str = "gap") -> pd.Series | None:
     """The change in the gap (``estimand`` gap: stratified ITS; sii: ITS of the monthly SII)
@@ -60,10 +66,10 @@ def gap_change_row(result: EquityResult, outcome: str, horizon: int | None = Non
     if change.empty:
         return None
     rows = change[(change["outcome"] == outcome) & (change["source"] == EQUITY_ESTIMANDS[estimand])
-                  & change["estimand"].str.startswith("abs_diff_h")]
+                  & absolute_differences(change)]
     if rows.empty:
         return None
-    hs = rows["estimand"].str.removeprefix("abs_diff_h").astype(int)
+    hs = rows["horizon"].astype(int)
     if horizon is None:
         return rows.loc[hs.idxmax()]
     rows = rows[hs == horizon]
@@ -189,7 +195,7 @@ def gap_answer(result: EquityResult, outcome: str, horizon: int | None = None,
         return None
     est, lo, hi = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
     return answer_from(est, lo, hi, _baseline_gap(result, outcome, estimand),
-                       int(row["estimand"].removeprefix("abs_diff_h")), improvement,
+                       int(row["horizon"]), improvement,
                        level or 1 - result.alpha, estimand, smallest_effect,
                        period_of(result))
 
@@ -219,11 +225,10 @@ def secondary_answers(result: EquityResult, outcome: str, published_gaps: pd.Dat
     change = result.gap_change
     for estimand, source in EQUITY_ESTIMANDS.items():
         rows = change[(change["outcome"] == outcome) & (change["source"] == source)
-                      & change["estimand"].str.startswith("abs_diff_h")] if len(change) else []
-        for name in (rows["estimand"] if len(rows) else []):
+                      & absolute_differences(change)] if len(change) else change
+        for name, h in zip(rows["estimand"], rows["horizon"].astype(int)):
             if first is not None and (source, name) == (first["source"], first["estimand"]):
                 continue
-            h = int(name.removeprefix("abs_diff_h"))
             name_at = f"{estimand_name(estimand, period_of(result))} at "
             out[name_at + periods.plural(h, period_of(result))] = gap_answer(
                 result, outcome, h, improvement, estimand=estimand, smallest_effect=smallest)

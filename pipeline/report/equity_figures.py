@@ -17,6 +17,7 @@ from pipeline.palette import OKABE_ITO, SERIES_COLOURS
 from pipeline.report.equity_tables import DIMENSION_LABELS
 from pipeline.report.figures import LEGEND_POINTS, legend_outside, mark_starts, month_axis
 from pipeline.stats.equity import OVERALL, EquityResult
+from pipeline.stats.estimand_key import RATIO_SCALES
 
 # one colour per dimension, in the order the forest plot groups them
 DIMENSION_COLOURS = SERIES_COLOURS[:6]
@@ -50,7 +51,7 @@ def forest_figure(result: EquityResult, outcome: str, label: str, estimand: str 
         estimand = next((e for e in ("level_change_or", "level_change_rr") if e in names),
                         "level_change")
     rows = _forest_rows(result, outcome, estimand, phase)
-    ratio = estimand.endswith(("_or", "_rr"))
+    ratio = bool(len(rows)) and bool(rows["estimand_scale"].isin(RATIO_SCALES).all())
     null = 1.0 if ratio else 0.0
     fig_h = 1.2 + 0.34 * max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(8, fig_h))

@@ -14,6 +14,7 @@ from pipeline import periods
 from pipeline.evaluation.series import equity_outcomes
 from pipeline.report import equity_answer, equity_figures, equity_tables, figures, summary_text
 from pipeline.report.tables import html_table, on_percent_scale, without_link_twins
+from pipeline.stats.estimand_key import RATIO_SCALES
 
 
 def show_equity(story) -> None:
@@ -24,12 +25,12 @@ def show_equity(story) -> None:
     display(Markdown(f"**{summary_text.equity_sentence(story)}**"))
     effects = res.stratum_effects
     rows = effects[(effects["outcome"] == outcome.key) & (effects["source"] == "its")
-                   & effects["estimand"].str.startswith("level_change")
+                   & (effects["quantity"] == "level_change")
                    & (effects["phase"] == story.first_phase())
                    & (effects["dimension"] != "all")]
     shown = ", ".join(f"{r.dimension} {r.stratum}: {r.estimate:.2f} ({r.ci_low:.2f} to "
                       f"{r.ci_high:.2f})" for r in rows.itertuples()
-                      if r.estimand.endswith(("_or", "_rr")))
+                      if r.estimand_scale in RATIO_SCALES)
     figures.show(equity_figures.forest_figure(res, outcome.key, label),
                  alt=f"Forest plot of the immediate change in {label} by group "
                      f"(estimate and 95% CI): {shown}.",

@@ -13,9 +13,9 @@ import pandas as pd
 from pipeline import disclosure
 from pipeline.evaluation.judgements import RATE_PER
 from pipeline.report import figures, history, wording
-from pipeline.stats.estimand_key import KEY_COLUMNS
+from pipeline.stats.estimand_key import KEY_COLUMNS, RATIO_SCALES
 
-SHOWN_ESTIMANDS = ("level_change", "slope_change", "abs_diff", "rel_diff", "cumulative_excess")
+SHOWN_QUANTITIES = ("level_change", "slope_change", "difference", "cumulative_excess")
 RATE_SCALE = "difference in rate per unit of denominator"
 RATE_COLUMNS = ("before", "after", "difference", "difference_low", "difference_high")
 PROPORTION_SCALES = {"difference in proportion": "percentage points",
@@ -91,17 +91,18 @@ def per_population(table: pd.DataFrame, per: int) -> pd.DataFrame:
 
 
 def without_link_twins(effects: pd.DataFrame) -> pd.DataFrame:
-    """Each estimate once: a ratio row (``_or``/``_rr``) replaces its log-scale twin."""
-    twins = {e.removesuffix("_or").removesuffix("_rr") for e in effects["estimand"]
-             if e.endswith(("_or", "_rr"))}
-    return effects[~effects["estimand"].isin(twins)]
+    """Each estimate once: a ratio row (odds or rate ratio) replaces its log-scale twin, read
+    from the estimand key (docs/adr/0150), not from the name."""
+    ratio = effects["estimand_scale"].isin(RATIO_SCALES)
+    twins = set(effects.loc[ratio, "quantity"])
+    return effects[~((effects["estimand_scale"] == "link") & effects["quantity"].isin(twins))]
 
 
 def effects_table(story, outcome_key: str, results: dict | None = None, per: int = 100) -> str:
     """The model's estimates, each once: ratio rows replace their log-scale twins;
     differences in proportions in percentage points, differences in a rate per ``per``."""
     effects = (results or story.ev.its)[outcome_key].effects
-    shown = effects[effects["estimand"].str.startswith(SHOWN_ESTIMANDS)]
+    shown = effects[effects["quantity"].isin(SHOWN_QUANTITIES)]
     shown = on_rate_scale(on_percent_scale(without_link_twins(shown)), per)
     return html_table(shown[["estimand", "phase", "estimate", "ci_low", "ci_high",
                               "p_value", "scale"]], "tables/its_effects.csv",
