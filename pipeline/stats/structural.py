@@ -7,10 +7,12 @@ counterfactual from the pre-period alone, with its prediction interval. The effe
 ``t`` is observed minus forecast; the average and cumulative effects use the joint forecast
 covariance of the post months (no simulation: deterministic). CausalImpact (Brodersen et al.
 2015) samples the posterior of the variances; plugging in their maximum-likelihood estimates
-covered only 82% in our simulation (the level variance of a short pre-period is often
-estimated as 0), so the level SD is integrated over a uniform prior on a grid
-(:class:`LevelMixture`), the other variances at their maximum-likelihood values. The measured
-coverage is in ``benchmarks/model_simulation.py`` and ``docs/statistics.md``.
+covered only 78-82% in our simulation (the level variance of a short pre-period is often
+estimated as 0), so the forecast is integrated over the likelihood-ratio confidence
+distribution of the level SD (a frequentist predictive distribution, Lawless & Fredette 2005;
+:mod:`pipeline.stats.structural_mixture`), the other variances at their maximum-likelihood
+values. Alternatives measured: docs/adr/0165; coverage: ``benchmarks/model_simulation.py`` and
+``docs/statistics.md`` sec. 2.14.
 
 For a controlled design the comparator units' monthly proportions are the regressors, as
 CausalImpact uses control series: the comparators carry what the treated series would have
@@ -27,6 +29,8 @@ Brodersen KH, Gallusser F, Koehler J, Remy N, Scott SL. Inferring causal impact 
 structural time-series models. Ann Appl Stat 2015;9:247-274.
 Durbin J, Koopman SJ. Time Series Analysis by State Space Methods, 2nd ed. Oxford University
 Press 2012 (chapters 3, 4, 7; the seat-belt illustration of section 8.2).
+Lawless JF, Fredette M. Frequentist prediction intervals and predictive distributions.
+Biometrika 2005;92:529-542.
 Harvey AC, Durbin J. The effects of seat belt legislation on British road casualties: a case
 study in structural time series modelling. J R Stat Soc A 1986;149:187-227.
 """
@@ -150,7 +154,8 @@ def fit_structural(series: pd.DataFrame, spec: dict, options: dict | None = None
     exog = frame[names].to_numpy(float) if names else None
     res = unobserved_components(y, exog, opts["trend"], opts["seasonal"], opts["harmonics"])
     post_idx = np.flatnonzero(~pre)
-    mix = level_mixture(res, post_idx, float(np.nanstd(np.diff(y[pre]))))
+    mix = level_mixture(res, post_idx, float(np.nanstd(y[pre], ddof=1)),
+                        float(np.nanstd(np.diff(y[pre]))))
     alpha = its.alpha
     den = frame["denominator"].to_numpy(float)
     obs_post, den_post = observed[post_idx], den[post_idx]
@@ -218,7 +223,7 @@ def fit_structural(series: pd.DataFrame, spec: dict, options: dict | None = None
                             parameters=_parameters(res, names),
                             diagnostics={**_diagnose(res, n_pre, n - n_pre),
                                          "level_sd_mle": float(np.sqrt(mix.mle_level)),
-                                         "level_sd_posterior_mean": mix.mean_level_sd},
+                                         "level_sd_confidence_mean": mix.mean_level_sd},
                             spec=its, options=opts, method=method, mixture=mix)
 
 
@@ -233,7 +238,8 @@ def describe(opts: dict, names: list[str], n_pre: int) -> str:
     return ("Structural time series (" + "; ".join(parts) + ") fitted by maximum likelihood "
             f"(Kalman filter, exact diffuse start) to the {n_pre} months before the start; "
             "counterfactual forecast with its prediction interval, the level SD integrated over "
-            "a uniform prior (Brodersen et al. 2015; Durbin & Koopman 2012)")
+            "its likelihood-ratio confidence distribution (Brodersen et al. 2015; Durbin & "
+            "Koopman 2012; Lawless & Fredette 2005)")
 
 
 def _parameters(res, names: list[str]) -> pd.DataFrame:
