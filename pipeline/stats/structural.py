@@ -7,7 +7,7 @@ counterfactual from the pre-period alone, with its prediction interval. The effe
 ``t`` is observed minus forecast; the average and cumulative effects use the joint forecast
 covariance of the post months (no simulation: deterministic). CausalImpact (Brodersen et al.
 2015) samples the posterior of the variances; plugging in their maximum-likelihood estimates
-covered only 78-82% in our simulation (the level variance of a short pre-period is often
+covered only 82-83% in our simulation (the level variance of a short pre-period is often
 estimated as 0), so the forecast is integrated over the likelihood-ratio confidence
 distribution of the level SD (a frequentist predictive distribution, Lawless & Fredette 2005;
 :mod:`pipeline.stats.structural_mixture`), the other variances at their maximum-likelihood

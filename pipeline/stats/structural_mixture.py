@@ -7,7 +7,7 @@ Why: the level variance of a short pre-period is poorly determined, its maximum-
 estimate is often 0 (a boundary), and the plug-in forecast interval then stops widening with the
 horizon. CausalImpact (Brodersen et al. 2015) integrates the variances over a Bayesian posterior;
 in our simulation its default prior on the level SD (inverse gamma, guess 0.01 x SD(y), 32 prior
-observations) covered the average effect 58-64%, a uniform prior 100%, the plug-in 78-82%
+observations) covered the average effect 54-57%, a uniform prior 100%, the plug-in 82-83%
 (docs/adr/0165). A frequentist predictive distribution integrates the plug-in forecast over a
 confidence distribution of the parameter instead of a posterior (Lawless & Fredette 2005;
 Schweder & Hjort 2016, ch. 3 and 7 for the confidence distribution from the signed root of the
