@@ -42,7 +42,13 @@ def unobserved_components(y: np.ndarray, exog: np.ndarray | None, trend: str = "
                                     "harmonics": harmonics or seasonal // 2}]
     model = UnobservedComponents(np.asarray(y, float), level=level, exog=exog,
                                  mle_regression=False, use_exact_diffuse=True, **kwargs)
-    scale = float(np.nanvar(np.diff(np.asarray(y, float)))) or 1e-4
+    return maximise_likelihood(model)
+
+
+def maximise_likelihood(model):
+    """Nelder-Mead from two starts (the variance of the first differences and a tenth of it),
+    each polished by BFGS; the best log likelihood is kept (see :func:`unobserved_components`)."""
+    scale = float(np.nanvar(np.diff(np.asarray(model.endog[:, 0], float)))) or 1e-4
     best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; the best optimum is kept
@@ -84,7 +90,7 @@ def forecast_covariance(res, months: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ssm = res.model.ssm
     design = _three_d(ssm["design"])
     T = _three_d(ssm["transition"])[:, :, 0]
-    H = float(_three_d(ssm["obs_cov"])[0, 0, 0])
+    H = _three_d(ssm["obs_cov"])[0, 0]  # (time,) or (1,) when time-invariant
 
     def Z(t):
         return design[0, :, t if design.shape[2] > 1 else 0]
@@ -99,5 +105,5 @@ def forecast_covariance(res, months: np.ndarray) -> tuple[np.ndarray, np.ndarray
             if j > i:
                 power = T @ power  # T^(s-t)
             cov[i, j] = cov[j, i] = left @ power.T @ Z(months[j])
-        cov[i, i] += H
+        cov[i, i] += H[t if len(H) > 1 else 0]
     return mean, cov
