@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -47,7 +46,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from model_simulation import structural_series  # noqa: E402
 from pipeline.stats.structural_fit import forecast_covariance, maximise_likelihood  # noqa: E402
 from pipeline.stats.structural_mixture import (LevelMixture, confidence_weights,  # noqa: E402
-                                               level_sd_grid)
+                                               grid_forecasts, level_sd_grid,
+                                               mle_level_variance)
 
 DELTA = 0.05
 
@@ -90,24 +90,11 @@ def alternatives(y: np.ndarray, pre: np.ndarray, seasonal: bool, known: np.ndarr
     for tag, model in (("free", UnobservedComponents(y, **kw)),
                        ("binom", known_noise_model(y, known, **kw))):
         res = maximise_likelihood(model)
-        base = np.asarray(res.params, float)
-        i = list(model.param_names).index("sigma2.level")
         mean, cov = forecast_covariance(res, post)
         out[f"{tag}:plugin"] = (np.ones(1), mean[None], cov[None])
-        mle_sd = float(np.sqrt(base[i]))
+        mle_sd = float(np.sqrt(mle_level_variance(res)))
         sds = level_sd_grid(y_sd, diff_sd, mle_sd)
-        llf, means, covs = [], [], []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for sd in sds:
-                params = base.copy()
-                params[i] = sd * sd
-                r = model.filter(params)
-                m, c = forecast_covariance(r, post)
-                llf.append(r.llf)
-                means.append(m)
-                covs.append(c)
-        llf, means, covs = np.asarray(llf), np.asarray(means), np.asarray(covs)
+        llf, means, covs = grid_forecasts(res, post, sds)
         width = np.gradient(sds)
 
         def posterior(log_prior):

@@ -111,14 +111,12 @@ def confidence_weights(sds: np.ndarray, llf: np.ndarray, mle_sd: float, mle_llf:
     return weights / weights.sum()
 
 
-def level_mixture(res, post_idx: np.ndarray, y_sd: float, diff_sd: float) -> LevelMixture:
-    """Forecasts on a grid of level SDs (:func:`level_sd_grid`), weighted by the confidence
-    distribution of the level SD (:func:`confidence_weights`)."""
+def grid_forecasts(res, post_idx: np.ndarray, sds: np.ndarray):
+    """Log likelihood and the post months' forecast mean and joint covariance at each level SD
+    in ``sds``, the other parameters at their maximum-likelihood values."""
     model = res.model
     base = np.asarray(res.params, float)
     i = list(model.param_names).index("sigma2.level")
-    mle_sd = float(np.sqrt(base[i]))
-    sds = level_sd_grid(y_sd, diff_sd, mle_sd)
     llf, means, covs = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,6 +128,21 @@ def level_mixture(res, post_idx: np.ndarray, y_sd: float, diff_sd: float) -> Lev
             llf.append(r.llf)
             means.append(mean)
             covs.append(cov)
-    weights = confidence_weights(sds, np.asarray(llf), mle_sd, float(res.llf))
-    return LevelMixture(weights=weights, means=np.asarray(means), covs=np.asarray(covs),
-                        mle_level=float(base[i]), mean_level_sd=float(weights @ sds))
+    return np.asarray(llf), np.asarray(means), np.asarray(covs)
+
+
+def mle_level_variance(res) -> float:
+    """The maximum-likelihood level variance of a fitted ``UnobservedComponents``."""
+    return float(np.asarray(res.params, float)[list(res.model.param_names).index("sigma2.level")])
+
+
+def level_mixture(res, post_idx: np.ndarray, y_sd: float, diff_sd: float) -> LevelMixture:
+    """Forecasts on a grid of level SDs (:func:`level_sd_grid`), weighted by the confidence
+    distribution of the level SD (:func:`confidence_weights`)."""
+    mle_level = mle_level_variance(res)
+    mle_sd = float(np.sqrt(mle_level))
+    sds = level_sd_grid(y_sd, diff_sd, mle_sd)
+    llf, means, covs = grid_forecasts(res, post_idx, sds)
+    weights = confidence_weights(sds, llf, mle_sd, float(res.llf))
+    return LevelMixture(weights=weights, means=means, covs=covs, mle_level=mle_level,
+                        mean_level_sd=float(weights @ sds))
