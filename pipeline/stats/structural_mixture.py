@@ -12,8 +12,8 @@ observations) covered the average effect 54-57%, a uniform prior 100%, the plug-
 confidence distribution of the parameter instead of a posterior (Lawless & Fredette 2005;
 Schweder & Hjort 2016, ch. 3 and 7 for the confidence distribution from the signed root of the
 likelihood ratio; Self & Liang 1987 for the parameter on its boundary, where half the confidence
-sits at 0). That needs no prior; its coverage of the average effect was 96% in both rows of
-docs/statistics.md sec. 2.14.
+sits at 0). That needs no prior; it met the coverage, type I and bias targets in both rows of
+docs/statistics.md sec. 2.14 (average effect covered 95.7% and 93.7%, type I 5.3% and 4.7%).
 
 References
 ----------
