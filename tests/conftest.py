@@ -123,7 +123,8 @@ SUBPROCESS_MODULES = {"test_browser", "test_data_safety", "test_publish_atomic",
                       "test_engines"}
 # Slow: coverage simulations and whole evaluations (measured with --durations; together they
 # were about 80% of the in-process suite's time).
-SLOW_MODULES = {"test_its_simulation", "test_known_effects", "test_data_property"}
+SLOW_MODULES = {"test_its_simulation", "test_known_effects", "test_data_property",
+                "test_model_simulation"}
 SLOW_TESTS = ("tests/test_its.py::test_simulation_",
               "tests/test_equity.py::test_gap_change_ci_covers_zero_about_95_percent",
               "tests/test_report_text.py::test_a_gap_moving_against_the_most_deprived",

@@ -1,4 +1,4 @@
-"""The structural time-series counterfactual (pipeline.stats.structural).
+"""The structural time-series counterfactual (pipeline.stats.structural, structural_fit).
 
 Published reference: Durbin J, Koopman SJ. Time Series Analysis by State Space Methods, 2nd ed.
 (Oxford University Press 2012), section 8.2, the UK seat-belt law: log monthly car drivers killed
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pipeline.analysis_options import check_structural_options
-from pipeline.stats import structural
+from pipeline.stats import structural, structural_fit
 
 REF = Path(__file__).parent / "references" / "uk_drivers_ksi.csv"
 
@@ -32,8 +32,8 @@ def seatbelt():
 def seatbelt_fit(seatbelt):
     y = np.log(seatbelt["drivers_ksi"].to_numpy(float))
     X = seatbelt[["log_petrol_price", "law"]].to_numpy(float)
-    res = structural.unobserved_components(y, X, "local_level", seasonal=12, harmonics=6)
-    return structural.regression_coefficients(res, ["petrol", "law"]).set_index("term")
+    res = structural_fit.unobserved_components(y, X, "local_level", seasonal=12, harmonics=6)
+    return structural_fit.regression_coefficients(res, ["petrol", "law"]).set_index("term")
 
 
 def test_reference_data_is_the_books_series(seatbelt):
@@ -62,10 +62,10 @@ def test_joint_forecast_covariance_of_a_local_level_is_the_textbook_one():
     rng = np.random.default_rng(3)
     y = 10 + np.cumsum(rng.normal(0, 0.3, 40)) + rng.normal(0, 0.5, 40)
     y[30:] = np.nan
-    res = structural.unobserved_components(y, None)
+    res = structural_fit.unobserved_components(y, None)
     s_eps, s_eta = res.params
     months = np.arange(30, 40)
-    mean, cov = structural.forecast_covariance(res, months)
+    mean, cov = structural_fit.forecast_covariance(res, months)
     P = res.predicted_state_cov[0, 0, 30]
     h = np.arange(1, 11)
     expected = P + (np.minimum.outer(h, h) - 1) * s_eta + np.eye(10) * s_eps
