@@ -18,7 +18,7 @@ from .errors import Problem
 from .locate import locate
 from .options import MONTHLY_COLUMNS, DataOptions
 from .schema import Check, Scan, classify_values, parser_for, recode, resolve_columns
-from .series import finish, quirk_info
+from .series import finish, quality_header, quirk_info
 from .source import Source, lit, q
 
 KEYS = ("month", "unit", "dimension", "stratum", "outcome")
@@ -223,11 +223,7 @@ def scan_monthly(con, source: Source, *, outcomes, dimensions, window, options: 
         sum(n_rows) FILTER (WHERE month BETWEEN DATE {lit(lo)} AND DATE {lit(end)})
         FROM mrows""").fetchone())
     quality = {
-        "extract": source.path.name,
-        "format": "monthly",
-        "columns": {k: v for k, v in scan.mapping.items() if k != v},
-        "rows_read": scan.rows,
-        "blank_rows_skipped": scan.blank_rows,
+        **quality_header(source, scan, "monthly"),
         "rows_ignored": {"outcomes": ignored_outcomes, "dimensions": ignored_dims},
         "rows_outside_window": outside,
         "rows_in_incomplete_months": incomplete,

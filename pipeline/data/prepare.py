@@ -29,7 +29,7 @@ from .period_series import to_period
 from .options import MONTHLY_COLUMNS, DataOptions, parse_options
 from .population import apply_population
 from .schema import scan_records, wide_to_long_sql
-from .series import SERIES_SCHEMA, finish, quirk_info
+from .series import SERIES_SCHEMA, finish, quality_header, quirk_info
 from .simulate import write_json, write_parquet
 from .engines import TableSource
 from .source import open_source
@@ -266,11 +266,7 @@ def _records(con, source, outcomes, dimensions, window, opts: DataOptions, keep_
     used = set(scan.mapping.values())
     rows_used = sum(info["unit_sizes"].values())
     quality = {
-        "extract": source.path.name,
-        "format": "records",
-        "columns": {k: v for k, v in scan.mapping.items() if k != v},
-        "rows_read": scan.rows,
-        "blank_rows_skipped": scan.blank_rows,
+        **quality_header(source, scan, "records"),
         "rows_outside_window": info["outside_window"],
         "rows_in_incomplete_months": info["in_incomplete_months"],
         "rows_used": rows_used,

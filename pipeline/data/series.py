@@ -210,3 +210,12 @@ def quirk_info(info: dict) -> dict:
     out.setdefault("excluded_months", [])
     out.setdefault("missing_months", {})
     return out
+
+
+def quality_header(source, scan, layout: str) -> dict:
+    """The first keys of quality.json, the same for both layouts (``records``, ``monthly``):
+    the extract's file name, the columns renamed to the standard names, rows read and blank
+    rows skipped."""
+    return {"extract": source.path.name, "format": layout,
+            "columns": {k: v for k, v in scan.mapping.items() if k != v},
+            "rows_read": scan.rows, "blank_rows_skipped": scan.blank_rows}
