@@ -186,3 +186,14 @@ def test_data_quality_counts_are_separated(tmp_path):
                   quality={"rows_read": 10910, "rows_used": 10480, "rows_outside_window": 430})
     assert methods_text.quality_notes(story)[0] == ("- Records read: 10,910; used: 10,480; outside the "
                                         "window and excluded: 430.")
+
+
+def test_a_version_made_only_of_digits_is_shown_as_written():
+    """A version is a hash (12 hex digits); one with no letter a-f (about 1 in 300) is still an
+    identifier, not a count: no thousands separators (seen in the history table)."""
+    import pandas as pd
+
+    table = pd.DataFrame([{"#": 9, "version": "415810234641", "what changed": "code changed"},
+                          {"#": 8, "version": "5e90bddc545d", "what changed": "first"}])
+    shown = wording.readable_table(table)
+    assert list(shown["Version"]) == ["415810234641", "5e90bddc545d"]

@@ -292,6 +292,7 @@ PERCENT_COLUMNS = {"i_squared", "before", "before_low", "before_high", "after", 
                    "after_high",
                    "difference", "difference_low", "difference_high"}
 P_COLUMNS = {"p_value", "p_adjusted"}
+IDENTIFIER_COLUMNS = {"version"}  # hashes: shown as written, even when every digit is 0-9
 ESTIMAND_PATTERNS = (
     (r"^level_change_(or|rr)$", "Immediate change"),
     (r"^level_change$", "Immediate change"),
@@ -365,6 +366,8 @@ def readable_table(table, period: str = "month"):
                                      and v == v else ("" if v != v else str(v)))
         elif column in P_COLUMNS:
             out[column] = values.map(p_value)
+        elif column in IDENTIFIER_COLUMNS:
+            out[column] = values.astype(str)
         elif column == "estimand":
             out[column] = values.map(lambda name: estimand_label(name, period))
         else:
