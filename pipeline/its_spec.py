@@ -72,6 +72,11 @@ DEFAULTS = {
 }
 
 
+def base_family(family: str) -> str:
+    """Mean model without the ``quasi`` prefix: ``gaussian``, ``poisson`` (log link with
+    offset, also for ``negbin``) or ``binomial``."""
+    return "poisson" if family == "negbin" else family.removeprefix("quasi")
+
 @dataclass(frozen=True)
 class ITSSpec:
     """Validated ITS specification (see ``docs/architecture.md``)."""
@@ -119,11 +124,8 @@ class ITSSpec:
 
     @property
     def base_family(self) -> str:
-        """Mean model without the ``quasi`` prefix: ``gaussian``, ``poisson`` (log link with
-        offset, also for ``negbin``) or ``binomial``."""
-        if self.family == "negbin":
-            return "poisson"
-        return self.family.removeprefix("quasi")
+        """Mean model without the ``quasi`` prefix (:func:`base_family`)."""
+        return base_family(self.family)
 
     @property
     def quasi(self) -> bool:

@@ -17,13 +17,13 @@ from pipeline.evaluation.build import Inputs, equity_analysis, evaluate, load_in
 from pipeline.evaluation.judgements import control_chart, group_table, rate_per
 from pipeline.evaluation.models import (design_power, fit_ols_newey_west, fit_outcome,
                                         other_models, spec_of, staggered_effects)
-from pipeline.evaluation.result import (OVERALL, RATIO_SUFFIX, ConfidenceEvidence, ControlChart,
+from pipeline.evaluation.result import (OVERALL, ConfidenceEvidence, ControlChart,
                                         Decision, Evaluation, Robustness)
 from pipeline.evaluation.series import (COVARIATE_PREFIX, before_after_table, covariates,
                                         data_spec, equity_outcomes, load_series, measured,
                                         select, treated_monthly, treated_units, window_masks)
 
-__all__ = ["COVARIATE_PREFIX", "OVERALL", "RATIO_SUFFIX", "ConfidenceEvidence", "ControlChart",
+__all__ = ["COVARIATE_PREFIX", "OVERALL", "ConfidenceEvidence", "ControlChart",
            "Decision", "Evaluation", "Inputs", "Robustness", "before_after_table",
            "control_chart", "covariates", "data_spec", "design_power", "equity_analysis",
            "equity_outcomes", "evaluate", "fit_ols_newey_west", "fit_outcome", "group_table",

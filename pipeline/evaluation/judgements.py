@@ -15,8 +15,9 @@ import pandas as pd
 
 from pipeline.config import Intervention, Outcome
 from pipeline.disclosure import published_counts
-from pipeline.evaluation.result import (RATIO_SUFFIX, ConfidenceEvidence, ControlChart, Decision,
-                                        Robustness, null_value)
+from pipeline.evaluation.result import (ConfidenceEvidence, ControlChart, Decision,
+                                        Robustness, level_change_name,
+                                        null_value)
 from pipeline.evaluation.series import treated_monthly
 from pipeline.stats.its import ITSResult
 from pipeline.stats.multiplicity import adjust
@@ -68,7 +69,7 @@ def group_table(cfg: Intervention, its: dict[str, ITSResult], group: str) -> pd.
     for o in (o for o in cfg.outcomes if o.group == group):
         phase = cfg.phases_of(o)[0].name
         effects = its[o.key].effects
-        level = effects[(effects["estimand"] == f"level_change{RATIO_SUFFIX[o.family]}")
+        level = effects[(effects["estimand"] == level_change_name(o.family))
                         & (effects["phase"] == phase)].iloc[0]
         rows.append({"key": o.key, "outcome": o.label, "phase": phase,
                      "estimate": level["estimate"], "ci_low": level["ci_low"],
@@ -117,7 +118,7 @@ def confidence_evidence(cfg: Intervention, result: ITSResult,
     robustness variants and the placebo starts."""
     outcome = cfg.headline
     level = result.effects[(result.effects["estimand"]
-                            == f"level_change{RATIO_SUFFIX[outcome.family]}")
+                            == level_change_name(outcome.family))
                            & (result.effects["phase"] == cfg.phases[0].name)].iloc[0]
     null = null_value(outcome.family)
     d = result.diagnostics

@@ -12,22 +12,37 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.config import Disclosure, Intervention
+from pipeline.its_spec import base_family
 from pipeline.stats.equity import EquityResult
+from pipeline.stats.estimand_key import RATIO_SCALES, Estimand
 from pipeline.stats.its import ITSResult
+from pipeline.stats.its_estimands import SCALES
 from pipeline.stats.spc import SPCResult
 from pipeline.stats.staggered import StaggeredResult
 
 OVERALL = ("all", "all")
 
-# The estimand suffix of a family's natural scale: odds ratios for binomial-type families, rate
-# ratios for Poisson-type ones, the link-scale difference itself for gaussian.
-RATIO_SUFFIX = {"quasibinomial": "_or", "binomial": "_or", "poisson": "_rr",
-                "quasipoisson": "_rr", "negbin": "_rr", "gaussian": ""}
+
+
+def natural_scale(family: str) -> tuple[str, str]:
+    """The estimand-key scale of a family's natural-scale level change and its name:
+    ``("odds_ratio", "odds ratio")`` for binomial-type families, ``("rate_ratio", "rate
+    ratio")`` for Poisson-type ones, ``("link", "difference")`` for gaussian (read from
+    :data:`pipeline.stats.its_estimands.SCALES`, the one family-to-scale map)."""
+    _, ratio, name = SCALES[base_family(family)]
+    return (ratio, name) if ratio else ("link", "difference")
+
+
+def level_change_name(family: str) -> str:
+    """The published name of the level change on the family's natural scale: an odds ratio
+    for binomial-type families (``level_change_or``), a rate ratio for Poisson-type ones
+    (``level_change_rr``), the difference itself for gaussian (``level_change``)."""
+    return Estimand("level_change", natural_scale(family)[0]).name
 
 
 def null_value(family: str) -> float:
     """No change on the family's natural scale: a ratio of 1, or a difference of 0."""
-    return 0.0 if RATIO_SUFFIX.get(family, "") == "" else 1.0
+    return 1.0 if natural_scale(family)[0] in RATIO_SCALES else 0.0
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import config, disclosure, periods
-from pipeline.evaluation.result import RATIO_SUFFIX
+from pipeline.evaluation.result import natural_scale
 from pipeline.evaluation.series import treated_units
 from pipeline.report import wording
-from pipeline.report.story import RATIO_NAMES
 
 DESIGN_TEXT = {
     "single": "one series summed over units, with a level and a slope change at each phase "
@@ -97,7 +96,7 @@ def power_sentence(story) -> str:
     p = story.ev.power
     if not p:
         return "Power was not computed."
-    ratio_name = RATIO_NAMES[RATIO_SUFFIX[story.cfg.headline.family]]
+    ratio_name = natural_scale(story.cfg.headline.family)[1]
     article = "an" if ratio_name[0] in "aeiou" else "a"
     scale = (f"{article} {ratio_name} of {p['mde_ratio']:.2f}" if p.get("mde_ratio")
              else f"{p['mde_link']:.3f}")

@@ -141,8 +141,8 @@ def show_staggered(story) -> None:
 def show_sensitivity(story) -> None:
     """The robustness table of the headline outcome, and what it says in one sentence."""
     table = story.ev.sensitivity
-    suffix, name = story.natural(story.cfg.headline)
-    shown = table[table["estimand"] == f"level_change{suffix}"]
+    level_name, name = story.natural(story.cfg.headline)
+    shown = table[table["estimand"] == level_name]
     shown = shown.assign(note=shown["note"].fillna("").str.split(";").str[0])
     keep = ["variant", "description", "estimate", "ci_low", "ci_high", "p_value", "note"]
     display(Markdown(f"Immediate change, {name} (95% CI); the full table with the link scale "

@@ -19,10 +19,8 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.evaluation import Evaluation, Inputs, rate_per
-from pipeline.evaluation.result import RATIO_SUFFIX
+from pipeline.evaluation.result import level_change_name, natural_scale
 from pipeline.report import equity_tables, history, manifest, publish, wording
-
-RATIO_NAMES = {"_or": "odds ratio", "_rr": "rate ratio", "": "difference"}
 
 
 @dataclass
@@ -51,12 +49,12 @@ class Story:
 
     # -- lookups into the result (no statistics) ----------------------------------------------
     def natural(self, outcome: config.Outcome) -> tuple[str, str]:
-        """Estimand suffix and the name of its scale; controlled designs compare two ratios."""
-        suffix = RATIO_SUFFIX[outcome.family]
-        name = RATIO_NAMES[suffix]
+        """The level change's name on the outcome's natural scale (``level_change_or``) and
+        the name of that scale; controlled designs compare two ratios."""
+        name = natural_scale(outcome.family)[1]
         if self.cfg.design == "controlled":
             name = f"ratio of {name}s, intervention against comparator {self.cfg.unit_label}s"
-        return suffix, name
+        return level_change_name(outcome.family), name
 
     def effect(self, outcome_key: str, estimand: str, phase: str | None = None,
                results: dict | None = None) -> pd.Series:
@@ -67,7 +65,7 @@ class Story:
 
     def level(self, outcome: config.Outcome, phase: str | None = None) -> pd.Series:
         """The immediate change of ``outcome`` on its natural scale (default: first phase)."""
-        return self.effect(outcome.key, f"level_change{self.natural(outcome)[0]}",
+        return self.effect(outcome.key, self.natural(outcome)[0],
                            phase or self.first_phase())
 
     def horizon(self, outcome_key: str) -> int | None:
@@ -112,9 +110,9 @@ class Story:
     def headline_metrics(self) -> dict:
         """The headline outcome's first-phase level change, rounded as published."""
         outcome = self.cfg.headline
-        suffix, _ = self.natural(outcome)
+        level_name, _ = self.natural(outcome)
         row = self.level(outcome)
-        return publish._clean({f"{outcome.key}.level_change{suffix}": {
+        return publish._clean({f"{outcome.key}.{level_name}": {
             "estimate": row["estimate"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]}})
 
     def publish(self, output_dir: str | Path) -> None:

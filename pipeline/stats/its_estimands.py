@@ -76,6 +76,8 @@ SCALES = {  # link-scale label, natural-scale twin (estimand_key scale), natural
     "poisson": ("log rate ratio", "rate_ratio", "rate ratio"),
     "gaussian": ("absolute difference in proportion", None, None),
 }
+
+
 DIFF_SCALE = {
     "binomial": "difference in proportion",
     "poisson": "difference in rate per unit of denominator",
