@@ -329,7 +329,7 @@ def impact_alt_text(result: ITSResult, cfg: Intervention, label: str,
 
 
 def group_forest(table: pd.DataFrame, scale: str) -> Figure:
-    """One row per outcome of a group (:meth:`pipeline.report.story.Story.group_table`):
+    """One row per outcome of a group (:func:`pipeline.evaluation.judgements.group_table`):
     the immediate change and its 95% CI on a log axis, no change marked; adjusted p-values
     at the right. Why one figure: seven areas read at a glance, where seven full sections
     would not (docs/adr/0077)."""

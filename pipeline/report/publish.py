@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import Disclosure
 from pipeline.disclosure import SUPPRESSED, protect_table, published_counts
-from pipeline.evaluation import Evaluation, select, treated_units
+from pipeline.evaluation import Evaluation, treated_monthly
 from pipeline.stats.before_after import compare_proportions
 
 DIGITS = 6  # significant digits of published estimates: far beyond their precision, stable
@@ -150,9 +150,7 @@ def published_monthly(ev: Evaluation, rule: Disclosure) -> pd.DataFrame:
     """Monthly totals of the treated units for every outcome, as published."""
     frames = []
     for outcome in ev.cfg.outcomes:
-        rows = select(ev.series, outcome.key)
-        rows = rows[rows["unit"].isin(treated_units(ev.cfg, rows["unit"].unique()))]
-        monthly = rows.groupby("month", as_index=False)[["numerator", "denominator"]].sum()
+        monthly = treated_monthly(ev.cfg, ev.series, outcome.key)
         frames.append(monthly.assign(outcome=outcome.key))
     table = pd.concat(frames, ignore_index=True)
     table["month"] = table["month"].dt.strftime("%Y-%m")

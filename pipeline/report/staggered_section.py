@@ -72,7 +72,7 @@ def _stat(test: dict) -> str:
 
 def pretrend_sentence(test: dict, unit_label: str, alpha: float = 0.05) -> str:
     """The event study's joint tests of the months before the start, in words
-    (:func:`pipeline.stats.staggered.event_study`, ``with_test=True``)."""
+    (:func:`pipeline.stats.staggered_event_study.event_study`, ``with_test=True``)."""
     months = test["months"]
     average, each = test["average"], test["each"]
     span = f"{-min(months)} to {-max(months)} months before the start"
