@@ -33,9 +33,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The fast tier: in-process tests only (no subprocess, no clone; tests/conftest.py refuses a
-# process in any test not marked), without the long simulations. Target: under a minute.
+# process in any test not marked), without the long simulations. Target: under a minute
+# (docs/adr/0170). The plugins it never uses are not loaded (nbval's import of jsonschema alone
+# takes 2.5 s, hydra's and hypothesis's end-of-run summary 2 s more), and bytecode is written
+# so that pytest's assertion rewrite of the test modules is cached between runs (2.5 s).
+FAST_PLUGINS_OFF := -p no:nbval -p no:hydra_pytest -p no:hypothesispytest
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration and not subprocess and not slow"
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest $(FAST_PLUGINS_OFF) \
+	  -m "not integration and not subprocess and not slow"
 
 validate: $(STAMP)
 	$(BIN)/python -m pipeline validate

@@ -25,6 +25,7 @@ SCRIPTS = [
     "cpu_independence.py",       # published bytes under several OpenBLAS kernels (~5 min)
     "staggered_simulation.py",   # per-ward average vs pooled model, wards that differ (~25 min)
     "model_simulation.py",       # structural model and synthetic control rows (~15 min)
+    "test_fast_tier.py",         # `make test-fast` wall and CPU, tests per tier (~1.5 min)
 ]
 
 

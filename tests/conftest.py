@@ -11,7 +11,9 @@ that starts a process fails (:func:`_no_subprocess_unless_marked`).
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,9 +131,47 @@ SLOW_TESTS = ("tests/test_its.py::test_simulation_",
               "tests/test_equity.py::test_gap_change_ci_covers_zero_about_95_percent",
               "tests/test_report_text.py::test_a_gap_moving_against_the_most_deprived",
               "tests/test_simulate.py::test_same_seed_gives_identical_bytes",
-              "tests/test_disclosure.py::test_committed_reports_carry_no_record_level_columns")
-SLOW_FIXTURES = {"thi", "slopes_differ_fixed", "early_respond_more"}  # equity of a whole
-# intervention, staggered coverage simulations
+              "tests/test_disclosure.py::test_committed_reports_carry_no_record_level_columns",
+              "tests/test_staggered.py::test_a_never_treated_ward_leaves_the_average_on_target")
+SLOW_FIXTURES = {"thi", "slopes_differ_fixed", "early_respond_more", "trends_differ",
+                 "comparators_differ"}  # equity of a whole intervention, staggered coverage
+# simulations (60-80 simulated panels each)
+
+
+def _tier_deselected(markexpr: str, tier: str) -> bool:
+    """Whether ``-m markexpr`` deselects every test carrying the marker ``tier``, whatever
+    other markers it carries (every True/False for the other names is tried).
+
+    Only the plain form of pytest's grammar (names, ``and``, ``or``, ``not``, parentheses) is
+    read; anything else (keyword arguments to a marker) answers False, so the module is
+    collected and pytest's own selection decides as before."""
+    tokens = re.findall(r"\(|\)|[^\s()]+", markexpr)
+    if not tokens or not all(t in "()" or re.fullmatch(r"[A-Za-z_]\w*", t) for t in tokens):
+        return False
+    words = {"and", "or", "not"}
+    others = sorted({t for t in tokens if t not in words and t not in "()" and t != tier})
+    for values in itertools.product((False, True), repeat=len(others)):
+        truth = {tier: True, **dict(zip(others, values))}
+        code = " ".join(t if t in words or t in "()" else str(truth[t]) for t in tokens)
+        try:
+            if eval(code, {"__builtins__": {}}):  # noqa: S307 - only True/False/and/or/not
+                return False
+        except SyntaxError:
+            return False
+    return True
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Skip importing a module whose every test the ``-m`` expression deselects (its tier is
+    declared above): ``make test-fast`` then never imports the subprocess and simulation
+    modules, nor what they import (nbformat's jsonschema alone took 2.5 s, docs/adr/0170).
+    Selection is unchanged: those tests would all have been deselected."""
+    markexpr = config.getoption("markexpr", "") or ""
+    tier = ("subprocess" if collection_path.stem in SUBPROCESS_MODULES
+            else "slow" if collection_path.stem in SLOW_MODULES else None)
+    if tier and markexpr and _tier_deselected(markexpr, tier):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(config, items):

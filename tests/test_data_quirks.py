@@ -48,12 +48,19 @@ def extract(tmp_path_factory) -> Path:
     return save(records(), tmp_path_factory.mktemp("q"))
 
 
+@pytest.fixture(scope="module")
+def plain(extract):
+    """The extract checked with no quirks, once per module: the series several tests start
+    from or compare with (a pyarrow table, immutable; the tests only read the quality dict)."""
+    return run(extract)
+
+
 def months_of(table) -> list[str]:
     return sorted({m.strftime("%Y-%m") for m in table.to_pandas()["month"]})
 
 
-def test_no_quirks_keeps_the_window(extract):
-    table, q = run(extract)
+def test_no_quirks_keeps_the_window(plain):
+    table, q = plain
     assert months_of(table)[0] == "2020-01" and months_of(table)[-1] == "2021-12"
     assert q["excluded_months"] == [] and q["missing_months"] == {}
     assert table.column_names == ["month", "unit", "dimension", "stratum", "outcome",
@@ -132,8 +139,8 @@ def monthly_from(series: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def test_monthly_file_gives_the_same_series_as_the_records(extract, tmp_path):
-    table, _ = run(extract)
+def test_monthly_file_gives_the_same_series_as_the_records(plain, tmp_path):
+    table, _ = plain
     path = save(monthly_from(table.to_pandas()), tmp_path, "monthly.csv")
     again, q = run(path, options={"format": "monthly"})
     assert again.equals(table)
@@ -141,8 +148,8 @@ def test_monthly_file_gives_the_same_series_as_the_records(extract, tmp_path):
     assert q["rows_used"] == q["rows_read"] == table.num_rows and q["rows_outside_window"] == 0
 
 
-def test_monthly_with_own_names_and_extra_rows(extract, tmp_path):
-    s = monthly_from(run(extract)[0].to_pandas())
+def test_monthly_with_own_names_and_extra_rows(plain, tmp_path):
+    s = monthly_from(plain[0].to_pandas())
     extra = s[s.dimension == "all"].assign(outcome="declined")
     s = pd.concat([s, extra]).rename(columns={"month": "Period", "numerator": "Count"})
     s["outcome"] = s["outcome"].replace({"started": "PR started"})
@@ -150,7 +157,7 @@ def test_monthly_with_own_names_and_extra_rows(extract, tmp_path):
     table, q = run(path, options={"format": "monthly",
                                   "columns": {"month": "Period", "numerator": "Count"},
                                   "values": {"outcome": {"PR started": "started"}}})
-    assert table.equals(run(extract)[0])
+    assert table.equals(plain[0])
     assert q["rows_ignored"]["outcomes"] == {"declined": len(extra)}
 
 
@@ -176,9 +183,9 @@ MONTHLY_BAD = [
 
 
 @pytest.mark.parametrize("case", MONTHLY_BAD, ids=[c[0] for c in MONTHLY_BAD])
-def test_bad_monthly_files(extract, tmp_path, case):
+def test_bad_monthly_files(plain, tmp_path, case):
     _, corrupt, column, message, fix = case
-    s = monthly_from(run(extract)[0].to_pandas()).reset_index(drop=True)
+    s = monthly_from(plain[0].to_pandas()).reset_index(drop=True)
     path = save(corrupt(s), tmp_path, "m.csv")
     with pytest.raises(ExtractError) as info:
         prepare(path, tmp_path / "out", outcomes=OUTCOMES, dimensions=DIMS, window=WINDOW,

@@ -8,6 +8,7 @@ sentence cannot say one thing while the model did another.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pandas as pd
 import pytest
@@ -29,15 +30,23 @@ def _equity(multiplicity: str, n_tests: int = 282) -> EquityResult:
                         adjustment_note=describe(multiplicity, n_tests, 0.05))
 
 
+@functools.lru_cache(maxsize=None)
+def _fitted(project, key: str, its: tuple):
+    """The settings, prepared series, before/after table and headline fit for one intervention
+    and one set of ``its`` settings, made once per module: tests that change only what the
+    text reads (the equity adjustment) or that read the same default fit share it."""
+    cfg = config.load_intervention(key, project)
+    cfg = dataclasses.replace(cfg, its={**cfg.its, **dict(its)})
+    series = load_series(config.paths(project).series(key))
+    fit = fit_outcome(cfg, cfg.headline, series, **dict(its))
+    return cfg, series, before_after_table(cfg, series), fit
+
+
 def _story(project, key: str, multiplicity: str = "holm", **its) -> Story:
     """A Story on the real prepared series with the headline outcome fitted as ``its`` says."""
-    cfg = config.load_intervention(key, project)
-    cfg = dataclasses.replace(cfg, its={**cfg.its, **its})
-    series = load_series(config.paths(project).series(key))
-    headline = cfg.headline
-    ev = Evaluation(cfg=cfg, series=series, before_after=before_after_table(cfg, series),
-                    its={headline.key: fit_outcome(cfg, headline, series, **its)},
-                    equity=_equity(multiplicity))
+    cfg, series, before_after, fit = _fitted(project, key, tuple(sorted(its.items())))
+    ev = Evaluation(cfg=cfg, series=series, before_after=before_after,
+                    its={cfg.headline.key: fit}, equity=_equity(multiplicity))
     return Story(cfg=cfg, rule=config.load_disclosure(project), ev=ev, manifest={}, quality={},
                  history=[])
 

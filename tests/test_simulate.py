@@ -29,9 +29,14 @@ def run(key: str, out: Path, seed: int | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sims(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("sim")
-    return {k: run(k, base / k) for k in KEYS}
+def sims(prepared_project) -> dict[str, Path]:
+    """The session's simulated extracts (``pipeline simulate`` in :func:`prepared_project`,
+    which calls :func:`simulate` with these params; the slow
+    ``test_same_seed_gives_identical_bytes`` checks that ``run`` here gives the same bytes).
+    Read only."""
+    from pipeline import config
+
+    return {k: config.paths(prepared_project).synthetic(k) for k in KEYS}
 
 
 def load(sims, key):

@@ -13,7 +13,6 @@ import pytest
 
 from pipeline import config
 from pipeline.cli import _extract_arguments
-from pipeline.data import simulate
 from pipeline.data.options import DataOptions
 from pipeline.data.prepare import add_staff
 from pipeline.report.staff_process import process_table
@@ -25,11 +24,11 @@ def cfg():
 
 
 @pytest.fixture(scope="module")
-def simulated(cfg, tmp_path_factory):
-    out = tmp_path_factory.mktemp("thi")
+def simulated(cfg, prepared_project):
+    """The staff file and truth that ``pipeline simulate`` wrote for thi_month in the session's
+    project copy (params' seed, window and phases: the same call of ``pipeline.data.simulate``)."""
+    out = config.paths(prepared_project).synthetic("thi_month")
     window = (f"{cfg.window.start:%Y-%m}", f"{cfg.window.end:%Y-%m}")
-    simulate("thi_month", out, seed=20211001, window=window,
-             phases=cfg.its_spec(cfg.outcomes[0])["phases"])
     months = pd.date_range(cfg.window.start, cfg.window.end, freq="MS")
     units = [f"service_{i}" for i in range(1, 5)]
     n = len(months) * len(units)

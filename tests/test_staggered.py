@@ -336,6 +336,11 @@ def test_stacked_comparators_have_intervals_too_wide_and_the_method_says_so(comp
     stacked route is fixed, this test and the words must change together."""
     r = comparators_differ.loc["stacked"]
     assert r["level SE/SD"] > 1.5 and r["level cover %"] > 97, r
+
+
+def test_stacked_method_line_says_its_intervals_are_widened_and_pooled_does_not():
+    """The words that go with the simulation above (slow tier), on one panel: the stacked
+    route's method line warns, the pooled route's does not."""
     from pipeline.stats.its import fit_its
 
     data = sim.controlled_panel("comparator levels and trends differ", 1)
